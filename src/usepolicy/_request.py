@@ -1,0 +1,259 @@
+"""The typed request: what a deployer asks a model to be used for (DESIGN.md §1).
+
+``UseRequest`` is the public, authoritative model (pydantic v2, frozen, unknown
+fields rejected, every default filled in). The engine's hot path validates with an
+equivalent, cheaper schema (``_fastrequest``); a property test holds the two together.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
+
+from ._vocabulary import PURPOSE_PATTERN, STANDARD_VOCABULARY, Vocabulary
+
+__all__ = [
+    "LIMITS",
+    "Autonomy",
+    "AutonomyLevel",
+    "Category",
+    "Classification",
+    "Data",
+    "Environment",
+    "LegalAuthority",
+    "Network",
+    "Provenance",
+    "Requester",
+    "Subjects",
+    "UseRequest",
+]
+
+
+class Subjects(enum.StrEnum):
+    """Whose personal data the use touches."""
+
+    NONE = "none"
+    FOREIGN = "foreign"
+    DOMESTIC = "domestic"
+    MIXED = "mixed"
+
+
+class Provenance(enum.StrEnum):
+    """How the data was obtained."""
+
+    NONE = "none"
+    TARGETED = "targeted"
+    BULK = "bulk"
+    COMMERCIAL = "commercial"
+    PUBLIC = "public"
+    SYNTHETIC = "synthetic"
+
+
+class LegalAuthority(enum.StrEnum):
+    """The legal basis held for processing the data."""
+
+    NONE = "none"
+    WARRANT = "warrant"
+    COURT_ORDER = "court_order"
+    CONSENT = "consent"
+    STATUTE = "statute"
+
+
+class Category(enum.StrEnum):
+    """Kinds of personal data."""
+
+    LOCATION = "location"
+    COMMUNICATIONS = "communications"
+    WEB_BROWSING = "web_browsing"
+    ASSOCIATIONS = "associations"
+    BIOMETRIC = "biometric"
+    FINANCIAL = "financial"
+    HEALTH = "health"
+    IDENTITY = "identity"
+    IMAGERY = "imagery"
+
+
+class AutonomyLevel(enum.StrEnum):
+    """How much the system acts without a person."""
+
+    NONE = "none"
+    HUMAN_IN_THE_LOOP = "human_in_the_loop"
+    HUMAN_ON_THE_LOOP = "human_on_the_loop"
+    FULLY_AUTONOMOUS = "fully_autonomous"
+
+
+class Network(enum.StrEnum):
+    """Where the model runs."""
+
+    INTERNET = "internet"
+    PRIVATE = "private"
+    AIR_GAPPED = "air_gapped"
+
+
+class Classification(enum.StrEnum):
+    """Classification of the data handled, lowest first (ordered comparisons apply)."""
+
+    UNCLASSIFIED = "unclassified"
+    CUI = "cui"
+    SECRET = "secret"
+    TOP_SECRET = "top_secret"
+
+
+class _Limits:
+    """Bounds on request size; each is enforced by both validators."""
+
+    max_request_bytes = 1024 * 1024
+    max_attributes = 64
+    max_attribute_string = 4096
+    max_attribute_list = 64
+    max_attribute_key = 64
+    max_name = 256
+    max_description = 65536
+    max_request_id = 128
+    max_categories = 32
+    max_subject_count = 10**15
+    #: numbers beyond this are not exactly representable in canonical JSON (RFC 8785)
+    max_abs_number = 2**53 - 1
+
+
+LIMITS = _Limits()
+
+# unanchored: pydantic anchors them with ^...$, Python uses re.fullmatch (a Python
+# `$` would also match before a trailing newline)
+ATTRIBUTE_KEY_PATTERN = r"[A-Za-z_][A-Za-z0-9_-]*"
+COUNTRY_PATTERN = r"[A-Z]{2}"
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+_Name = Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_name)]
+_AttrStr = Annotated[StrictStr, Field(max_length=LIMITS.max_attribute_string)]
+_AttrInt = Annotated[
+    StrictInt, Field(ge=-LIMITS.max_abs_number, le=LIMITS.max_abs_number)
+]
+_AttrFloat = Annotated[
+    StrictFloat,
+    Field(
+        ge=-float(LIMITS.max_abs_number),
+        le=float(LIMITS.max_abs_number),
+        allow_inf_nan=False,
+    ),
+]
+_AttrList = Annotated[list[_AttrStr], Field(max_length=LIMITS.max_attribute_list)]
+AttributeValue = StrictBool | _AttrInt | _AttrFloat | _AttrStr | _AttrList
+_AttrKey = Annotated[
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=LIMITS.max_attribute_key,
+        pattern=f"^{ATTRIBUTE_KEY_PATTERN}$",
+    ),
+]
+
+
+def _enum(cls: type[enum.StrEnum], default: enum.StrEnum) -> Any:
+    # enum fields accept their string values (strict mode would demand instances)
+    return Field(default=default, strict=False)
+
+
+class Requester(BaseModel):
+    """Who asks: the organisation, its country (ISO 3166-1 alpha-2), a stable id."""
+
+    model_config = _FROZEN
+
+    organization: _Name
+    country: Annotated[StrictStr, Field(pattern=f"^{COUNTRY_PATTERN}$")] | None = None
+    entity_id: _Name | None = None
+
+
+class Data(BaseModel):
+    """The personal data the use involves."""
+
+    model_config = _FROZEN
+
+    subjects: Subjects = _enum(Subjects, Subjects.NONE)
+    provenance: Provenance = _enum(Provenance, Provenance.NONE)
+    subject_count: Annotated[
+        StrictInt, Field(ge=0, le=LIMITS.max_subject_count)
+    ] = 0
+    categories: Annotated[
+        list[Annotated[Category, Field(strict=False)]],
+        Field(max_length=LIMITS.max_categories),
+    ] = Field(default_factory=list)
+    legal_authority: LegalAuthority = _enum(LegalAuthority, LegalAuthority.NONE)
+
+
+class Autonomy(BaseModel):
+    """How far the system acts on its own, and whether it can apply lethal force."""
+
+    model_config = _FROZEN
+
+    level: AutonomyLevel = _enum(AutonomyLevel, AutonomyLevel.NONE)
+    lethal: StrictBool = False
+
+
+class Environment(BaseModel):
+    """Where the model runs and how sensitive the data is."""
+
+    model_config = _FROZEN
+
+    network: Network = _enum(Network, Network.INTERNET)
+    classification: Classification = _enum(
+        Classification, Classification.UNCLASSIFIED
+    )
+
+
+class UseRequest(BaseModel):
+    """One requested use of a model (DESIGN.md §1).
+
+    ``purpose`` must be in the active vocabulary: pass
+    ``context={"vocabulary": policy.vocabulary}`` to ``model_validate`` to accept a
+    policy's additions; without it the standard vocabulary applies.
+    """
+
+    model_config = _FROZEN
+
+    request_id: (
+        Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_request_id)]
+        | None
+    ) = None
+    requester: Requester
+    model: _Name | None = None
+    purpose: Annotated[StrictStr, Field(max_length=128, pattern=PURPOSE_PATTERN)]
+    description: (
+        Annotated[StrictStr, Field(max_length=LIMITS.max_description)] | None
+    ) = None
+    data: Data = Field(default_factory=Data)
+    autonomy: Autonomy = Field(default_factory=Autonomy)
+    environment: Environment = Field(default_factory=Environment)
+    attributes: Annotated[
+        dict[_AttrKey, AttributeValue], Field(max_length=LIMITS.max_attributes)
+    ] = Field(default_factory=dict)
+
+    @field_validator("purpose")
+    @classmethod
+    def _known_purpose(cls, value: str, info: ValidationInfo) -> str:
+        context = info.context if isinstance(info.context, dict) else {}
+        vocabulary = context.get("vocabulary", STANDARD_VOCABULARY)
+        if not isinstance(vocabulary, Vocabulary):  # pragma: no cover - misuse
+            raise TypeError("context['vocabulary'] must be a usepolicy Vocabulary")
+        if value not in vocabulary:
+            raise ValueError(unknown_purpose_message(value, vocabulary))
+        return value
+
+
+def unknown_purpose_message(value: str, vocabulary: Vocabulary) -> str:
+    close = vocabulary.closest(value)
+    hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+    return f"unknown purpose `{value}`{hint}"

@@ -1,0 +1,15 @@
+"""The evaluation engine: compiled policies, decisions and explanations."""
+
+from ._decision import Decision, DecisionError, MatchedRule, Obligation
+from ._engine import Engine
+from ._explain import Explanation, RuleTrace
+
+__all__ = [
+    "Decision",
+    "DecisionError",
+    "Engine",
+    "Explanation",
+    "MatchedRule",
+    "Obligation",
+    "RuleTrace",
+]

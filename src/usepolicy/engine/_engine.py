@@ -1,0 +1,238 @@
+"""The engine: a compiled policy that turns requests into decisions.
+
+Pure: request in, ``Decision`` out. No file, clock, logging or network inside
+``evaluate``; the compiled form is immutable, so one engine serves many threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from .._errors import EvaluationError
+from .._fastrequest import Req, validate_request
+from ..policy._fields import Kind, lookup_field
+from ..policy._model import AllOf, Combine, Cond, Effect, Policy, Rule, Test
+from ._compile import Pred, compile_cond, getter, is_constant, specialize
+from ._decision import Decision, DecisionError, MatchedRule, Obligation
+
+if TYPE_CHECKING:
+    from ._explain import Explanation
+
+__all__ = ["Engine"]
+
+#: a field earns a hash index once this many rules test it for equality
+_INDEX_MIN_RULES: Final = 4
+_INDEXABLE: Final = (Kind.STRING, Kind.ENUM)
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledObligation:
+    obligation: Obligation
+    when: Pred | None
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    order: int
+    rule: Rule
+    pred: Pred
+    matched: MatchedRule
+    deny: bool
+    obligations: tuple[_CompiledObligation, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The candidate rules for one purpose: a list scanned in order, plus hash indexes
+    for rules keyed on equality with a field (e.g. one rule per organisation)."""
+
+    scan: tuple[_CompiledRule, ...]
+    indexes: tuple[tuple[Any, dict[Any, tuple[_CompiledRule, ...]]], ...]
+
+
+def _equality_key(cond: Cond | None) -> tuple[str, tuple[Any, ...]] | None:
+    """(field, values) when ``cond`` requires field == one of values at its top level."""
+    if cond is None:
+        return None
+    conjuncts = cond.items if isinstance(cond, AllOf) else (cond,)
+    for item in conjuncts:
+        if isinstance(item, Test) and item.op in ("eq", "in"):
+            spec = lookup_field(item.field)
+            if spec is not None and spec.kind in _INDEXABLE:
+                values = (item.operand,) if item.op == "eq" else tuple(item.operand)
+                return item.field, values
+    return None
+
+
+class Engine:
+    """A policy compiled for fast evaluation.
+
+    Args:
+        policy: a loaded ``Policy`` (see ``load_policy``).
+    """
+
+    __slots__ = ("_combine_first", "_default", "_plans", "_vocabulary", "policy")
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._vocabulary = policy.vocabulary
+        self._default = policy.default
+        self._combine_first = policy.combine is Combine.FIRST_MATCH
+        self._plans = self._build_plans(policy)
+
+    def _build_plans(self, policy: Policy) -> dict[str, _Plan]:
+        cache: dict[int, Pred] = {}
+        keep_alive: list[Cond] = []
+
+        def compiled(cond: Cond) -> Pred:
+            pred = cache.get(id(cond))
+            if pred is None:
+                pred = compile_cond(cond, policy.lists, policy.vocabulary)
+                cache[id(cond)] = pred
+                keep_alive.append(cond)
+            return pred
+
+        obligations: dict[str, tuple[_CompiledObligation, ...]] = {
+            rule.id: tuple(
+                _CompiledObligation(
+                    Obligation(spec.id, spec.params, rule.id),
+                    None if spec.when is None else compiled(spec.when),
+                )
+                for spec in rule.obligations
+            )
+            for rule in policy.rules
+        }
+        matched = {
+            rule.id: MatchedRule(rule.id, rule.effect, rule.reason, rule.reference)
+            for rule in policy.rules
+        }
+        plans: dict[str, _Plan] = {}
+        for purpose in sorted(policy.vocabulary.names):
+            candidates: list[_CompiledRule] = []
+            for order, rule in enumerate(policy.rules):
+                if rule.when is None:
+                    pred: Pred = _always
+                else:
+                    cond = specialize(rule.when, purpose)
+                    constant = is_constant(cond)
+                    if constant is False:
+                        continue
+                    pred = _always if constant else compiled(cond)
+                candidates.append(
+                    _CompiledRule(order, rule, pred, matched[rule.id],
+                                  rule.effect is Effect.DENY, obligations[rule.id])
+                )
+            plans[purpose] = _index(candidates)
+        return plans
+
+    # -- evaluation --------------------------------------------------------------------
+    def evaluate(self, request: Any) -> Decision:
+        """Decide one request (a dict, JSON text or ``UseRequest``).
+
+        Raises:
+            RequestError: the request is invalid (every bad field is listed).
+        """
+        req = validate_request(request, self._vocabulary)
+        return self.decide(req)
+
+    def evaluate_many(self, requests: Iterable[Any]) -> list[Decision]:
+        """Decide many requests in order (e.g. to replay a log); raises like ``evaluate``."""
+        validate, vocabulary, decide = validate_request, self._vocabulary, self.decide
+        return [decide(validate(request, vocabulary)) for request in requests]
+
+    def explain(self, request: Any) -> Explanation:
+        """The decision plus, for every rule, matched or the first failing condition.
+
+        Raises:
+            RequestError: the request is invalid.
+        """
+        from ._explain import explain
+
+        return explain(self, validate_request(request, self._vocabulary))
+
+    def decide(self, req: Req) -> Decision:
+        """Decide an already validated request. Any error here yields deny."""
+        try:
+            plan = self._plans[req.purpose]
+            if plan.indexes:
+                rules = _candidates(plan, req)
+            else:
+                rules = plan.scan
+            hits = [rule for rule in rules if rule.pred(req)]
+            if not hits:
+                return Decision(self._default, None, (), (), (), req, self.policy)
+            if self._combine_first:
+                decider = hits[0]
+            else:
+                decider = next((rule for rule in hits if rule.deny), hits[0])
+            matched = tuple(rule.matched for rule in hits)
+            if decider.deny:
+                return Decision(Effect.DENY, decider.rule.id, matched, (), (), req, self.policy)
+            allows = (decider,) if self._combine_first else hits
+            obligations = tuple(
+                ob.obligation
+                for rule in allows
+                for ob in rule.obligations
+                if ob.when is None or ob.when(req)
+            )
+            return Decision(
+                Effect.ALLOW, decider.rule.id, matched, obligations, (), req, self.policy
+            )
+        except Exception as exc:  # fail closed: never allow on an error
+            return self._failed(req, exc)
+
+    def _failed(self, req: Req, exc: Exception) -> Decision:
+        code = exc.code if isinstance(exc, EvaluationError) else "internal-error"
+        message = str(exc) or type(exc).__name__
+        if not isinstance(exc, EvaluationError):
+            message = f"{type(exc).__name__}: {message}"
+        error = DecisionError(code, message)
+        return Decision(Effect.DENY, None, (), (), (error,), req, self.policy)
+
+
+def _always(req: Req) -> bool:
+    return True
+
+
+def _index(candidates: list[_CompiledRule]) -> _Plan:
+    by_field: dict[str, list[tuple[_CompiledRule, tuple[Any, ...]]]] = {}
+    for rule in candidates:
+        key = _equality_key(rule.rule.when)
+        if key is not None:
+            by_field.setdefault(key[0], []).append((rule, key[1]))
+    indexed: set[int] = set()
+    indexes: list[tuple[Any, dict[Any, tuple[_CompiledRule, ...]]]] = []
+    for field, entries in by_field.items():
+        if len(entries) < _INDEX_MIN_RULES:
+            continue
+        table: dict[Any, list[_CompiledRule]] = {}
+        for rule, values in entries:
+            indexed.add(rule.order)
+            for value in dict.fromkeys(values):
+                table.setdefault(value, []).append(rule)
+        indexes.append((getter(field), {k: tuple(v) for k, v in table.items()}))
+    scan = tuple(rule for rule in candidates if rule.order not in indexed)
+    return _Plan(scan, tuple(indexes))
+
+
+def _candidates(plan: _Plan, req: Req) -> tuple[_CompiledRule, ...] | list[_CompiledRule]:
+    found: list[_CompiledRule] | None = None
+    for get, table in plan.indexes:
+        hits = table.get(get(req))
+        if hits:
+            if found is None:
+                found = [*hits]
+            else:
+                seen = {r.order for r in found}
+                found.extend(r for r in hits if r.order not in seen)
+    if found is None:
+        return plan.scan
+    merged = [*plan.scan, *found]
+    merged.sort(key=_order)
+    return merged
+
+
+def _order(rule: _CompiledRule) -> int:
+    return rule.order

@@ -1,0 +1,285 @@
+"""Load policy files, follow includes, resolve lists and vocabulary, check the set."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Final
+
+import rfc8785
+
+from .._errors import Diagnostic, PolicyError
+from .._vocabulary import Vocabulary
+from ._model import Combine, Effect, Invariant, Policy, Rule
+from ._parse import ParsedFile, parse_file
+from ._yaml import MAX_FILE_BYTES, YamlFailure, parse_yaml
+
+__all__ = ["DEFAULT_PACK", "load_policy", "loads_policy", "pack_path", "policy_files"]
+
+DEFAULT_PACK: Final = "national-security-safeguards"
+_TEST_SUFFIXES: Final = (".test.yaml", ".test.yml")
+PolicySource = str | os.PathLike[str]
+
+
+def pack_path(name: str = DEFAULT_PACK) -> Path:
+    """The path of a reference pack shipped inside the package."""
+    return Path(str(resources.files("usepolicy") / "packs" / f"{name}.yaml"))
+
+
+def policy_files(source: PolicySource) -> list[Path]:
+    """The policy files a path names: the file itself, or a folder's policy files.
+
+    A folder contributes its ``*.yaml``/``*.yml`` files in name order, except policy
+    test files (``*.test.yaml``).
+    """
+    path = Path(source)
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.iterdir()
+            if p.suffix in (".yaml", ".yml")
+            and not p.name.endswith(_TEST_SUFFIXES)
+            and p.is_file()
+        )
+    return [path]
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # pragma: no cover - another drive on Windows
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+class _SetLoader:
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+        self.files: list[ParsedFile] = []
+        self.loaded: set[Path] = set()
+
+    def load(self, path: Path, stack: tuple[Path, ...], text: str | None = None) -> ParsedFile | None:
+        key = path.resolve() if text is None else path
+        if key in self.loaded:
+            return None
+        display = _display(path) if text is None else str(path)
+        if text is None:
+            try:
+                with open(path, "rb") as handle:
+                    raw = handle.read(MAX_FILE_BYTES + 1)
+                text = raw.decode("utf-8")
+            except FileNotFoundError:
+                self.diagnostics.append(
+                    Diagnostic(display, 1, 1, "file-not-found", "no such policy file")
+                )
+                return None
+            except IsADirectoryError:
+                self.diagnostics.append(
+                    Diagnostic(display, 1, 1, "file-not-found", "is a folder, not a file")
+                )
+                return None
+            except UnicodeDecodeError:
+                self.diagnostics.append(
+                    Diagnostic(display, 1, 1, "bad-encoding", "policy file is not UTF-8")
+                )
+                return None
+            except OSError as exc:
+                self.diagnostics.append(
+                    Diagnostic(display, 1, 1, "file-unreadable", str(exc.strerror or exc))
+                )
+                return None
+        self.loaded.add(key)
+        try:
+            root = parse_yaml(text, display)
+        except YamlFailure as failure:
+            self.diagnostics.extend(failure.diagnostics)
+            return None
+        parsed = parse_file(root, display, path.parent, self.diagnostics)
+        for target, node in parsed.includes:
+            child = (path.parent / target)
+            child_key = child.resolve()
+            if child_key in stack or child_key == key:
+                self.diagnostics.append(
+                    Diagnostic(display, node.line, node.col, "include-cycle",
+                               f"`{target}` includes this file again")
+                )
+                continue
+            if not child.is_file():
+                self.diagnostics.append(
+                    Diagnostic(display, node.line, node.col, "include-not-found",
+                               f"cannot find included file `{target}`",
+                               f"paths are relative to {_display(path.parent) or '.'}")
+                )
+                continue
+            self.load(child, (*stack, key))
+        # included files first, so their rules come before the includer's
+        self.files.append(parsed)
+        return parsed
+
+    def err(self, path: str, line: int, col: int, code: str, message: str,
+            hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(path, line, col, code, message, hint))
+
+    def build(self, roots: list[ParsedFile]) -> Policy:
+        purposes: dict[str, str] = {}
+        lists: dict[str, frozenset[str]] = {}
+        list_pos: dict[str, str] = {}
+        rules: list[Rule] = []
+        rule_pos: dict[str, Rule] = {}
+        invariants: list[Invariant] = []
+        invariant_pos: dict[str, Invariant] = {}
+        for parsed in self.files:
+            for name, (desc, node) in parsed.purposes.items():
+                if name in purposes and purposes[name] != desc:
+                    self.err(parsed.path, node.line, node.col, "duplicate-purpose",
+                             f"purpose `{name}` is added twice with different descriptions")
+                purposes[name] = desc
+            for name, (items, node) in parsed.lists.items():
+                if name in lists and lists[name] != items:
+                    self.err(parsed.path, node.line, node.col, "duplicate-list",
+                             f"list `{name}` is already defined differently in "
+                             f"{list_pos[name]}")
+                    continue
+                lists[name] = items
+                list_pos.setdefault(name, parsed.path)
+            for rule in parsed.rules:
+                first = rule_pos.get(rule.id)
+                if first is not None:
+                    self.err(rule.source, rule.line, rule.col, "duplicate-rule-id",
+                             f"rule id `{rule.id}` is already used at "
+                             f"{first.source}:{first.line}",
+                             "rule ids are unique across a policy and its includes")
+                    continue
+                rule_pos[rule.id] = rule
+                rules.append(rule)
+            for inv in parsed.invariants:
+                if inv.id in invariant_pos:
+                    other = invariant_pos[inv.id]
+                    self.err(inv.source, inv.line, inv.col, "duplicate-invariant-id",
+                             f"invariant id `{inv.id}` is already used at "
+                             f"{other.source}:{other.line}")
+                    continue
+                invariant_pos[inv.id] = inv
+                invariants.append(inv)
+        vocabulary = Vocabulary(purposes)
+        for parsed in self.files:
+            for ref in parsed.refs:
+                self.check_ref(ref, vocabulary, lists)
+        default, combine = self.settings(roots)
+        if self.diagnostics:
+            raise PolicyError(self.diagnostics)
+        names = [r.name or "" for r in roots]
+        versions = [r.version or "" for r in roots]
+        descriptions = [r.description for r in roots if r.description]
+        policy = Policy(
+            name="+".join(names),
+            version="+".join(versions),
+            description="\n".join(descriptions) or None,
+            default=default,
+            combine=combine,
+            rules=tuple(rules),
+            lists=lists,
+            vocabulary=vocabulary,
+            purpose_additions=purposes,
+            invariants=tuple(invariants),
+            sources=tuple(p.path for p in self.files),
+        )
+        digest = "sha256:" + hashlib.sha256(rfc8785.dumps(policy.document())).hexdigest()
+        return Policy(**{**_fields(policy), "digest": digest})
+
+    def check_ref(self, ref: object, vocabulary: Vocabulary,
+                  lists: dict[str, frozenset[str]]) -> None:
+        from ._parse import Ref
+
+        assert isinstance(ref, Ref)
+        if ref.kind == "purpose" and ref.name not in vocabulary:
+            close = vocabulary.closest(ref.name)
+            self.err(ref.path, ref.line, ref.col, "unknown-purpose",
+                     f"unknown purpose `{ref.name}`",
+                     f"did you mean `{close[0]}`?" if close
+                     else "add it under `vocabulary: purposes:`")
+        elif ref.kind == "purpose-prefix" and not vocabulary.is_prefix(ref.name):
+            close = vocabulary.closest_prefix(ref.name)
+            self.err(ref.path, ref.line, ref.col, "unknown-purpose",
+                     f"no purpose is `{ref.name}` or under it",
+                     f"did you mean `{close[0]}`?" if close
+                     else "add it under `vocabulary: purposes:`")
+        elif ref.kind == "list" and ref.name not in lists:
+            close = difflib.get_close_matches(ref.name, list(lists), n=1)
+            self.err(ref.path, ref.line, ref.col, "unknown-list",
+                     f"no list named `{ref.name}`",
+                     f"did you mean `{close[0]}`?" if close else "define it under `lists:`")
+
+    def settings(self, roots: list[ParsedFile]) -> tuple[Effect, Combine]:
+        default: Effect | None = None
+        combine: str | None = None
+        for root in roots:
+            if root.default is not None:
+                if default is not None and root.default is not default:
+                    line, col = root.settings_pos["default"]
+                    self.err(root.path, line, col, "conflicting-settings",
+                             f"`default: {root.default}` conflicts with `default: "
+                             f"{default}` of another policy loaded with it",
+                             "load policies with different defaults separately")
+                default = default or root.default
+            if root.combine is not None:
+                if combine is not None and root.combine != combine:
+                    line, col = root.settings_pos["combine"]
+                    self.err(root.path, line, col, "conflicting-settings",
+                             f"`combine: {root.combine}` conflicts with `combine: "
+                             f"{combine}` of another policy loaded with it")
+                combine = combine or root.combine
+        return default or Effect.DENY, Combine(combine or Combine.DENY_OVERRIDES)
+
+
+def _fields(policy: Policy) -> dict[str, object]:
+    return {name: getattr(policy, name) for name in Policy.__dataclass_fields__}
+
+
+def load_policy(source: PolicySource | Sequence[PolicySource] | None = None) -> Policy:
+    """Load a policy: a file, a folder of policy files, or several of either.
+
+    With no argument, the reference pack ``national-security-safeguards`` shipped in
+    the package is loaded. Several files form one policy set (rules in the order
+    given, includes before includers); their ``default`` and ``combine`` must agree.
+
+    Raises:
+        PolicyError: listing every problem in every file, sorted by position.
+    """
+    if source is None:
+        sources: list[PolicySource] = [pack_path()]
+    elif isinstance(source, (str, os.PathLike)):
+        sources = [source]
+    else:
+        sources = list(source)
+    loader = _SetLoader()
+    roots: list[ParsedFile] = []
+    files: list[Path] = []
+    for item in sources:
+        found = policy_files(item)
+        if not found:
+            loader.err(_display(Path(item)), 1, 1, "file-not-found",
+                       "no policy files (*.yaml) in this folder")
+        files.extend(found)
+    for path in files:
+        parsed = loader.load(path, ())
+        if parsed is not None:
+            roots.append(parsed)
+    if not roots and not loader.diagnostics:  # pragma: no cover - defensive
+        loader.err("<none>", 1, 1, "file-not-found", "no policy given")
+    return loader.build(roots)
+
+
+def loads_policy(text: str, path: str = "<string>", base_dir: PolicySource = ".") -> Policy:
+    """Load a policy from YAML text; includes and list files resolve from ``base_dir``.
+
+    Raises:
+        PolicyError: listing every problem, sorted by position.
+    """
+    loader = _SetLoader()
+    parsed = loader.load(Path(base_dir) / path, (), text=text)
+    return loader.build([parsed] if parsed is not None else [])

@@ -1,0 +1,188 @@
+"""The parsed policy: conditions, rules, obligations, invariants and the policy set.
+
+Everything here is immutable. ``Policy.document()`` is the normalised form the
+policy digest is computed from: comments, key order, quoting and file layout do not
+change it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._vocabulary import Vocabulary
+
+__all__ = [
+    "AllOf",
+    "AnyOf",
+    "Combine",
+    "Cond",
+    "Effect",
+    "Invariant",
+    "NotOf",
+    "ObligationSpec",
+    "Policy",
+    "Rule",
+    "Test",
+]
+
+
+class Effect(enum.StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Combine(enum.StrEnum):
+    DENY_OVERRIDES = "deny-overrides"
+    FIRST_MATCH = "first-match"
+
+
+@dataclass(frozen=True, slots=True)
+class Test:
+    """``field: {op: operand}``; ``line``/``col`` point at the operator in the source."""
+
+    field: str
+    op: str
+    operand: Any
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+    col: int = field(default=0, compare=False)
+
+    def document(self) -> dict[str, Any]:
+        operand = self.operand
+        if isinstance(operand, frozenset):
+            operand = sorted(operand)
+        elif isinstance(operand, tuple):
+            operand = list(operand)
+        return {"field": self.field, "op": self.op, "value": operand}
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    items: tuple[Cond, ...]
+
+    def document(self) -> dict[str, Any]:
+        return {"all": [item.document() for item in self.items]}
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    items: tuple[Cond, ...]
+
+    def document(self) -> dict[str, Any]:
+        return {"any": [item.document() for item in self.items]}
+
+
+@dataclass(frozen=True, slots=True)
+class NotOf:
+    item: Cond
+
+    def document(self) -> dict[str, Any]:
+        return {"not": self.item.document()}
+
+
+Cond = Test | AllOf | AnyOf | NotOf
+
+
+@dataclass(frozen=True, slots=True)
+class ObligationSpec:
+    """An obligation an allow rule attaches: ``id``, parameters, optional condition."""
+
+    id: str
+    params: Mapping[str, Any]
+    when: Cond | None = None
+
+    def document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": self.id, "with": dict(self.params)}
+        if self.when is not None:
+            doc["when"] = self.when.document()
+        return doc
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One allow or deny rule; ``when`` None matches every request."""
+
+    id: str
+    effect: Effect
+    reason: str
+    reference: str | None
+    when: Cond | None
+    obligations: tuple[ObligationSpec, ...] = ()
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+    col: int = field(default=0, compare=False)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "effect": self.effect.value,
+            "reason": self.reason,
+            "reference": self.reference,
+            "when": None if self.when is None else self.when.document(),
+            "obligations": [o.document() for o in self.obligations],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Invariant:
+    """A statement that must hold for every request: never ``never`` when ``when``."""
+
+    id: str
+    never: Effect
+    when: Cond | None
+    description: str | None = None
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+    col: int = field(default=0, compare=False)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "never": self.never.value,
+            "when": None if self.when is None else self.when.document(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A loaded policy set (one file and everything it includes, or several files).
+
+    ``digest`` is ``sha256:<hex>`` of the RFC 8785 canonical JSON of ``document()``.
+    """
+
+    name: str
+    version: str
+    description: str | None
+    default: Effect
+    combine: Combine
+    rules: tuple[Rule, ...]
+    lists: Mapping[str, frozenset[str]]
+    vocabulary: Vocabulary
+    purpose_additions: Mapping[str, str]
+    invariants: tuple[Invariant, ...]
+    sources: tuple[str, ...]
+    digest: str = ""
+
+    def document(self) -> dict[str, Any]:
+        """The normalised policy set the digest is computed from."""
+        return {
+            "usepolicy": 1,
+            "name": self.name,
+            "version": self.version,
+            "description": self.description,
+            "default": self.default.value,
+            "combine": self.combine.value,
+            "vocabulary": {"purposes": dict(sorted(self.purpose_additions.items()))},
+            "lists": {name: sorted(items) for name, items in sorted(self.lists.items())},
+            "rules": [rule.document() for rule in self.rules],
+            "invariants": [inv.document() for inv in self.invariants],
+        }
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
