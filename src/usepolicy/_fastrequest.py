@@ -36,9 +36,7 @@ __all__ = ["Req", "parse_json_text", "request_to_builtins", "validate_request"]
 
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=LIMITS.max_name)]
 _AttrStr = Annotated[str, msgspec.Meta(max_length=LIMITS.max_attribute_string)]
-_AttrInt = Annotated[
-    int, msgspec.Meta(ge=-LIMITS.max_abs_number, le=LIMITS.max_abs_number)
-]
+_AttrInt = Annotated[int, msgspec.Meta(ge=-LIMITS.max_abs_number, le=LIMITS.max_abs_number)]
 _AttrFloat = Annotated[
     float,
     msgspec.Meta(ge=-float(LIMITS.max_abs_number), le=float(LIMITS.max_abs_number)),
@@ -74,9 +72,9 @@ class ReqData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     subjects: Subjects = Subjects.NONE
     provenance: Provenance = Provenance.NONE
     subject_count: Annotated[int, msgspec.Meta(ge=0, le=LIMITS.max_subject_count)] = 0
-    categories: Annotated[
-        list[Category], msgspec.Meta(max_length=LIMITS.max_categories)
-    ] = msgspec.field(default_factory=list)
+    categories: Annotated[list[Category], msgspec.Meta(max_length=LIMITS.max_categories)] = (
+        msgspec.field(default_factory=list)
+    )
     legal_authority: LegalAuthority = LegalAuthority.NONE
 
 
@@ -101,13 +99,10 @@ class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     requester: ReqRequester
     purpose: str
     request_id: (
-        Annotated[str, msgspec.Meta(min_length=1, max_length=LIMITS.max_request_id)]
-        | None
+        Annotated[str, msgspec.Meta(min_length=1, max_length=LIMITS.max_request_id)] | None
     ) = None
     model: _Name | None = None
-    description: (
-        Annotated[str, msgspec.Meta(max_length=LIMITS.max_description)] | None
-    ) = None
+    description: Annotated[str, msgspec.Meta(max_length=LIMITS.max_description)] | None = None
     data: ReqData = _DEFAULT_DATA
     autonomy: ReqAutonomy = _DEFAULT_AUTONOMY
     environment: ReqEnvironment = _DEFAULT_ENVIRONMENT
@@ -195,13 +190,17 @@ def _pydantic_errors(
             [],
         )
     except pydantic.ValidationError as exc:
-        errors = []
+        errors: list[FieldError] = []
         for err in exc.errors(include_url=False):
             path = ".".join(str(p) for p in err["loc"]) or "$"
             code = _ERROR_CODES.get(err["type"], err["type"].replace("_", "-"))
             message = err["msg"]
             if err["type"] == "value_error":
                 message = message.removeprefix("Value error, ")
+            elif err["type"] == "extra_forbidden":
+                message = f"unknown field `{err['loc'][-1]}`" + _field_hint(err["loc"])
+            elif err["type"] == "missing":
+                message = "this field is required"
             elif "input" in err and err["type"] != "missing":
                 message = f"{message}, got {_short(err['input'])}"
             if len(err["loc"]) > 2 and err["loc"][0] == "attributes":
@@ -228,14 +227,27 @@ _ERROR_CODES: Final = {
 }
 
 
+def _field_hint(loc: tuple[int | str, ...]) -> str:
+    import difflib
+
+    model: Any = UseRequest
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        annotation = getattr(field, "annotation", None)
+        if not isinstance(annotation, type) or not issubclass(annotation, pydantic.BaseModel):
+            return ""
+        model = annotation
+    names = list(getattr(model, "model_fields", {}))
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+    return f"; did you mean `{close[0]}`?" if close else f"; known fields: {', '.join(names)}"
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return f"`{text[:60]}…`" if len(text) > 60 else f"`{text}`"
 
 
-def validate_request(
-    obj: Any, vocabulary: Vocabulary, source: str | None = None
-) -> Req:
+def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None) -> Req:
     """Validate a request (dict, JSON text or ``UseRequest``) into a ``Req``.
 
     Raises:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DecisionRecord",
+    "RecordSignature",
     "canonical_json",
     "digest",
     "make_record",
@@ -71,11 +72,20 @@ class RecordEngine(_Frozen):
     version: str
 
 
+class RecordSignature(_Frozen):
+    """An Ed25519 signature over the UTF-8 bytes of ``record_digest``."""
+
+    alg: Literal["ed25519"] = "ed25519"
+    key_id: str
+    value: str  # base64
+
+
 class DecisionRecord(_Frozen):
     """One decision as recorded (DESIGN.md §3).
 
     ``record_digest`` is the digest of the canonical JSON of the record without
-    ``record_digest`` (and without ``signature``, which signs that digest).
+    ``record_digest`` (and without ``signature``, which signs that digest). Optional
+    fields that are unset are absent from the JSON, not null.
     """
 
     record_version: Literal[1] = 1
@@ -91,15 +101,26 @@ class DecisionRecord(_Frozen):
     policy: RecordPolicy
     engine: RecordEngine
     prev_digest: str | None = None
+    #: request fields stored only as their digest (see the audit log's redaction)
+    redacted: list[str] | None = None
     record_digest: str
+    signature: RecordSignature | None = None
 
     @property
     def allowed(self) -> bool:
         return self.decision == "allow"
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as JSON-ready builtins, in DESIGN.md field order."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The record as JSON-ready builtins, in DESIGN.md field order.
+
+        ``redacted`` and ``signature`` appear only when set, so a plain record has
+        exactly the fields of DESIGN.md §3.
+        """
+        body = self.model_dump(mode="json", by_alias=True)
+        for optional in ("redacted", "signature"):
+            if body[optional] is None:
+                del body[optional]
+        return body
 
     def to_json(self) -> str:
         """One line of canonical JSON (what a log line holds)."""

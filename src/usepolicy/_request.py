@@ -107,8 +107,8 @@ class Classification(enum.StrEnum):
 
     UNCLASSIFIED = "unclassified"
     CUI = "cui"
-    SECRET = "secret"
-    TOP_SECRET = "top_secret"
+    SECRET = "secret"  # noqa: S105 - a classification, not a password
+    TOP_SECRET = "top_secret"  # noqa: S105
 
 
 class _Limits:
@@ -139,9 +139,7 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 _Name = Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_name)]
 _AttrStr = Annotated[StrictStr, Field(max_length=LIMITS.max_attribute_string)]
-_AttrInt = Annotated[
-    StrictInt, Field(ge=-LIMITS.max_abs_number, le=LIMITS.max_abs_number)
-]
+_AttrInt = Annotated[StrictInt, Field(ge=-LIMITS.max_abs_number, le=LIMITS.max_abs_number)]
 _AttrFloat = Annotated[
     StrictFloat,
     Field(
@@ -184,9 +182,7 @@ class Data(BaseModel):
 
     subjects: Subjects = _enum(Subjects, Subjects.NONE)
     provenance: Provenance = _enum(Provenance, Provenance.NONE)
-    subject_count: Annotated[
-        StrictInt, Field(ge=0, le=LIMITS.max_subject_count)
-    ] = 0
+    subject_count: Annotated[StrictInt, Field(ge=0, le=LIMITS.max_subject_count)] = 0
     categories: Annotated[
         list[Annotated[Category, Field(strict=False)]],
         Field(max_length=LIMITS.max_categories),
@@ -209,9 +205,7 @@ class Environment(BaseModel):
     model_config = _FROZEN
 
     network: Network = _enum(Network, Network.INTERNET)
-    classification: Classification = _enum(
-        Classification, Classification.UNCLASSIFIED
-    )
+    classification: Classification = _enum(Classification, Classification.UNCLASSIFIED)
 
 
 class UseRequest(BaseModel):
@@ -225,15 +219,12 @@ class UseRequest(BaseModel):
     model_config = _FROZEN
 
     request_id: (
-        Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_request_id)]
-        | None
+        Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_request_id)] | None
     ) = None
     requester: Requester
     model: _Name | None = None
     purpose: Annotated[StrictStr, Field(max_length=128, pattern=PURPOSE_PATTERN)]
-    description: (
-        Annotated[StrictStr, Field(max_length=LIMITS.max_description)] | None
-    ) = None
+    description: Annotated[StrictStr, Field(max_length=LIMITS.max_description)] | None = None
     data: Data = Field(default_factory=Data)
     autonomy: Autonomy = Field(default_factory=Autonomy)
     environment: Environment = Field(default_factory=Environment)

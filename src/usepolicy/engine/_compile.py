@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 from .._errors import EvaluationError
 from .._fastrequest import Req
@@ -110,9 +110,7 @@ def is_constant(cond: Cond) -> bool | None:
     return None
 
 
-def compile_cond(
-    cond: Cond, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary
-) -> Pred:
+def compile_cond(cond: Cond, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary) -> Pred:
     """Compile a condition tree into one predicate."""
     if isinstance(cond, Test):
         return _compile_test(cond, lists, vocabulary)
@@ -142,9 +140,7 @@ def compile_cond(
     return lambda req: any(p(req) for p in preds)
 
 
-def _compile_test(
-    test: Test, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary
-) -> Pred:
+def _compile_test(test: Test, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary) -> Pred:
     spec = lookup_field(test.field)
     assert spec is not None, test.field
     get = getter(test.field)
@@ -210,9 +206,7 @@ def _compile_attribute(
     def need(kind: str, ok: Callable[[Any], bool]) -> Callable[[Any], Any]:
         def check(v: Any) -> Any:
             if not ok(v):
-                raise EvaluationError(
-                    f"{path}: `{v!r}` is not a {kind}, so `{op}` cannot apply"
-                )
+                raise EvaluationError(f"{path}: `{v!r}` is not a {kind}, so `{op}` cannot apply")
             return v
 
         return check
@@ -227,8 +221,8 @@ def _compile_attribute(
     if op in ("in", "not_in"):
         options = tuple(value)
         want_in = op == "in"
-        return lambda req: (v := get(req)) is not _MISSING and (
-            any(_typed_eq(v, o) for o in options) is want_in
+        return lambda req: (
+            (v := get(req)) is not _MISSING and (any(_typed_eq(v, o) for o in options) is want_in)
         )
     if op in ("lt", "lte", "gt", "gte"):
         compare = getattr(operator, "le" if op == "lte" else "ge" if op == "gte" else op)
@@ -237,8 +231,8 @@ def _compile_attribute(
     if op == "under":
         prefixes = tuple(value)
         text = need("string", lambda v: isinstance(v, str))
-        return lambda req: (v := get(req)) is not _MISSING and any(
-            is_under(text(v), p) for p in prefixes
+        return lambda req: (
+            (v := get(req)) is not _MISSING and any(is_under(text(v), p) for p in prefixes)
         )
     if op in ("contains", "contains_any", "contains_all"):
         items = need("list of strings", lambda v: isinstance(v, list))
@@ -246,9 +240,7 @@ def _compile_attribute(
             return lambda req: (v := get(req)) is not _MISSING and value in items(v)
         wanted = frozenset(value)
         if op == "contains_any":
-            return lambda req: (v := get(req)) is not _MISSING and not wanted.isdisjoint(
-                items(v)
-            )
+            return lambda req: (v := get(req)) is not _MISSING and not wanted.isdisjoint(items(v))
         return lambda req: (v := get(req)) is not _MISSING and wanted.issubset(items(v))
     if op == "in_list":
         members = lists[value]

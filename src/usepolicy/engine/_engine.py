@@ -121,8 +121,14 @@ class Engine:
                         continue
                     pred = _always if constant else compiled(cond)
                 candidates.append(
-                    _CompiledRule(order, rule, pred, matched[rule.id],
-                                  rule.effect is Effect.DENY, obligations[rule.id])
+                    _CompiledRule(
+                        order,
+                        rule,
+                        pred,
+                        matched[rule.id],
+                        rule.effect is Effect.DENY,
+                        obligations[rule.id],
+                    )
                 )
             plans[purpose] = _index(candidates)
         return plans
@@ -156,10 +162,7 @@ class Engine:
         """Decide an already validated request. Any error here yields deny."""
         try:
             plan = self._plans[req.purpose]
-            if plan.indexes:
-                rules = _candidates(plan, req)
-            else:
-                rules = plan.scan
+            rules = _candidates(plan, req) if plan.indexes else plan.scan
             hits = [rule for rule in rules if rule.pred(req)]
             if not hits:
                 return Decision(self._default, None, (), (), (), req, self.policy)

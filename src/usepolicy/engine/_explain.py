@@ -60,8 +60,11 @@ def _show(value: Any) -> str:
     if value is None:
         return "absent"
     if isinstance(value, (list, tuple, frozenset)):
-        return json.dumps(sorted(str(v) for v in value) if isinstance(value, frozenset)
-                          else [str(v) for v in value])
+        return json.dumps(
+            sorted(str(v) for v in value)
+            if isinstance(value, frozenset)
+            else [str(v) for v in value]
+        )
     if isinstance(value, str):
         return json.dumps(str(value))
     return json.dumps(value)
@@ -95,9 +98,7 @@ class _Tracer:
             shown = "absent" if value is None or not _present(value) else _show(value)
             if cond.op == "exists":
                 return False, f"{cond.field}: is {'absent' if cond.operand else 'present'}"
-            return False, f"{cond.field}: {shown} is not {_PHRASES[cond.op]} " + _show(
-                cond.operand
-            )
+            return False, f"{cond.field}: {shown} is not {_PHRASES[cond.op]} " + _show(cond.operand)
         if isinstance(cond, NotOf):
             held, why = self.check(cond.item, req)
             return (not held), (f"not ({why})" if not held else f"`not` failed: {why}")

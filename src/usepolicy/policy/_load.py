@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import os
@@ -41,9 +42,7 @@ def policy_files(source: PolicySource) -> list[Path]:
         return sorted(
             p
             for p in path.iterdir()
-            if p.suffix in (".yaml", ".yml")
-            and not p.name.endswith(_TEST_SUFFIXES)
-            and p.is_file()
+            if p.suffix in (".yaml", ".yml") and not p.name.endswith(_TEST_SUFFIXES) and p.is_file()
         )
     return [path]
 
@@ -62,7 +61,9 @@ class _SetLoader:
         self.files: list[ParsedFile] = []
         self.loaded: set[Path] = set()
 
-    def load(self, path: Path, stack: tuple[Path, ...], text: str | None = None) -> ParsedFile | None:
+    def load(
+        self, path: Path, stack: tuple[Path, ...], text: str | None = None
+    ) -> ParsedFile | None:
         key = path.resolve() if text is None else path
         if key in self.loaded:
             return None
@@ -100,19 +101,29 @@ class _SetLoader:
             return None
         parsed = parse_file(root, display, path.parent, self.diagnostics)
         for target, node in parsed.includes:
-            child = (path.parent / target)
+            child = path.parent / target
             child_key = child.resolve()
             if child_key in stack or child_key == key:
                 self.diagnostics.append(
-                    Diagnostic(display, node.line, node.col, "include-cycle",
-                               f"`{target}` includes this file again")
+                    Diagnostic(
+                        display,
+                        node.line,
+                        node.col,
+                        "include-cycle",
+                        f"`{target}` includes this file again",
+                    )
                 )
                 continue
             if not child.is_file():
                 self.diagnostics.append(
-                    Diagnostic(display, node.line, node.col, "include-not-found",
-                               f"cannot find included file `{target}`",
-                               f"paths are relative to {_display(path.parent) or '.'}")
+                    Diagnostic(
+                        display,
+                        node.line,
+                        node.col,
+                        "include-not-found",
+                        f"cannot find included file `{target}`",
+                        f"paths are relative to {_display(path.parent) or '.'}",
+                    )
                 )
                 continue
             self.load(child, (*stack, key))
@@ -120,8 +131,9 @@ class _SetLoader:
         self.files.append(parsed)
         return parsed
 
-    def err(self, path: str, line: int, col: int, code: str, message: str,
-            hint: str | None = None) -> None:
+    def err(
+        self, path: str, line: int, col: int, code: str, message: str, hint: str | None = None
+    ) -> None:
         self.diagnostics.append(Diagnostic(path, line, col, code, message, hint))
 
     def build(self, roots: list[ParsedFile]) -> Policy:
@@ -135,33 +147,50 @@ class _SetLoader:
         for parsed in self.files:
             for name, (desc, node) in parsed.purposes.items():
                 if name in purposes and purposes[name] != desc:
-                    self.err(parsed.path, node.line, node.col, "duplicate-purpose",
-                             f"purpose `{name}` is added twice with different descriptions")
+                    self.err(
+                        parsed.path,
+                        node.line,
+                        node.col,
+                        "duplicate-purpose",
+                        f"purpose `{name}` is added twice with different descriptions",
+                    )
                 purposes[name] = desc
             for name, (items, node) in parsed.lists.items():
                 if name in lists and lists[name] != items:
-                    self.err(parsed.path, node.line, node.col, "duplicate-list",
-                             f"list `{name}` is already defined differently in "
-                             f"{list_pos[name]}")
+                    self.err(
+                        parsed.path,
+                        node.line,
+                        node.col,
+                        "duplicate-list",
+                        f"list `{name}` is already defined differently in {list_pos[name]}",
+                    )
                     continue
                 lists[name] = items
                 list_pos.setdefault(name, parsed.path)
             for rule in parsed.rules:
                 first = rule_pos.get(rule.id)
                 if first is not None:
-                    self.err(rule.source, rule.line, rule.col, "duplicate-rule-id",
-                             f"rule id `{rule.id}` is already used at "
-                             f"{first.source}:{first.line}",
-                             "rule ids are unique across a policy and its includes")
+                    self.err(
+                        rule.source,
+                        rule.line,
+                        rule.col,
+                        "duplicate-rule-id",
+                        f"rule id `{rule.id}` is already used at {first.source}:{first.line}",
+                        "rule ids are unique across a policy and its includes",
+                    )
                     continue
                 rule_pos[rule.id] = rule
                 rules.append(rule)
             for inv in parsed.invariants:
                 if inv.id in invariant_pos:
                     other = invariant_pos[inv.id]
-                    self.err(inv.source, inv.line, inv.col, "duplicate-invariant-id",
-                             f"invariant id `{inv.id}` is already used at "
-                             f"{other.source}:{other.line}")
+                    self.err(
+                        inv.source,
+                        inv.line,
+                        inv.col,
+                        "duplicate-invariant-id",
+                        f"invariant id `{inv.id}` is already used at {other.source}:{other.line}",
+                    )
                     continue
                 invariant_pos[inv.id] = inv
                 invariants.append(inv)
@@ -189,30 +218,44 @@ class _SetLoader:
             sources=tuple(p.path for p in self.files),
         )
         digest = "sha256:" + hashlib.sha256(rfc8785.dumps(policy.document())).hexdigest()
-        return Policy(**{**_fields(policy), "digest": digest})
+        return dataclasses.replace(policy, digest=digest)
 
-    def check_ref(self, ref: object, vocabulary: Vocabulary,
-                  lists: dict[str, frozenset[str]]) -> None:
+    def check_ref(
+        self, ref: object, vocabulary: Vocabulary, lists: dict[str, frozenset[str]]
+    ) -> None:
         from ._parse import Ref
 
         assert isinstance(ref, Ref)
         if ref.kind == "purpose" and ref.name not in vocabulary:
             close = vocabulary.closest(ref.name)
-            self.err(ref.path, ref.line, ref.col, "unknown-purpose",
-                     f"unknown purpose `{ref.name}`",
-                     f"did you mean `{close[0]}`?" if close
-                     else "add it under `vocabulary: purposes:`")
+            self.err(
+                ref.path,
+                ref.line,
+                ref.col,
+                "unknown-purpose",
+                f"unknown purpose `{ref.name}`",
+                f"did you mean `{close[0]}`?" if close else "add it under `vocabulary: purposes:`",
+            )
         elif ref.kind == "purpose-prefix" and not vocabulary.is_prefix(ref.name):
             close = vocabulary.closest_prefix(ref.name)
-            self.err(ref.path, ref.line, ref.col, "unknown-purpose",
-                     f"no purpose is `{ref.name}` or under it",
-                     f"did you mean `{close[0]}`?" if close
-                     else "add it under `vocabulary: purposes:`")
+            self.err(
+                ref.path,
+                ref.line,
+                ref.col,
+                "unknown-purpose",
+                f"no purpose is `{ref.name}` or under it",
+                f"did you mean `{close[0]}`?" if close else "add it under `vocabulary: purposes:`",
+            )
         elif ref.kind == "list" and ref.name not in lists:
             close = difflib.get_close_matches(ref.name, list(lists), n=1)
-            self.err(ref.path, ref.line, ref.col, "unknown-list",
-                     f"no list named `{ref.name}`",
-                     f"did you mean `{close[0]}`?" if close else "define it under `lists:`")
+            self.err(
+                ref.path,
+                ref.line,
+                ref.col,
+                "unknown-list",
+                f"no list named `{ref.name}`",
+                f"did you mean `{close[0]}`?" if close else "define it under `lists:`",
+            )
 
     def settings(self, roots: list[ParsedFile]) -> tuple[Effect, Combine]:
         default: Effect | None = None
@@ -221,23 +264,29 @@ class _SetLoader:
             if root.default is not None:
                 if default is not None and root.default is not default:
                     line, col = root.settings_pos["default"]
-                    self.err(root.path, line, col, "conflicting-settings",
-                             f"`default: {root.default}` conflicts with `default: "
-                             f"{default}` of another policy loaded with it",
-                             "load policies with different defaults separately")
+                    self.err(
+                        root.path,
+                        line,
+                        col,
+                        "conflicting-settings",
+                        f"`default: {root.default}` conflicts with `default: "
+                        f"{default}` of another policy loaded with it",
+                        "load policies with different defaults separately",
+                    )
                 default = default or root.default
             if root.combine is not None:
                 if combine is not None and root.combine != combine:
                     line, col = root.settings_pos["combine"]
-                    self.err(root.path, line, col, "conflicting-settings",
-                             f"`combine: {root.combine}` conflicts with `combine: "
-                             f"{combine}` of another policy loaded with it")
+                    self.err(
+                        root.path,
+                        line,
+                        col,
+                        "conflicting-settings",
+                        f"`combine: {root.combine}` conflicts with `combine: "
+                        f"{combine}` of another policy loaded with it",
+                    )
                 combine = combine or root.combine
         return default or Effect.DENY, Combine(combine or Combine.DENY_OVERRIDES)
-
-
-def _fields(policy: Policy) -> dict[str, object]:
-    return {name: getattr(policy, name) for name in Policy.__dataclass_fields__}
 
 
 def load_policy(source: PolicySource | Sequence[PolicySource] | None = None) -> Policy:
@@ -262,8 +311,13 @@ def load_policy(source: PolicySource | Sequence[PolicySource] | None = None) -> 
     for item in sources:
         found = policy_files(item)
         if not found:
-            loader.err(_display(Path(item)), 1, 1, "file-not-found",
-                       "no policy files (*.yaml) in this folder")
+            loader.err(
+                _display(Path(item)),
+                1,
+                1,
+                "file-not-found",
+                "no policy files (*.yaml) in this folder",
+            )
         files.extend(found)
     for path in files:
         parsed = loader.load(path, ())

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as _field
 from typing import Any
 
 from .._vocabulary import Vocabulary
@@ -46,9 +47,9 @@ class Test:
     field: str
     op: str
     operand: Any
-    source: str = field(default="", compare=False)
-    line: int = field(default=0, compare=False)
-    col: int = field(default=0, compare=False)
+    source: str = _field(default="", compare=False)
+    line: int = _field(default=0, compare=False)
+    col: int = _field(default=0, compare=False)
 
     def document(self) -> dict[str, Any]:
         operand = self.operand
@@ -111,9 +112,9 @@ class Rule:
     reference: str | None
     when: Cond | None
     obligations: tuple[ObligationSpec, ...] = ()
-    source: str = field(default="", compare=False)
-    line: int = field(default=0, compare=False)
-    col: int = field(default=0, compare=False)
+    source: str = _field(default="", compare=False)
+    line: int = _field(default=0, compare=False)
+    col: int = _field(default=0, compare=False)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -134,9 +135,9 @@ class Invariant:
     never: Effect
     when: Cond | None
     description: str | None = None
-    source: str = field(default="", compare=False)
-    line: int = field(default=0, compare=False)
-    col: int = field(default=0, compare=False)
+    source: str = _field(default="", compare=False)
+    line: int = _field(default=0, compare=False)
+    col: int = _field(default=0, compare=False)
 
     def document(self) -> dict[str, Any]:
         return {

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 from .._errors import Diagnostic
 from .._request import ATTRIBUTE_KEY_PATTERN
@@ -82,9 +82,7 @@ class _Parser:
 
     # -- reporting -------------------------------------------------------------------
     def err(self, node: Node, code: str, message: str, hint: str | None = None) -> None:
-        self.diagnostics.append(
-            Diagnostic(self.path, node.line, node.col, code, message, hint)
-        )
+        self.diagnostics.append(Diagnostic(self.path, node.line, node.col, code, message, hint))
 
     # -- shapes ----------------------------------------------------------------------
     def mapping(
@@ -148,8 +146,7 @@ class _Parser:
             self.err(
                 node,
                 "bad-value",
-                f"{what} must be one of {', '.join(f'`{o}`' for o in options)}, "
-                f"got `{value}`",
+                f"{what} must be one of {', '.join(f'`{o}`' for o in options)}, got `{value}`",
                 _closest(value, options),
             )
             return None
@@ -228,8 +225,9 @@ class _Parser:
             return
         # every key is a purpose name here, so `mapping` reported none as unknown
         self.diagnostics[:] = [
-            d for d in self.diagnostics if not (d.code == "unknown-key" and
-            d.message.endswith("in `vocabulary.purposes`"))
+            d
+            for d in self.diagnostics
+            if not (d.code == "unknown-key" and d.message.endswith("in `vocabulary.purposes`"))
         ]
         for name, desc_node in vocab["purposes"].value.items():
             key_node = vocab["purposes"].keys[name]
@@ -321,7 +319,9 @@ class _Parser:
         if spec is None:
             return None
         rule_id = self.ident(spec["id"], "rule id") if "id" in spec else None
-        effect = self.choice(spec["effect"], "`effect`", ("allow", "deny")) if "effect" in spec else None
+        effect = (
+            self.choice(spec["effect"], "`effect`", ("allow", "deny")) if "effect" in spec else None
+        )
         reason = self.string(spec["reason"], "`reason`") if "reason" in spec else None
         reference = self.string(spec["reference"], "`reference`") if "reference" in spec else None
         when = self.condition(spec["when"]) if "when" in spec else None
@@ -371,16 +371,16 @@ class _Parser:
         if spec is None:
             return None
         inv_id = self.ident(spec["id"], "invariant id") if "id" in spec else None
-        never = self.choice(spec["never"], "`never`", ("allow", "deny")) if "never" in spec else None
+        never = (
+            self.choice(spec["never"], "`never`", ("allow", "deny")) if "never" in spec else None
+        )
         description = (
             self.string(spec["description"], "`description`") if "description" in spec else None
         )
         when = self.condition(spec["when"]) if "when" in spec else None
         if inv_id is None or never is None or ("when" in spec and when is None):
             return None
-        return Invariant(
-            inv_id, Effect(never), when, description, self.path, node.line, node.col
-        )
+        return Invariant(inv_id, Effect(never), when, description, self.path, node.line, node.col)
 
     # -- conditions --------------------------------------------------------------------
     def condition(self, node: Node) -> Cond | None:
@@ -391,7 +391,9 @@ class _Parser:
             )  # fmt: skip
             return None
         if not node.value:
-            self.err(node, "empty-condition", "empty condition", "omit `when` to match every request")
+            self.err(
+                node, "empty-condition", "empty condition", "omit `when` to match every request"
+            )
             return None
         items: list[Cond | None] = []
         for key, value in node.value.items():
@@ -435,10 +437,14 @@ class _Parser:
                 hint = _closest(path, options)
                 if path == "attributes" or path.startswith("attributes"):
                     hint = "write `attributes.KEY`"
-                self.err(key_node, "unknown-field", f"unknown field `{path}`", hint or
-                         "fields: " + ", ".join(FIELDS) + ", attributes.KEY")
+                self.err(
+                    key_node,
+                    "unknown-field",
+                    f"unknown field `{path}`",
+                    hint or "fields: " + ", ".join(FIELDS) + ", attributes.KEY",
+                )
             return None
-        if spec.kind is Kind.ATTRIBUTE and not _KEY_RE.fullmatch(path[len("attributes."):]):
+        if spec.kind is Kind.ATTRIBUTE and not _KEY_RE.fullmatch(path[len("attributes.") :]):
             self.err(key_node, "unknown-field", f"`{path}` is not a valid attribute key")
             return None
         if isinstance(value.value, dict):
@@ -463,8 +469,12 @@ class _Parser:
 
     def test(self, spec: FieldSpec, op: str, op_node: Node, node: Node) -> Test | None:
         if op not in OPERATORS:
-            self.err(op_node, "unknown-operator", f"unknown operator `{op}`",
-                     _closest(op, OPERATORS) or f"operators: {', '.join(OPERATORS)}")
+            self.err(
+                op_node,
+                "unknown-operator",
+                f"unknown operator `{op}`",
+                _closest(op, OPERATORS) or f"operators: {', '.join(OPERATORS)}",
+            )
             return None
         if op not in spec.operators:
             fits = [o for o in OPERATORS if o in spec.operators]
@@ -489,7 +499,9 @@ class _Parser:
                 return self.value(spec, node)
             if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
                 if spec.kind is Kind.INT and not isinstance(node.value, int):
-                    self.err(node, "wrong-type", f"`{spec.path}` is an integer, got {node.describe()}")
+                    self.err(
+                        node, "wrong-type", f"`{spec.path}` is an integer, got {node.describe()}"
+                    )
                     return _BAD
                 return node.value
             self.err(node, "wrong-type", f"`{op}` needs a number, got {node.describe()}")
@@ -510,7 +522,9 @@ class _Parser:
                     if not is_purpose_name(name):
                         self.err(item, "unknown-purpose", f"`{name}` is not a purpose name")
                         return _BAD
-                    self.out.refs.append(Ref("purpose-prefix", name, self.path, item.line, item.col))
+                    self.out.refs.append(
+                        Ref("purpose-prefix", name, self.path, item.line, item.col)
+                    )
                 result.append(name)
             return tuple(result)
         if op == "in_list":
@@ -526,8 +540,12 @@ class _Parser:
             try:
                 re2.compile(pattern)
             except Exception as exc:  # re2 raises its own error type
-                self.err(node, "bad-regex", f"bad regular expression `{pattern}`: {exc}",
-                         "patterns use RE2 syntax (no backreferences or lookaround)")
+                self.err(
+                    node,
+                    "bad-regex",
+                    f"bad regular expression `{pattern}`: {exc}",
+                    "patterns use RE2 syntax (no backreferences or lookaround)",
+                )
                 return _BAD
             return pattern
         if op == "exists":
@@ -537,8 +555,12 @@ class _Parser:
 
     def values(self, spec: FieldSpec, node: Node, op: str) -> Any:
         if not isinstance(node.value, list):
-            self.err(node, "wrong-type", f"`{op}` needs a list, got {node.describe()}",
-                     f"write `{op}: [{node.text or '...'}]`")
+            self.err(
+                node,
+                "wrong-type",
+                f"`{op}` needs a list, got {node.describe()}",
+                f"write `{op}: [{node.text or '...'}]`",
+            )
             return _BAD
         if not node.value:
             self.err(node, "empty-condition", f"`{op}` needs at least one value")
@@ -557,8 +579,12 @@ class _Parser:
             assert spec.enum is not None
             options = tuple(m.value for m in spec.enum)
             if text not in options:
-                self.err(node, "unknown-value", f"`{text}` is not a value of `{spec.path}`",
-                         _closest(text, options) or f"values: {', '.join(options)}")
+                self.err(
+                    node,
+                    "unknown-value",
+                    f"`{text}` is not a value of `{spec.path}`",
+                    _closest(text, options) or f"values: {', '.join(options)}",
+                )
                 return _BAD
             return text
         if kind is Kind.PURPOSE:

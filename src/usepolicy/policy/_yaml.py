@@ -32,7 +32,7 @@ MAX_DEPTH: Final = 64
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 core implicit scalars only."""
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML reads it per class
 
 
 _Loader.add_implicit_resolver(
@@ -60,7 +60,24 @@ _SCALAR_TAGS: Final = {
 }
 #: plain scalars that YAML 1.1 (and so many tools) read as booleans
 YAML11_BOOLEANS: Final = frozenset(
-    "y Y yes Yes YES n N no No NO on On ON off Off OFF".split()
+    [
+        "y",
+        "Y",
+        "yes",
+        "Yes",
+        "YES",
+        "n",
+        "N",
+        "no",
+        "No",
+        "NO",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+    ]
 )
 
 
@@ -138,9 +155,7 @@ class _Converter:
             raise _Abort
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         if isinstance(node, yaml.ScalarNode):
-            return Node(
-                self.scalar(node), line, col, plain=node.style is None, text=node.value
-            )
+            return Node(self.scalar(node), line, col, plain=node.style is None, text=node.value)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != "tag:yaml.org,2002:seq":
                 self.fail(node, "bad-tag", f"unsupported tag `{node.tag}`")
@@ -215,14 +230,17 @@ def parse_yaml(text: str, path: str) -> Node:
         raise YamlFailure(
             [
                 Diagnostic(
-                    path, 1, 1, "too-large",
+                    path,
+                    1,
+                    1,
+                    "too-large",
                     f"file is {len(text)} characters; the limit is {MAX_FILE_BYTES}",
                 )
             ]
         )
     converter = _Converter(path)
     try:
-        root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - compose builds no objects
+        root = yaml.compose(text, Loader=_Loader)  # compose builds nodes, never objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)

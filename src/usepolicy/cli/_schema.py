@@ -1,0 +1,30 @@
+"""``usepolicy schema``: print the JSON Schema of the request."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._output import EXIT_ALLOWED
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the request",
+        description="Print the JSON Schema (draft 2020-12) of a usepolicy request.",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._request import UseRequest
+
+    schema = UseRequest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "usepolicy request"
+    print(json.dumps(schema, indent=2))
+    return EXIT_ALLOWED
