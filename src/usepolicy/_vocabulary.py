@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from typing import Any
 from types import MappingProxyType
 
 __all__ = [
@@ -38,6 +39,19 @@ STANDARD_PURPOSES: Mapping[str, str] = MappingProxyType(
         "general.research": "research and development",
     }
 )
+
+
+def compile_re2(pattern: str) -> Any:
+    """Compile an RE2 pattern (linear-time matching) without RE2's stderr logging.
+
+    Raises:
+        re2.error: the pattern is not valid RE2 syntax.
+    """
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
 
 
 def is_purpose_name(name: str) -> bool:

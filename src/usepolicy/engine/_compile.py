@@ -12,12 +12,11 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import re2
 
 from .._errors import EvaluationError
 from .._fastrequest import Req
 from .._request import Classification
-from .._vocabulary import Vocabulary, is_under
+from .._vocabulary import Vocabulary, compile_re2, is_under
 from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test
 
@@ -192,7 +191,7 @@ def _compile_test(test: Test, lists: Mapping[str, frozenset[str]], vocabulary: V
         members = lists[value]
         return lambda req: get(req) in members
     if op == "matches":
-        pattern = re2.compile(value)
+        pattern = compile_re2(value)
         search = pattern.search
         return lambda req: (v := get(req)) is not None and search(v) is not None
     raise AssertionError(op)  # pragma: no cover
@@ -246,7 +245,7 @@ def _compile_attribute(
         members = lists[value]
         return lambda req: isinstance(v := get(req), str) and v in members
     if op == "matches":
-        search = re2.compile(value).search
+        search = compile_re2(value).search
         text = need("string", lambda v: isinstance(v, str))
         return lambda req: (v := get(req)) is not _MISSING and search(text(v)) is not None
     raise AssertionError(op)  # pragma: no cover

@@ -38,7 +38,11 @@ def policy_files(source: PolicySource) -> list[Path]:
     test files (``*.test.yaml``).
     """
     path = Path(source)
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # e.g. a name too long: reading it reports the error
+        is_dir = False
+    if is_dir:
         return sorted(
             p
             for p in path.iterdir()

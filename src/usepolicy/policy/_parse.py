@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import re2
 
 from .._errors import Diagnostic
 from .._request import ATTRIBUTE_KEY_PATTERN
-from .._vocabulary import STANDARD_PURPOSES, is_purpose_name
+from .._vocabulary import STANDARD_PURPOSES, compile_re2, is_purpose_name
 from ._fields import FIELDS, NOT_EVALUABLE, OPERATORS, FieldSpec, Kind, lookup_field
 from ._model import AllOf, AnyOf, Cond, Effect, Invariant, NotOf, ObligationSpec, Rule, Test
 from ._yaml import YAML11_BOOLEANS, Node
@@ -538,7 +537,7 @@ class _Parser:
             if pattern is None:
                 return _BAD
             try:
-                re2.compile(pattern)
+                compile_re2(pattern)
             except Exception as exc:  # re2 raises its own error type
                 self.err(
                     node,

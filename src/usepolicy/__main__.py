@@ -1,0 +1,5 @@
+"""``python -m usepolicy``: the same as the ``usepolicy`` command."""
+
+from .cli import _entry
+
+_entry()

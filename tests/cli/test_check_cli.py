@@ -1,0 +1,160 @@
+"""``usepolicy check`` through the real entry point, on every shipped example."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ..conftest import EXAMPLES, RunCli
+
+EXAMPLE_FILES = sorted(p for p in EXAMPLES.glob("*.json") if not p.name.endswith(".expected.json"))
+
+
+def test_there_are_enough_examples() -> None:
+    assert len(EXAMPLE_FILES) >= 14
+
+
+@pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
+def test_example_matches_its_expected_outcome(example: Path, run_cli: RunCli) -> None:
+    expected = json.loads(example.with_suffix(".expected.json").read_text())
+    rel = str(example.relative_to(EXAMPLES.parent.parent))
+    result = run_cli("check", "--format", "json", rel)
+    assert result.returncode == expected["exit_code"], result.stderr
+    if expected["decision"] is None:
+        assert result.stdout == ""
+        assert expected["stderr_contains"] in result.stderr
+        assert result.stderr.startswith("usepolicy: ")
+        assert "Traceback" not in result.stderr
+        return
+    record = json.loads(result.stdout)
+    assert record["decision"] == expected["decision"]
+    assert record["determining_rule"] == expected["determining_rule"]
+    assert [o["id"] for o in record["obligations"]] == expected.get("obligations", [])
+    human = run_cli("check", rel)
+    assert human.returncode == expected["exit_code"]
+    verdict = "ALLOW" if expected["decision"] == "allow" else "DENY"
+    assert human.stdout.startswith(f"{rel}: {verdict}")
+
+
+def test_several_files_exit_with_the_worst_outcome(run_cli: RunCli) -> None:
+    allow = "examples/requests/network_defense.json"
+    deny = "examples/requests/broker_location_data.json"
+    bad = "examples/requests/invalid_unknown_field.json"
+    assert run_cli("check", allow).returncode == 0
+    assert run_cli("check", allow, deny).returncode == 2
+    result = run_cli("check", allow, deny, bad)
+    assert result.returncode == 3
+    assert result.stdout.count(": ALLOW") == 1 and result.stdout.count(": DENY") == 1
+
+
+def test_stdin_and_explain(run_cli: RunCli) -> None:
+    request = json.dumps(
+        {
+            "requester": {"organization": "X"},
+            "purpose": "weapons.engagement",
+            "autonomy": {"level": "human_on_the_loop", "lethal": True},
+        }
+    )
+    result = run_cli("check", "--explain", "-", stdin=request)
+    assert result.returncode == 2
+    assert "<stdin>: DENY by rule lethal-force-requires-human-in-the-loop" in result.stdout
+    assert (
+        '- no-fully-autonomous-weapons (deny): autonomy.level: "human_on_the_loop" is not == "fully_autonomous"'
+        in result.stdout
+    )
+    data = json.loads(run_cli("check", "--explain", "--format", "json", "-", stdin=request).stdout)
+    assert {t["id"] for t in data["explain"] if t["matched"]} == {
+        "lethal-force-requires-human-in-the-loop",
+        "weapons-with-human-control",
+    }
+
+
+def test_invalid_request_names_file_line_and_field(run_cli: RunCli) -> None:
+    result = run_cli("check", "examples/requests/invalid_unknown_purpose.json")
+    assert result.returncode == 3
+    line = result.stderr.strip()
+    assert line.startswith("usepolicy: examples/requests/invalid_unknown_purpose.json:")
+    assert ": purpose: bad-value: unknown purpose `intelligence.foriegn`" in line
+    assert "\n" not in line
+
+
+def test_invalid_policy_exits_3(run_cli: RunCli, tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("usepolicy: 1\nname: bad\nrules:\n  - {id: r, effect: alow, reason: x}\n")
+    result = run_cli("check", "-p", str(policy), "examples/requests/network_defense.json")
+    assert result.returncode == 3
+    assert "bad.yaml:4:21: bad-value:" in result.stderr
+    assert "hint: did you mean `allow`?" in result.stderr
+
+
+def test_policy_option_is_repeatable_and_takes_folders(run_cli: RunCli, tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "usepolicy: 1\nname: a\ndefault: deny\nrules:\n  - {id: cyber, effect: allow, reason: x, when: {purpose: {under: cyber}}}\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        "usepolicy: 1\nname: b\nrules:\n  - {id: no-bulk, effect: deny, reason: x, when: {data.provenance: bulk}}\n"
+    )
+    (tmp_path / "b.test.yaml").write_text("not: a policy\n")
+    result = run_cli("check", "-p", str(tmp_path), "examples/requests/network_defense.json")
+    assert result.returncode == 0, result.stderr
+    assert "policy: a+b" in result.stdout
+    result = run_cli(
+        "check",
+        "-p",
+        str(tmp_path / "b.yaml"),
+        "-p",
+        str(tmp_path / "a.yaml"),
+        "examples/requests/network_defense.json",
+    )
+    assert "policy: b+a" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["check"],
+        ["frobnicate"],
+        ["check", "--format", "xml", "x.json"],
+        ["check", "--nope", "x"],
+    ],
+)
+def test_usage_errors_exit_1_with_one_line(run_cli: RunCli, args: list[str]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert any(line.startswith("usepolicy: ") for line in result.stderr.splitlines())
+
+
+def test_missing_request_file_is_reported(run_cli: RunCli) -> None:
+    result = run_cli("check", "nowhere.json")
+    assert result.returncode == 3
+    assert result.stderr.startswith("usepolicy: nowhere.json: cannot read")
+
+
+def test_validate_and_schema(run_cli: RunCli, tmp_path: Path) -> None:
+    ok = run_cli(
+        "validate", "policies/national-security-safeguards.yaml", "policies/any-lawful-use.yaml"
+    )
+    assert ok.returncode == 0 and ok.stdout.count(": ok: ") == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "usepolicy: 1\nname: bad\nrules:\n  - id: r\n    effect: deny\n    reason: x\n"
+        "    when:\n      data.subject: domestic\n      autonomy.lethal: yes\n"
+    )
+    result = run_cli("validate", str(bad))
+    assert result.returncode == 3
+    lines = result.stderr.splitlines()
+    assert [line.split(": ")[1:4] for line in lines] == [
+        [f"{bad}:8:7", "unknown-field", "unknown field `data.subject`; hint"],
+        [
+            f"{bad}:9:24",
+            "ambiguous-boolean",
+            "`yes` is a string here, not a boolean (YAML 1.2); hint",
+        ],
+    ]
+    schema = json.loads(run_cli("schema").stdout)
+    assert schema["title"] == "usepolicy request"
+    assert set(schema["required"]) == {"requester", "purpose"}

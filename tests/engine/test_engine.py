@@ -1,0 +1,315 @@
+"""Engine semantics through the public interface: combining, obligations, absent
+values, typed attributes, indexes, fail-closed evaluation, threads and purity."""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import usepolicy
+from usepolicy import Effect, Engine, loads_policy
+
+from ..strategies import requests
+
+ORG = {"organization": "Army Intelligence Center"}
+
+
+def engine_for(body: str, head: str = "default: deny\ncombine: deny-overrides\n") -> Engine:
+    text = "usepolicy: 1\nname: t\nversion: '1'\n" + head + textwrap.dedent(body)
+    return Engine(loads_policy(text))
+
+
+def req(**fields: Any) -> dict[str, Any]:
+    return {"requester": ORG, "purpose": "general.assistant", **fields}
+
+
+LAYERED = """
+rules:
+  - id: allow-general
+    effect: allow
+    reason: general use
+    obligations:
+      - id: log
+        with: {days: 30}
+      - id: watermark
+        when: {model: claude-gov}
+    when: {purpose: {under: general}}
+  - id: deny-bulk
+    effect: deny
+    reason: bulk data
+    when: {data.provenance: bulk}
+  - id: allow-all
+    effect: allow
+    reason: everything
+    obligations: [review]
+"""
+
+
+def test_deny_overrides_first_deny_wins_and_all_matches_are_listed() -> None:
+    engine = engine_for(LAYERED)
+    decision = engine.evaluate(req(data={"provenance": "bulk"}))
+    assert decision.effect is Effect.DENY and not decision.allowed
+    assert decision.determining_rule == "deny-bulk"
+    assert [m.id for m in decision.matched_rules] == ["allow-general", "deny-bulk", "allow-all"]
+    assert decision.obligations == ()
+
+
+def test_deny_overrides_obligations_of_every_matching_allow_rule() -> None:
+    decision = engine_for(LAYERED).evaluate(req(model="claude-gov"))
+    assert decision.determining_rule == "allow-general"
+    assert [(o.id, dict(o.params), o.rule) for o in decision.obligations] == [
+        ("log", {"days": 30}, "allow-general"),
+        ("watermark", {}, "allow-general"),
+        ("review", {}, "allow-all"),
+    ]
+    plain = engine_for(LAYERED).evaluate(req())
+    assert [o.id for o in plain.obligations] == ["log", "review"]
+
+
+def test_first_match_takes_the_first_matching_rule_only() -> None:
+    engine = engine_for(LAYERED, head="default: deny\ncombine: first-match\n")
+    decision = engine.evaluate(req(data={"provenance": "bulk"}))
+    assert decision.determining_rule == "allow-general" and decision.allowed
+    assert [o.id for o in decision.obligations] == ["log"]
+    assert (
+        engine.evaluate(req(purpose="cyber.defense", data={"provenance": "bulk"})).determining_rule
+        == "deny-bulk"
+    )
+
+
+@pytest.mark.parametrize("default", ["allow", "deny"])
+def test_default_applies_when_nothing_matches(default: str) -> None:
+    engine = engine_for(
+        "rules:\n  - {id: r, effect: deny, reason: x, when: {model: m}}\n",
+        head=f"default: {default}\n",
+    )
+    decision = engine.evaluate(req())
+    assert decision.effect.value == default
+    assert decision.determining_rule is None and decision.matched_rules == ()
+
+
+@pytest.mark.parametrize(
+    ("condition", "request_patch", "holds"),
+    [
+        ("model: {ne: x}", {}, False),
+        ("model: {not_in: [x]}", {}, False),
+        ("model: {exists: false}", {}, True),
+        ("model: {exists: true}", {"model": "m"}, True),
+        ("requester.country: {ne: US}", {"requester": {**ORG, "country": "FR"}}, True),
+        ("attributes.tier: {ne: 2}", {}, False),
+        ("attributes.tier: {exists: false}", {}, True),
+        ("attributes.flag: true", {"attributes": {"flag": 1}}, False),
+        ("attributes.flag: 1", {"attributes": {"flag": 1.0}}, True),
+        ("attributes.code: '1'", {"attributes": {"code": 1}}, False),
+        ("attributes.tags: {contains: a}", {"attributes": {"tags": ["a", "b"]}}, True),
+        ("attributes.program: {matches: '^AL'}", {"attributes": {"program": "ALPHA"}}, True),
+        ("attributes.unit: {under: army}", {"attributes": {"unit": "army.intel"}}, True),
+        ("attributes.unit: {under: army}", {"attributes": {"unit": "armyx"}}, False),
+        ("purpose: {under: general}", {}, True),
+        ("purpose: {matches: 'assist'}", {}, True),
+        (
+            "environment.classification: {gte: secret}",
+            {"environment": {"classification": "top_secret"}},
+            True,
+        ),
+        (
+            "environment.classification: {lt: secret}",
+            {"environment": {"classification": "cui"}},
+            True,
+        ),
+        (
+            "environment.classification: {lt: secret}",
+            {"environment": {"classification": "secret"}},
+            False,
+        ),
+        (
+            "data.categories: {contains_all: [location, financial]}",
+            {"data": {"categories": ["financial", "location", "health"]}},
+            True,
+        ),
+        (
+            "data.categories: {contains_any: [biometric]}",
+            {"data": {"categories": ["location"]}},
+            False,
+        ),
+        ("data.subject_count: {gt: 1000, lte: 5000}", {"data": {"subject_count": 5000}}, True),
+        ("not: {data.subjects: none}", {"data": {"subjects": "mixed"}}, True),
+    ],
+)
+def test_matcher_semantics(condition: str, request_patch: dict[str, Any], holds: bool) -> None:
+    engine = engine_for(
+        f"rules:\n  - id: r\n    effect: allow\n    reason: x\n    when:\n      {condition}\n"
+    )
+    assert engine.evaluate(req(**request_patch)).allowed is holds
+
+
+@pytest.mark.parametrize(
+    "condition",
+    ["attributes.tier: {gt: 1}", "attributes.tier: {contains: a}", "attributes.tier: {matches: a}"],
+)
+def test_attribute_type_errors_fail_closed(condition: str) -> None:
+    engine = engine_for(
+        "rules:\n  - {id: a, effect: allow, reason: x}\n"
+        f"  - id: r\n    effect: deny\n    reason: x\n    when:\n      {condition}\n",
+        head="default: allow\n",
+    )
+    decision = engine.evaluate(req(attributes={"tier": True}))
+    assert decision.effect is Effect.DENY
+    assert decision.determining_rule is None and decision.matched_rules == ()
+    assert [e.code for e in decision.errors] == ["evaluation-error"]
+    assert "attributes.tier" in decision.errors[0].message
+    assert decision.record().errors[0].code == "evaluation-error"
+
+
+def test_index_on_organisation_keeps_policy_order() -> None:
+    rules = "".join(
+        f"  - id: org-{i}\n    effect: allow\n    reason: x\n"
+        f"    when: {{requester.organization: {{in: [org{i}, shared]}}}}\n"
+        for i in range(10)
+    )
+    rules += "  - {id: deny-bulk, effect: deny, reason: x, when: {data.provenance: bulk}}\n"
+    engine = engine_for("rules:\n" + rules, head="combine: first-match\n")
+    shared = engine.evaluate(
+        {"requester": {"organization": "shared"}, "purpose": "general.assistant"}
+    )
+    assert [m.id for m in shared.matched_rules] == [f"org-{i}" for i in range(10)]
+    org7 = engine.evaluate(
+        {
+            "requester": {"organization": "org7"},
+            "purpose": "cyber.defense",
+            "data": {"provenance": "bulk"},
+        }
+    )
+    assert [m.id for m in org7.matched_rules] == ["org-7", "deny-bulk"]
+    assert org7.determining_rule == "org-7"
+    assert not engine.evaluate(req()).allowed
+
+
+def _explained_matches(engine: Engine, request: dict[str, Any]) -> list[str]:
+    return [trace.id for trace in engine.explain(request).rules if trace.matched]
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests())
+def test_compiled_indexed_engine_agrees_with_rule_by_rule_trace(request: dict[str, Any]) -> None:
+    engine = _REFERENCE
+    decision = engine.evaluate(request)
+    assert [m.id for m in decision.matched_rules] == _explained_matches(engine, request)
+
+
+_REFERENCE = Engine(usepolicy.load_policy())
+
+
+@settings(max_examples=200, deadline=None)
+@given(requests(), st.data())
+def test_an_injected_fault_in_any_condition_yields_deny(
+    request: dict[str, Any], data: st.DataObject
+) -> None:
+    engine = Engine(usepolicy.load_policy())
+    plan = engine._plans[request["purpose"]]
+    if not plan.scan:
+        return
+    victim = data.draw(st.sampled_from(plan.scan))
+
+    def boom(_: Any) -> bool:
+        raise ZeroDivisionError("injected")
+
+    object.__setattr__(victim, "pred", boom)
+    decision = engine.evaluate(request)
+    assert decision.effect is Effect.DENY and not decision.allowed
+    assert decision.determining_rule is None
+    assert decision.errors[0].code == "internal-error"
+    assert "injected" in decision.errors[0].message
+
+
+_CONDITIONS = st.sampled_from(
+    [
+        "data.subjects: domestic",
+        "data.provenance: {in: [bulk, public]}",
+        "data.subject_count: {gt: 100}",
+        "autonomy.level: {ne: none}",
+        "purpose: {under: weapons}",
+        "environment.network: internet",
+        "attributes.tier: {exists: true}",
+        "model: {matches: gov}",
+        "not: {autonomy.lethal: true}",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(requests(), st.lists(_CONDITIONS, min_size=1, max_size=3))
+def test_adding_a_deny_rule_never_turns_a_deny_into_an_allow(
+    request: dict[str, Any], conditions: list[str]
+) -> None:
+    policy = usepolicy.load_policy()
+    before = Engine(policy).evaluate(request)
+    when = "".join(f"\n        - {c}" for c in conditions)
+    extra_rule = (
+        f"  - id: extra-deny\n    effect: deny\n    reason: x\n    when:\n      all:{when}\n"
+    )
+    text = usepolicy.policy.pack_path().read_text().replace("rules:\n", "rules:\n" + extra_rule, 1)
+    after = Engine(loads_policy(text, base_dir=usepolicy.policy.pack_path().parent)).evaluate(
+        request
+    )
+    if not before.allowed:
+        assert not after.allowed
+    if after.allowed:
+        assert before.allowed and before.determining_rule == after.determining_rule
+
+
+def test_one_engine_serves_many_threads() -> None:
+    engine = Engine(usepolicy.load_policy())
+    samples = [
+        req(purpose=p, data={"subjects": s, "provenance": "bulk"})
+        for p in sorted(usepolicy.STANDARD_PURPOSES)
+        for s in ("none", "domestic")
+    ]
+    expected = [(d.effect, d.determining_rule) for d in engine.evaluate_many(samples)]
+    failures: list[str] = []
+
+    def worker() -> None:
+        for _ in range(200):
+            got = [(d.effect, d.determining_rule) for d in engine.evaluate_many(samples)]
+            if got != expected:
+                failures.append("mismatch")
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+
+
+def test_evaluate_does_no_io_and_reads_no_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import socket
+    import time
+
+    engine = Engine(usepolicy.load_policy())
+    engine.evaluate(req())  # warm up lazy imports
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("I/O or clock used during evaluate")
+
+    monkeypatch.setattr(builtins, "open", forbidden)
+    monkeypatch.setattr(socket, "socket", forbidden)
+    monkeypatch.setattr(time, "time", forbidden)
+    monkeypatch.setattr(time, "time_ns", forbidden)
+    decision = engine.evaluate(req(data={"subjects": "domestic", "provenance": "commercial"}))
+    assert decision.determining_rule == "no-mass-domestic-surveillance"
+    explanation = engine.explain(req())
+    assert explanation.decision.allowed
+
+
+def test_evaluate_raises_request_error_with_every_path() -> None:
+    engine = Engine(usepolicy.load_policy())
+    with pytest.raises(usepolicy.RequestError) as info:
+        engine.evaluate({"purpose": "weapons.engagment", "autonomy": {"level": "full"}})
+    assert {e.path for e in info.value.errors} == {"requester", "purpose", "autonomy.level"}

@@ -1,0 +1,20 @@
+"""The public surface is exactly ``usepolicy.__all__``, and each name resolves."""
+
+from __future__ import annotations
+
+import usepolicy
+
+
+def test_all_names_resolve() -> None:
+    for name in usepolicy.__all__:
+        assert getattr(usepolicy, name) is not None, name
+
+
+def test_all_is_unique() -> None:
+    assert len(set(usepolicy.__all__)) == len(usepolicy.__all__)
+
+
+def test_no_private_or_module_leaks() -> None:
+    public = {n for n in dir(usepolicy) if not n.startswith("_")}
+    submodules = {"audit", "cli", "engine", "policy", "testing", "backends"}
+    assert public - submodules - {"annotations"} <= set(usepolicy.__all__)

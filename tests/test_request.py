@@ -1,0 +1,145 @@
+"""The public request model: defaults, strictness, vocabulary, limits, all errors at once."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import usepolicy
+from usepolicy import RequestError, UseRequest, Vocabulary
+from usepolicy._fastrequest import request_to_builtins, validate_request
+from usepolicy._request import LIMITS
+from usepolicy._vocabulary import STANDARD_VOCABULARY
+
+MINIMAL = {
+    "requester": {"organization": "Army Intelligence Center"},
+    "purpose": "general.assistant",
+}
+
+
+def errors_of(obj: Any, vocabulary: Vocabulary = STANDARD_VOCABULARY) -> dict[str, str]:
+    with pytest.raises(RequestError) as info:
+        validate_request(obj, vocabulary)
+    return {e.path: e.code for e in info.value.errors}
+
+
+def test_defaults_are_filled_in() -> None:
+    req = request_to_builtins(validate_request(MINIMAL, STANDARD_VOCABULARY))
+    assert req["data"] == {
+        "subjects": "none",
+        "provenance": "none",
+        "subject_count": 0,
+        "categories": [],
+        "legal_authority": "none",
+    }
+    assert req["autonomy"] == {"level": "none", "lethal": False}
+    assert req["environment"] == {"network": "internet", "classification": "unclassified"}
+    assert req["attributes"] == {}
+    model = UseRequest.model_validate(MINIMAL)
+    assert model.model_dump(mode="json") == req
+
+
+def test_model_is_frozen() -> None:
+    model = UseRequest.model_validate(MINIMAL)
+    with pytest.raises(Exception, match="frozen"):
+        model.purpose = "weapons.engagement"  # type: ignore[misc]
+
+
+def test_every_bad_field_is_reported_at_once() -> None:
+    bad = {
+        "requester": {"country": "usa"},
+        "purpose": "intelligence.foriegn",
+        "data": {"subjects": "domestik", "subject_count": "12"},
+        "autonomy": {"lethal": "no"},
+        "priority": "high",
+    }
+    assert errors_of(bad) == {
+        "requester.organization": "missing-field",
+        "requester.country": "string-pattern-mismatch",
+        "purpose": "bad-value",
+        "data.subjects": "bad-enum-value",
+        "data.subject_count": "int-type",
+        "autonomy.lethal": "bool-type",
+        "priority": "unknown-field",
+    }
+
+
+def test_unknown_purpose_names_the_closest() -> None:
+    with pytest.raises(RequestError) as info:
+        validate_request({**MINIMAL, "purpose": "intelligence.foriegn"}, STANDARD_VOCABULARY)
+    assert "did you mean `intelligence.foreign`" in str(info.value)
+
+
+def test_policy_vocabulary_additions_are_accepted() -> None:
+    vocabulary = Vocabulary({"intelligence.geoint": "geospatial intelligence"})
+    request = {**MINIMAL, "purpose": "intelligence.geoint"}
+    assert validate_request(request, vocabulary).purpose == "intelligence.geoint"
+    assert errors_of(request) == {"purpose": "bad-value"}
+    UseRequest.model_validate(request, context={"vocabulary": vocabulary})
+
+
+@pytest.mark.parametrize(
+    ("patch", "path"),
+    [
+        ({"attributes": {f"k{i}": i for i in range(LIMITS.max_attributes + 1)}}, "attributes"),
+        ({"attributes": {"notes": "x" * (LIMITS.max_attribute_string + 1)}}, "attributes.notes"),
+        ({"attributes": {"tags": ["a"] * (LIMITS.max_attribute_list + 1)}}, "attributes.tags"),
+        ({"attributes": {"bad key": 1}}, "attributes.bad key"),
+        ({"attributes": {"nested": {"a": 1}}}, "attributes.nested"),
+        ({"attributes": {"n": 2**60}}, "attributes.n"),
+        ({"attributes": {"n": float("nan")}}, "attributes.n"),
+        ({"data": {"subject_count": -1}}, "data.subject_count"),
+        ({"data": {"subject_count": True}}, "data.subject_count"),
+        ({"requester": {"organization": ""}}, "requester.organization"),
+        ({"requester": {"organization": "x" * 257}}, "requester.organization"),
+        ({"description": "x" * (LIMITS.max_description + 1)}, "description"),
+        ({"requester": {"organization": "a", "country": "US\n"}}, "requester.country"),
+    ],
+)
+def test_bounds_and_types_are_enforced(patch: dict[str, Any], path: str) -> None:
+    assert path in errors_of({**MINIMAL, **patch})
+
+
+def test_oversize_text_is_rejected_before_parsing() -> None:
+    text = json.dumps({**MINIMAL, "description": "x" * LIMITS.max_request_bytes})
+    assert errors_of(text) == {"$": "too-large"}
+
+
+def test_deep_nesting_is_a_clean_error() -> None:
+    text = '{"requester": {"organization": "a"}, "purpose": "general.assistant", "x": '
+    text += "[" * 100_000 + "]" * 100_000 + "}"
+    codes = errors_of(text)
+    assert set(codes.values()) <= {"too-deep", "unknown-field"}
+
+
+def test_duplicate_json_keys_are_rejected() -> None:
+    text = (
+        '{"requester": {"organization": "a"}, "purpose": "weapons.engagement",'
+        ' "purpose": "general.assistant"}'
+    )
+    assert errors_of(text) == {"$": "duplicate-key"}
+
+
+def test_malformed_json_reports_line_and_column() -> None:
+    with pytest.raises(RequestError) as info:
+        validate_request('{\n  "purpose": "x",\n  oops\n}', STANDARD_VOCABULARY)
+    (err,) = info.value.errors
+    assert (err.code, err.line, err.col) == ("bad-json", 3, 3)
+
+
+def test_non_utf8_bytes_are_rejected() -> None:
+    assert errors_of(b'{"purpose": "\xff"}') == {"$": "bad-encoding"}
+
+
+def test_use_request_instances_are_accepted_by_the_engine() -> None:
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    model = UseRequest.model_validate({**MINIMAL, "purpose": "cyber.defense"})
+    assert engine.evaluate(model).determining_rule == "cyber"
+
+
+def test_json_schema_lists_every_enum() -> None:
+    schema = json.dumps(UseRequest.model_json_schema())
+    for value in ("fully_autonomous", "top_secret", "court_order", "web_browsing", "commercial"):
+        assert value in schema
