@@ -52,6 +52,17 @@ _good_keys: set[str] = set()
 _GOOD_KEYS_MAX: Final = 4096
 
 
+_good_countries: set[str] = set()
+_convert: Final = msgspec.convert
+
+
+def _country_ok(country: str) -> bool:
+    if _COUNTRY_RE.fullmatch(country) is None:
+        return False
+    _good_countries.add(country)  # at most 26 * 26 entries
+    return True
+
+
 def _keys_ok(attributes: dict[str, Any]) -> bool:
     for key in attributes:
         if key not in _good_keys:
@@ -253,20 +264,21 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
     Raises:
         RequestError: listing every bad field path.
     """
-    if isinstance(obj, (str, bytes)):
-        obj = parse_json_text(obj, source)
-    elif isinstance(obj, UseRequest):
-        obj = obj.model_dump(mode="python")
+    if type(obj) is not dict:
+        if isinstance(obj, (str, bytes)):
+            obj = parse_json_text(obj, source)
+        elif isinstance(obj, UseRequest):
+            obj = obj.model_dump(mode="python")
     if type(obj) is dict:
         try:
-            req = msgspec.convert(obj, Req)
+            req = _convert(obj, Req)
         except (msgspec.ValidationError, TypeError, RecursionError):
             pass
         else:
             country = req.requester.country
             if (
-                req.purpose in vocabulary
-                and (country is None or _COUNTRY_RE.fullmatch(country) is not None)
+                req.purpose in vocabulary.names
+                and (country is None or country in _good_countries or _country_ok(country))
                 and (not req.attributes or _keys_ok(req.attributes))
             ):
                 return req

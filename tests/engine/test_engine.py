@@ -3,6 +3,7 @@ values, typed attributes, indexes, fail-closed evaluation, threads and purity.""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 import threading
 from typing import Any
@@ -12,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import usepolicy
+import usepolicy.engine._codegen
+import usepolicy.engine._engine
 from usepolicy import Effect, Engine, loads_policy
+from usepolicy.engine._compile import is_constant, specialize
+from usepolicy.policy import AllOf
+from usepolicy.policy import Test as Cond
 
 from ..strategies import requests
 
@@ -205,24 +211,47 @@ def test_compiled_indexed_engine_agrees_with_rule_by_rule_trace(request: dict[st
 _REFERENCE = Engine(usepolicy.load_policy())
 
 
+def _faulty_policy(index: int) -> usepolicy.Policy:
+    """The reference pack with a condition that raises put first in rule ``index``."""
+    policy = usepolicy.load_policy()
+    rules = list(policy.rules)
+    fault = Cond("attributes.injected_fault", "exists", False)
+    target = rules[index]
+    when = fault if target.when is None else AllOf((fault, target.when))
+    rules[index] = dataclasses.replace(target, when=when)
+    return dataclasses.replace(policy, rules=tuple(rules))
+
+
+def _raising(test: Any, *args: Any) -> Any:
+    real = _real_compile_cond(test, *args)
+    if isinstance(test, Cond) and test.field == "attributes.injected_fault":
+
+        def boom(_: Any) -> bool:
+            raise ZeroDivisionError("injected")
+
+        return boom
+    return real
+
+
+_real_compile_cond = usepolicy.engine._codegen.compile_cond  # type: ignore[attr-defined]
+
+
 @settings(max_examples=200, deadline=None)
-@given(requests(), st.data())
+@given(requests(), st.integers(min_value=0, max_value=11))
 def test_an_injected_fault_in_any_condition_yields_deny(
-    request: dict[str, Any], data: st.DataObject
+    request: dict[str, Any], index: int
 ) -> None:
-    engine = Engine(usepolicy.load_policy())
-    plan = engine._plans[request["purpose"]]
-    if not plan.scan:
-        return
-    victim = data.draw(st.sampled_from(plan.scan))
-
-    def boom(_: Any) -> bool:
-        raise ZeroDivisionError("injected")
-
-    object.__setattr__(victim, "pred", boom)
+    policy = _faulty_policy(index)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(usepolicy.engine._codegen, "compile_cond", _raising)
+        patch.setattr(usepolicy.engine._engine, "compile_cond", _raising)
+        engine = Engine(policy)
     decision = engine.evaluate(request)
+    rule = policy.rules[index]
+    if is_constant(specialize(rule.when, request["purpose"])) is False:
+        return  # the rule cannot apply to this purpose, so its condition never runs
     assert decision.effect is Effect.DENY and not decision.allowed
-    assert decision.determining_rule is None
+    assert decision.determining_rule is None and decision.matched_rules == ()
     assert decision.errors[0].code == "internal-error"
     assert "injected" in decision.errors[0].message
 

@@ -12,7 +12,6 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-
 from .._errors import EvaluationError
 from .._fastrequest import Req
 from .._request import Classification

@@ -6,7 +6,7 @@ Pure: request in, ``Decision`` out. No file, clock, logging or network inside
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -14,6 +14,7 @@ from .._errors import EvaluationError
 from .._fastrequest import Req, validate_request
 from ..policy._fields import Kind, lookup_field
 from ..policy._model import AllOf, Combine, Cond, Effect, Policy, Rule, Test
+from ._codegen import generate_scan
 from ._compile import Pred, compile_cond, getter, is_constant, specialize
 from ._decision import Decision, DecisionError, MatchedRule, Obligation
 
@@ -37,6 +38,7 @@ class _CompiledObligation:
 class _CompiledRule:
     order: int
     rule: Rule
+    cond: Cond | None  # specialised for the plan's purpose; None = always
     pred: Pred
     matched: MatchedRule
     deny: bool
@@ -45,10 +47,12 @@ class _CompiledRule:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The candidate rules for one purpose: a list scanned in order, plus hash indexes
-    for rules keyed on equality with a field (e.g. one rule per organisation)."""
+    """The candidate rules for one purpose: ``scan`` (generated code returning the
+    matching ones, in order), plus hash indexes for rules keyed on equality with a field
+    (e.g. one rule per organisation), whose few candidates are checked one by one."""
 
-    scan: tuple[_CompiledRule, ...]
+    rules: tuple[_CompiledRule, ...]
+    scan: Callable[[Req], list[_CompiledRule]]
     indexes: tuple[tuple[Any, dict[Any, tuple[_CompiledRule, ...]]], ...]
 
 
@@ -112,25 +116,29 @@ class Engine:
         for purpose in sorted(policy.vocabulary.names):
             candidates: list[_CompiledRule] = []
             for order, rule in enumerate(policy.rules):
-                if rule.when is None:
-                    pred: Pred = _always
-                else:
+                cond: Cond | None = None
+                pred: Pred = _always
+                if rule.when is not None:
                     cond = specialize(rule.when, purpose)
                     constant = is_constant(cond)
                     if constant is False:
                         continue
-                    pred = _always if constant else compiled(cond)
+                    if constant:
+                        cond = None
+                    else:
+                        pred = compiled(cond)
                 candidates.append(
                     _CompiledRule(
                         order,
                         rule,
+                        cond,
                         pred,
                         matched[rule.id],
                         rule.effect is Effect.DENY,
                         obligations[rule.id],
                     )
                 )
-            plans[purpose] = _index(candidates)
+            plans[purpose] = _index(candidates, policy)
         return plans
 
     # -- evaluation --------------------------------------------------------------------
@@ -162,8 +170,9 @@ class Engine:
         """Decide an already validated request. Any error here yields deny."""
         try:
             plan = self._plans[req.purpose]
-            rules = _candidates(plan, req) if plan.indexes else plan.scan
-            hits = [rule for rule in rules if rule.pred(req)]
+            hits = plan.scan(req)
+            if plan.indexes:
+                hits = _with_indexed(plan, req, hits)
             if not hits:
                 return Decision(self._default, None, (), (), (), req, self.policy)
             if self._combine_first:
@@ -199,7 +208,7 @@ def _always(req: Req) -> bool:
     return True
 
 
-def _index(candidates: list[_CompiledRule]) -> _Plan:
+def _index(candidates: list[_CompiledRule], policy: Policy) -> _Plan:
     by_field: dict[str, list[tuple[_CompiledRule, tuple[Any, ...]]]] = {}
     for rule in candidates:
         key = _equality_key(rule.rule.when)
@@ -216,23 +225,19 @@ def _index(candidates: list[_CompiledRule]) -> _Plan:
             for value in dict.fromkeys(values):
                 table.setdefault(value, []).append(rule)
         indexes.append((getter(field), {k: tuple(v) for k, v in table.items()}))
-    scan = tuple(rule for rule in candidates if rule.order not in indexed)
-    return _Plan(scan, tuple(indexes))
+    scanned = tuple(rule for rule in candidates if rule.order not in indexed)
+    scan = generate_scan([(rule.cond, rule) for rule in scanned], policy.lists, policy.vocabulary)
+    return _Plan(scanned, scan, tuple(indexes))
 
 
-def _candidates(plan: _Plan, req: Req) -> tuple[_CompiledRule, ...] | list[_CompiledRule]:
-    found: list[_CompiledRule] | None = None
-    for get, table in plan.indexes:
-        hits = table.get(get(req))
-        if hits:
-            if found is None:
-                found = [*hits]
-            else:
-                seen = {r.order for r in found}
-                found.extend(r for r in hits if r.order not in seen)
-    if found is None:
-        return plan.scan
-    merged = [*plan.scan, *found]
+def _with_indexed(plan: _Plan, req: Req, hits: list[_CompiledRule]) -> list[_CompiledRule]:
+    # each indexed rule sits in exactly one table, under distinct values
+    found = [
+        rule for get, table in plan.indexes for rule in table.get(get(req), ()) if rule.pred(req)
+    ]
+    if not found:
+        return hits
+    merged = hits + found
     merged.sort(key=_order)
     return merged
 

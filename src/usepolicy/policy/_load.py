@@ -51,6 +51,17 @@ def policy_files(source: PolicySource) -> list[Path]:
     return [path]
 
 
+_PACK_PREFIX: Final = "pack:"
+
+
+def _resolve_include(base: Path, target: str) -> Path:
+    """``pack:NAME`` names a reference pack shipped in the package; anything else is a
+    path relative to the including file's folder."""
+    if target.startswith(_PACK_PREFIX):
+        return pack_path(target[len(_PACK_PREFIX) :])
+    return base / target
+
+
 def _display(path: Path) -> str:
     try:
         rel = os.path.relpath(path)
@@ -105,7 +116,7 @@ class _SetLoader:
             return None
         parsed = parse_file(root, display, path.parent, self.diagnostics)
         for target, node in parsed.includes:
-            child = path.parent / target
+            child = _resolve_include(path.parent, target)
             child_key = child.resolve()
             if child_key in stack or child_key == key:
                 self.diagnostics.append(

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-
 from .._errors import Diagnostic
 from .._request import ATTRIBUTE_KEY_PATTERN
 from .._vocabulary import STANDARD_PURPOSES, compile_re2, is_purpose_name

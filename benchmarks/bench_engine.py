@@ -1,0 +1,90 @@
+"""Cost of one decision: ``Engine.evaluate(dict)`` on the reference pack and on a
+1000-rule policy, beside pydantic validation of the same dicts alone (the baseline),
+all measured in this run on the same pool of requests.
+
+    python benchmarks/bench_engine.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _pool import request_pool, thousand_rule_policy_text
+
+import usepolicy
+from usepolicy.policy import pack_path
+
+
+def per_call_ns(fn: Callable[[Any], Any], pool: list[Any], rounds: int) -> list[float]:
+    """Per-call times (ns), each call timed alone, minus the timer's own overhead."""
+    clock = time.perf_counter_ns
+    overhead = []
+    for _ in range(2000):
+        t0 = clock()
+        overhead.append(clock() - t0)
+    base = statistics.median(overhead)
+    samples: list[float] = []
+    for _ in range(rounds):
+        for item in pool:
+            t0 = clock()
+            fn(item)
+            samples.append(clock() - t0 - base)
+    return samples
+
+
+def summary(samples: list[float]) -> tuple[float, float, float]:
+    samples = sorted(samples)
+    median = samples[len(samples) // 2] / 1000
+    p99 = samples[int(len(samples) * 0.99)] / 1000
+    return median, p99, 1e6 / median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    pool = request_pool(1000)
+    reference = usepolicy.Engine(usepolicy.load_policy())
+    big = usepolicy.Engine(
+        usepolicy.loads_policy(thousand_rule_policy_text(), base_dir=pack_path().parent)
+    )
+    validate = usepolicy.UseRequest.model_validate
+    # the two engines must agree wherever the extra rules do not apply
+    for request in pool:
+        a, b = reference.evaluate(request), big.evaluate(request)
+        if not request["requester"]["organization"].startswith("Organisation"):
+            assert (a.effect, a.determining_rule) == (b.effect, b.determining_rule)
+    rows = [
+        ("pydantic UseRequest.model_validate (baseline)", validate),
+        ("Engine.evaluate, reference pack (12 rules)", reference.evaluate),
+        ("Engine.evaluate, 1012-rule policy", big.evaluate),
+    ]
+    for _, fn in rows:  # warm up
+        for request in pool:
+            fn(request)
+    results = {name: summary(per_call_ns(fn, pool, args.rounds)) for name, fn in rows}
+    t0 = time.perf_counter()
+    reference.evaluate_many(pool * args.rounds)
+    batch_us = (time.perf_counter() - t0) / (len(pool) * args.rounds) * 1e6
+
+    ref_median = results["Engine.evaluate, reference pack (12 rules)"][0]
+    print(
+        f"python {sys.version.split()[0]}, usepolicy {usepolicy.__version__}, "
+        f"{len(pool)} requests x {args.rounds} rounds, each call timed alone"
+    )
+    print(f"{'':48} {'median µs':>10} {'p99 µs':>8} {'decisions/s':>12} {'÷ reference':>12}")
+    for name, (median, p99, rate) in results.items():
+        print(f"{name:48} {median:10.2f} {p99:8.2f} {rate:12,.0f} {median / ref_median:12.2f}")
+    print(f"{'Engine.evaluate_many (batch), reference pack':48} {batch_us:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
