@@ -73,13 +73,13 @@ def _keys_ok(attributes: dict[str, Any]) -> bool:
     return True
 
 
-class ReqRequester(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ReqRequester(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     organization: _Name
     country: str | None = None
     entity_id: _Name | None = None
 
 
-class ReqData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ReqData(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     subjects: Subjects = Subjects.NONE
     provenance: Provenance = Provenance.NONE
     subject_count: Annotated[int, msgspec.Meta(ge=0, le=LIMITS.max_subject_count)] = 0
@@ -89,12 +89,12 @@ class ReqData(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     legal_authority: LegalAuthority = LegalAuthority.NONE
 
 
-class ReqAutonomy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ReqAutonomy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     level: AutonomyLevel = AutonomyLevel.NONE
     lethal: bool = False
 
 
-class ReqEnvironment(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class ReqEnvironment(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     network: Network = Network.INTERNET
     classification: Classification = Classification.UNCLASSIFIED
 
@@ -104,7 +104,7 @@ _DEFAULT_AUTONOMY: Final = ReqAutonomy()
 _DEFAULT_ENVIRONMENT: Final = ReqEnvironment()
 
 
-class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     """A validated request with every default filled in (internal, immutable)."""
 
     requester: ReqRequester

@@ -6,12 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ..policy._model import Effect
 
 if TYPE_CHECKING:
     from .._fastrequest import Req
     from .._record import DecisionRecord
     from ..policy._model import Policy
+else:  # msgspec resolves annotations at class creation; these are opaque to it
+    Req = DecisionRecord = Policy = object
 
 __all__ = ["Decision", "DecisionError", "MatchedRule", "Obligation"]
 
@@ -60,7 +64,7 @@ class DecisionError:
         return {"code": self.code, "message": self.message}
 
 
-class Decision:
+class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
     """The answer for one request.
 
     Attributes:
@@ -71,35 +75,16 @@ class Decision:
         errors: evaluation errors; any error means deny.
     """
 
-    __slots__ = (
-        "_policy",
-        "_record",
-        "_req",
-        "determining_rule",
-        "effect",
-        "errors",
-        "matched_rules",
-        "obligations",
-    )
-
-    def __init__(
-        self,
-        effect: Effect,
-        determining_rule: str | None,
-        matched_rules: tuple[MatchedRule, ...],
-        obligations: tuple[Obligation, ...],
-        errors: tuple[DecisionError, ...],
-        req: Req | None,
-        policy: Policy,
-    ) -> None:
-        self.effect = effect
-        self.determining_rule = determining_rule
-        self.matched_rules = matched_rules
-        self.obligations = obligations
-        self.errors = errors
-        self._req = req
-        self._policy = policy
-        self._record: DecisionRecord | None = None
+    # A msgspec Struct without GC tracking: cheap to create, and a gateway keeping many
+    # decisions pays no garbage-collector scans for them (they cannot form cycles).
+    effect: Effect
+    determining_rule: str | None
+    matched_rules: tuple[MatchedRule, ...]
+    obligations: tuple[Obligation, ...]
+    errors: tuple[DecisionError, ...]
+    _req: Req | None
+    _policy: Policy
+    _record: DecisionRecord | None = None
 
     @property
     def allowed(self) -> bool:
