@@ -96,6 +96,9 @@ def test_policy_vocabulary_additions_are_accepted() -> None:
         ({"requester": {"organization": "x" * 257}}, "requester.organization"),
         ({"description": "x" * (LIMITS.max_description + 1)}, "description"),
         ({"requester": {"organization": "a", "country": "US\n"}}, "requester.country"),
+        ({"requester": {"organization": "\ud800"}}, "requester.organization"),
+        ({"description": "ok \udfff"}, "description"),
+        ({"attributes": {"notes": ["é", "\ud834"]}}, "attributes.notes"),
     ],
 )
 def test_bounds_and_types_are_enforced(patch: dict[str, Any], path: str) -> None:
@@ -127,6 +130,13 @@ def test_malformed_json_reports_line_and_column() -> None:
         validate_request('{\n  "purpose": "x",\n  oops\n}', STANDARD_VOCABULARY)
     (err,) = info.value.errors
     assert (err.code, err.line, err.col) == ("bad-json", 3, 3)
+
+
+def test_escaped_lone_surrogates_in_json_are_rejected() -> None:
+    text = '{"requester": {"organization": "a\\ud800"}, "purpose": "general.assistant"}'
+    assert errors_of(text) == {"requester.organization": "string-unicode"}
+    fine = '{"requester": {"organization": "\\ud83d\\ude00"}, "purpose": "general.assistant"}'
+    assert validate_request(fine, STANDARD_VOCABULARY).requester.organization == "\U0001f600"
 
 
 def test_non_utf8_bytes_are_rejected() -> None:

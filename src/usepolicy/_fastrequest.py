@@ -29,6 +29,7 @@ from ._request import (
     Provenance,
     Subjects,
     UseRequest,
+    unicode_problem,
 )
 from ._vocabulary import Vocabulary
 
@@ -60,6 +61,23 @@ def _country_ok(country: str) -> bool:
     if _COUNTRY_RE.fullmatch(country) is None:
         return False
     _good_countries.add(country)  # at most 26 * 26 entries
+    return True
+
+
+def _unicode_ok(req: Req) -> bool:
+    """No unpaired surrogates (they cannot be canonical JSON); ASCII is the fast path."""
+    r = req.requester
+    for text in (r.organization, r.entity_id, req.model, req.description, req.request_id):
+        if text is not None and not text.isascii() and unicode_problem(text) is not None:
+            return False
+    for value in req.attributes.values():
+        if type(value) is str:
+            if not value.isascii() and unicode_problem(value) is not None:
+                return False
+        elif type(value) is list:
+            for item in value:
+                if not item.isascii() and unicode_problem(item) is not None:
+                    return False
     return True
 
 
@@ -280,6 +298,7 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
                 req.purpose in vocabulary.names
                 and (country is None or country in _good_countries or _country_ok(country))
                 and (not req.attributes or _keys_ok(req.attributes))
+                and _unicode_ok(req)
             ):
                 return req
     model, errors = _pydantic_errors(obj, vocabulary)

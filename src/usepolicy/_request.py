@@ -11,6 +11,7 @@ import enum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -137,8 +138,28 @@ COUNTRY_PATTERN = r"[A-Z]{2}"
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-_Name = Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_name)]
-_AttrStr = Annotated[StrictStr, Field(max_length=LIMITS.max_attribute_string)]
+
+def unicode_problem(value: str) -> str | None:
+    """Why ``value`` cannot be written as UTF-8 (RFC 8785 needs that), or None."""
+    if value.isascii():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains an unpaired surrogate at position {exc.start}"
+    return None
+
+
+def _valid_unicode(value: str) -> str:
+    problem = unicode_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+_Unicode = AfterValidator(_valid_unicode)
+_Name = Annotated[StrictStr, Field(min_length=1, max_length=LIMITS.max_name), _Unicode]
+_AttrStr = Annotated[StrictStr, Field(max_length=LIMITS.max_attribute_string), _Unicode]
 _AttrInt = Annotated[StrictInt, Field(ge=-LIMITS.max_abs_number, le=LIMITS.max_abs_number)]
 _AttrFloat = Annotated[
     StrictFloat,

@@ -21,6 +21,7 @@ from typing import Any, Final
 import yaml
 
 from .._errors import Diagnostic
+from .._request import unicode_problem
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Node", "YamlFailure", "parse_yaml"]
 
@@ -198,6 +199,10 @@ class _Converter:
             self.fail(node, "bad-tag", f"unsupported tag `{tag}`")
             return text
         if tag == _STR:
+            if not text.isascii():
+                problem = unicode_problem(text)
+                if problem is not None:
+                    self.fail(node, "bad-value", f"the string {problem}")
             return text
         if tag == "tag:yaml.org,2002:null":
             return None
@@ -244,10 +249,19 @@ def parse_yaml(text: str, path: str) -> Node:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = " ".join((exc.problem or exc.context or "invalid YAML").split())
+        raise YamlFailure([Diagnostic(path, line, col, "yaml-syntax", problem)]) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        col = exc.position - (before.rfind("\n") + 1) + 1
+        problem = f"character #x{exc.character:04x} is not allowed in YAML"
+        if isinstance(exc.character, bytes):  # pragma: no cover - text input only
+            problem = "invalid byte in YAML"
         raise YamlFailure([Diagnostic(path, line, col, "yaml-syntax", problem)]) from None
     except yaml.YAMLError as exc:
-        raise YamlFailure([Diagnostic(path, 1, 1, "yaml-syntax", str(exc))]) from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid YAML"
+        raise YamlFailure([Diagnostic(path, 1, 1, "yaml-syntax", first)]) from None
     except RecursionError:
         raise YamlFailure(
             [Diagnostic(path, 1, 1, "too-deep", "nesting too deep to parse")]
