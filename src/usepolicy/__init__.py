@@ -8,8 +8,22 @@ Quick start::
     decision = engine.evaluate({"requester": {"organization": "Army Intelligence Center"},
                                 "purpose": "intelligence.foreign"})
     decision.allowed, decision.determining_rule, decision.record()
+
+(PYTEST_DONT_REWRITE: usepolicy ships a pytest plugin, so pytest rewrites the asserts
+of this package; this module has none and keeps its namespace exactly ``__all__``.)
 """
 
+from typing import TYPE_CHECKING, Any
+
+from ._enums import (
+    AutonomyLevel,
+    Category,
+    Classification,
+    LegalAuthority,
+    Network,
+    Provenance,
+    Subjects,
+)
 from ._errors import (
     AuditError,
     BackendError,
@@ -18,22 +32,8 @@ from ._errors import (
     FieldError,
     PolicyError,
     RequestError,
+    UseDenied,
     UsePolicyError,
-)
-from ._record import DecisionRecord
-from ._request import (
-    Autonomy,
-    AutonomyLevel,
-    Category,
-    Classification,
-    Data,
-    Environment,
-    LegalAuthority,
-    Network,
-    Provenance,
-    Requester,
-    Subjects,
-    UseRequest,
 )
 from ._version import __version__
 from ._vocabulary import STANDARD_PURPOSES, Vocabulary
@@ -48,9 +48,47 @@ from .engine import (
 )
 from .policy import Combine, Effect, Policy, load_policy, loads_policy
 
+if TYPE_CHECKING:
+    from ._enforcer import Enforcer
+    from ._record import DecisionRecord
+    from ._request import Autonomy, Data, Environment, Requester, UseRequest
+    from .audit import AuditLog, MemorySink, Sink
+
+# Loaded on first use (PEP 562): they pull in pydantic and the audit machinery, which
+# a cold `usepolicy check` and a gateway that only evaluates never need.
+_LAZY = {
+    "Enforcer": "._enforcer",
+    "DecisionRecord": "._record",
+    "Autonomy": "._request",
+    "Data": "._request",
+    "Environment": "._request",
+    "Requester": "._request",
+    "UseRequest": "._request",
+    "AuditLog": ".audit",
+    "MemorySink": ".audit",
+    "Sink": ".audit",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'usepolicy' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
     "STANDARD_PURPOSES",
     "AuditError",
+    "AuditLog",
     "Autonomy",
     "AutonomyLevel",
     "BackendError",
@@ -63,6 +101,7 @@ __all__ = [
     "DecisionRecord",
     "Diagnostic",
     "Effect",
+    "Enforcer",
     "Engine",
     "Environment",
     "EvaluationError",
@@ -70,6 +109,7 @@ __all__ = [
     "FieldError",
     "LegalAuthority",
     "MatchedRule",
+    "MemorySink",
     "Network",
     "Obligation",
     "Policy",
@@ -78,7 +118,9 @@ __all__ = [
     "RequestError",
     "Requester",
     "RuleTrace",
+    "Sink",
     "Subjects",
+    "UseDenied",
     "UsePolicyError",
     "UseRequest",
     "Vocabulary",

@@ -7,7 +7,8 @@ Every error carries a stable string ``code`` that tools and tests can rely on::
      ├── RequestError              a request is invalid (every bad field at once)
      ├── EvaluationError           a condition failed while a decision was evaluated
      ├── AuditError                a decision record could not be written or verified
-     └── BackendError              an external policy engine failed
+     ├── BackendError              an external policy engine failed
+     └── UseDenied                 ``Enforcer.require`` refused a use (carries the record)
 
 Errors are one line each when printed: ``path:line:col: code: message``, with a
 separate ``hint`` where there is one.
@@ -16,6 +17,10 @@ separate ``hint`` where there is one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._record import DecisionRecord
 
 __all__ = [
     "AuditError",
@@ -25,6 +30,7 @@ __all__ = [
     "FieldError",
     "PolicyError",
     "RequestError",
+    "UseDenied",
     "UsePolicyError",
 ]
 
@@ -108,3 +114,29 @@ class BackendError(UsePolicyError):
     """An external policy engine (such as Open Policy Agent) failed or answered badly."""
 
     code = "backend-error"
+
+
+class UseDenied(UsePolicyError):
+    """A use was denied; raised by ``Enforcer.require``.
+
+    ``record`` is the decision record (logged, unless logging itself failed: then its
+    ``errors`` hold the ``audit-error`` and the exception's ``__cause__`` is the
+    ``AuditError``).
+    """
+
+    code = "use-denied"
+
+    def __init__(self, record: DecisionRecord) -> None:
+        self.record = record
+        rule = record.determining_rule
+        if record.errors:
+            message = "use denied: " + "; ".join(f"{e.code}: {e.message}" for e in record.errors)
+        elif rule is not None:
+            reason = next((m.reason for m in record.matched_rules if m.id == rule), "")
+            message = f"use denied by rule `{rule}`: {reason}"
+        else:
+            message = "use denied by the policy default (no rule matched)"
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[UseDenied], tuple[DecisionRecord]]:
+        return (type(self), (self.record,))

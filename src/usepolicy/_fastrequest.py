@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import msgspec
-import pydantic
 
 from ._errors import FieldError, RequestError
-from ._request import (
+from ._enums import (
     ATTRIBUTE_KEY_PATTERN,
     COUNTRY_PATTERN,
     LIMITS,
@@ -28,9 +27,11 @@ from ._request import (
     Network,
     Provenance,
     Subjects,
-    UseRequest,
     unicode_problem,
 )
+
+if TYPE_CHECKING:
+    from ._request import UseRequest
 from ._vocabulary import Vocabulary
 
 __all__ = ["Req", "parse_json_text", "request_to_builtins", "validate_request"]
@@ -142,13 +143,17 @@ class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
 
 
 # field order of the public model, for records that read like DESIGN.md §1
-_FIELD_ORDER: Final = tuple(UseRequest.model_fields)
+# the public model's field order (a test checks it against UseRequest.model_fields)
+FIELD_ORDER: Final = (
+    "request_id", "requester", "model", "purpose", "description",
+    "data", "autonomy", "environment", "attributes",
+)  # fmt: skip
 
 
 def request_to_builtins(req: Req) -> dict[str, Any]:
     """The request as JSON-ready builtins, defaults filled in, in public field order."""
     raw: dict[str, Any] = msgspec.to_builtins(req)
-    return {name: raw[name] for name in _FIELD_ORDER}
+    return {name: raw[name] for name in FIELD_ORDER}
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -213,6 +218,10 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
 def _pydantic_errors(
     obj: Any, vocabulary: Vocabulary
 ) -> tuple[UseRequest | None, list[FieldError]]:
+    import pydantic
+
+    from ._request import UseRequest
+
     try:
         return (
             UseRequest.model_validate(obj, context={"vocabulary": vocabulary}),
@@ -259,6 +268,10 @@ _ERROR_CODES: Final = {
 def _field_hint(loc: tuple[int | str, ...]) -> str:
     import difflib
 
+    import pydantic
+
+    from ._request import UseRequest
+
     model: Any = UseRequest
     for part in loc[:-1]:
         field = getattr(model, "model_fields", {}).get(part)
@@ -285,8 +298,11 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
     if type(obj) is not dict:
         if isinstance(obj, (str, bytes)):
             obj = parse_json_text(obj, source)
-        elif isinstance(obj, UseRequest):
-            obj = obj.model_dump(mode="python")
+        elif hasattr(obj, "model_dump"):
+            from ._request import UseRequest
+
+            if isinstance(obj, UseRequest):
+                obj = obj.model_dump(mode="python")
     if type(obj) is dict:
         try:
             req = _convert(obj, Req)

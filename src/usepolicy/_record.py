@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -68,8 +69,12 @@ class RecordPolicy(_Frozen):
 
 
 class RecordEngine(_Frozen):
+    """The engine that decided. ``revision``: the policy bundle revision an external
+    engine (Open Policy Agent) reported; absent for the native engine."""
+
     name: str
     version: str
+    revision: str | None = None
 
 
 class RecordSignature(_Frozen):
@@ -120,6 +125,8 @@ class DecisionRecord(_Frozen):
         for optional in ("redacted", "signature"):
             if body[optional] is None:
                 del body[optional]
+        if body["engine"]["revision"] is None:
+            del body["engine"]["revision"]
         return body
 
     def to_json(self) -> str:
@@ -156,8 +163,13 @@ def make_record(
     *,
     now: datetime | None = None,
     decision_id: str | None = None,
+    engine: Mapping[str, str | None] | None = None,
 ) -> DecisionRecord:
-    """Build the record of a decision (unchained)."""
+    """Build the record of a decision (unchained).
+
+    ``engine`` replaces ``{"name": "usepolicy", "version": ...}`` for decisions made by
+    another engine (``name``, ``version`` and optionally ``revision``).
+    """
     request = decision.request
     if request is not None and request.get("request_id") is None:
         request["request_id"] = str(uuid.uuid4())
@@ -174,7 +186,11 @@ def make_record(
         "request": request,
         "request_digest": None if request is None else digest(request),
         "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
-        "engine": {"name": ENGINE_NAME, "version": __version__},
+        "engine": (
+            {k: v for k, v in engine.items() if v is not None}  # absent, not null
+            if engine
+            else {"name": ENGINE_NAME, "version": __version__}
+        ),
         "prev_digest": None,
     }
     body["record_digest"] = record_digest(body)

@@ -1,9 +1,36 @@
-"""Audit sinks: where decision records go.
+"""Audit: where decision records go, and how an inspector checks them later.
 
 A sink is anything with one method, ``append(record) -> record``: it stores the
-record and returns it as stored (chained to the previous record, possibly signed).
+record and returns it as stored (chained to the previous record, possibly signed),
+or raises ``AuditError`` when it cannot make it durable.
+
+- ``AuditLog``: the append-only, hash-chained, crash-safe JSON Lines log.
+- ``MemorySink``: a chained in-memory sink for tests.
+- ``verify_log``: check a log offline (chain, digests, signatures, anchors).
+- ``Signer`` / ``Verifier`` / ``generate_keypair``: Ed25519 signing (extra ``[sign]``).
+- ``redact`` / ``unredact``: store request fields only as digests, and prove them later.
 """
 
+from ._filelog import AuditLog, Durability
+from ._redact import redact, unredact
+from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
 from ._sink import MemorySink, Sink
+from ._verify import PROBLEMS, VerifyResult, read_records, verify_log
 
-__all__ = ["MemorySink", "Sink"]
+__all__ = [
+    "PROBLEMS",
+    "AuditLog",
+    "Durability",
+    "MemorySink",
+    "Signer",
+    "SigningUnavailableError",
+    "Sink",
+    "Verifier",
+    "VerifyResult",
+    "generate_keypair",
+    "key_id",
+    "read_records",
+    "redact",
+    "unredact",
+    "verify_log",
+]

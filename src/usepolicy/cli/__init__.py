@@ -21,8 +21,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_ERROR)
 
 
-def _parser() -> argparse.ArgumentParser:
-    from . import _check, _schema, _validate
+#: subcommand -> (module, one-line help), in the order ``--help`` lists them
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("_check", "evaluate requests and print the decisions"),
+    "validate": ("_validate", "load and check policies"),
+    "test": ("_test", "run policy test files and check invariants"),
+    "diff": ("_diff", "requests whose decision changes between two policies"),
+    "lint": ("_lint", "find rules that never match or never decide, and unused lists or purposes"),
+    "audit": ("_audit", "verify or show an audit log"),
+    "keygen": ("_keygen", "make a key pair for signing audit records"),
+    "export": ("_export", "export a policy for Open Policy Agent (Rego module or bundle)"),
+    "schema": ("_schema", "print the JSON Schema of the request"),
+}
+
+
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser, importing only the chosen subcommand's module (a cold start pays
+    for what it runs, not for every command); the others are listed for ``--help``."""
+    import importlib
 
     parser = _Parser(
         prog="usepolicy",
@@ -30,14 +46,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"usepolicy {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for module in (_check, _validate, _schema):
-        module.add_parser(sub)
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name, (module, summary) in COMMANDS.items():
+        if name == chosen:
+            importlib.import_module(f".{module}", __name__).add_parser(sub)
+        else:
+            sub.add_parser(name, help=summary, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (DESIGN.md §4)."""
-    parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser(argv)
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
         parser.print_usage(sys.stderr)

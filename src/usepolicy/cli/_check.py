@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._errors import FieldError, PolicyError, RequestError
+from .._errors import AuditError, FieldError, PolicyError, RequestError
 from ..engine import Decision, Engine, Explanation
 from ._locate import locate
 from ._output import (
@@ -21,6 +21,12 @@ from ._output import (
     policy_error,
 )
 from ._policy_args import add_policy_args, load_from_args
+
+if TYPE_CHECKING:  # imported where used: a plain check stays a cold-start fast path
+    from .._enforcer import Enforcer
+    from .._record import DecisionRecord
+    from ..backends.opa import OpaEngine
+    from ..policy import Policy
 
 __all__ = ["add_parser"]
 
@@ -38,6 +44,36 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--format", choices=("human", "json"), default="human")
     parser.add_argument(
         "--explain", action="store_true", help="trace every rule: matched or the failing condition"
+    )
+    parser.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help="append each decision (an invalid request too, as a deny) to this hash-chained "
+        "log, fsynced; a decision that cannot be logged is a deny and exit 1",
+    )
+    parser.add_argument(
+        "--sign-key", metavar="KEYFILE", help="sign logged records (key from `usepolicy keygen`)"
+    )
+    parser.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="log this request field only as its digest, e.g. description (repeatable)",
+    )
+    parser.add_argument(
+        "--opa-url",
+        metavar="URL",
+        help="decide with the Open Policy Agent server at URL (e.g. http://localhost:8181) "
+        "serving this policy; OPA failures are denies (needs usepolicy[opa])",
+    )
+    parser.add_argument(
+        "--opa-timeout", type=float, default=2.0, metavar="SECONDS", help="per OPA call (2)"
+    )
+    parser.add_argument(
+        "--opa-upload",
+        action="store_true",
+        help="upload the policy to OPA if it does not serve it yet (default: use what it serves)",
     )
     parser.set_defaults(run=run)
 
@@ -72,6 +108,18 @@ def run(args: argparse.Namespace) -> int:
         policy_error(exc)
         return EXIT_INVALID
     engine = Engine(policy)
+    try:
+        enforcer = _enforcer(args, engine)
+    except (AuditError, OSError, ValueError) as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    decider: Engine | OpaEngine = engine
+    if args.opa_url is not None:
+        try:
+            decider = _opa_engine(args, policy)
+        except (ImportError, ValueError) as exc:
+            error(str(exc))
+            return EXIT_ERROR
     status = EXIT_ALLOWED
     for name in args.requests:
         source = "<stdin>" if name == "-" else name
@@ -87,24 +135,81 @@ def run(args: argparse.Namespace) -> int:
                 decision = explanation.decision
             else:
                 explanation = None
-                decision = engine.evaluate(text)
+                decision = decider.evaluate(text)
         except RequestError as exc:
             for err in _locate_errors(text, exc):
                 error(field_error_line(source, err))
             if status != EXIT_ERROR:
                 status = EXIT_INVALID
+            if enforcer is not None and _unlogged(enforcer.check(text)):
+                status = EXIT_ERROR
             continue
+        record = None
+        if enforcer is not None:
+            record = enforcer.log(decision)
+            if _unlogged(record):  # no durable record, no allow: never print the verdict
+                if args.format == "json":
+                    print(record.to_json())
+                else:
+                    print(f"{source}: DENY because the decision could not be logged")
+                status = EXIT_ERROR
+                continue
         if args.format == "json":
-            _print_json(decision, explanation)
+            _print_json(record or decision.record(), explanation)
         else:
             _print_human(source, decision, explanation)
+            if record is not None:
+                print(f"  logged: {args.audit_log} (record {record.record_digest[:19]}…)")
         if not decision.allowed and status == EXIT_ALLOWED:
             status = EXIT_DENIED
+    if enforcer is not None:
+        enforcer.close()
     return status
 
 
-def _print_json(decision: Decision, explanation: Explanation | None) -> None:
-    body = decision.record().to_dict()
+def _opa_engine(args: argparse.Namespace, policy: Policy) -> OpaEngine:
+    """The OPA-backed engine of ``--opa-url`` (records still go through ``--audit-log``)."""
+    if args.explain:
+        raise ValueError("--explain traces the native engine; it cannot trace --opa-url")
+    from ..backends.opa import OpaEngine
+
+    return OpaEngine(args.opa_url, policy, upload=args.opa_upload, timeout=args.opa_timeout)
+
+
+def _enforcer(args: argparse.Namespace, engine: Engine) -> Enforcer | None:
+    """The enforcer that logs decisions, when ``--audit-log`` is given.
+
+    The log is opened here, so that a log that cannot be opened stops the command
+    before any request is decided.
+    """
+    if args.audit_log is None:
+        if args.sign_key or args.redact:
+            raise ValueError("--sign-key and --redact need --audit-log FILE")
+        return None
+    from .._enforcer import Enforcer
+    from ..audit import AuditLog, Signer
+
+    signer = None
+    if args.sign_key is not None:
+        try:
+            signer = Signer.from_file(args.sign_key)
+        except (OSError, ValueError, ImportError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise ValueError(f"{args.sign_key}: cannot load the signing key: {why}") from exc
+    log = AuditLog(args.audit_log, signer=signer, redact=args.redact)
+    return Enforcer(engine, audit_log=log)
+
+
+def _unlogged(record: DecisionRecord) -> bool:
+    """Whether ``record`` is the deny returned because logging failed (then say why)."""
+    failures = [e.message for e in record.errors if e.code == AuditError.code]
+    for message in failures:
+        error(f"{AuditError.code}: {message}")
+    return bool(failures)
+
+
+def _print_json(record: DecisionRecord, explanation: Explanation | None) -> None:
+    body = record.to_dict()
     if explanation is not None:
         body["explain"] = explanation.to_dict()
     print(json.dumps(body, ensure_ascii=False))

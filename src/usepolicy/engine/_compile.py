@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from .._errors import EvaluationError
 from .._fastrequest import Req
-from .._request import Classification
+from .._enums import Classification
 from .._vocabulary import Vocabulary, compile_re2, is_under
 from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test

@@ -21,7 +21,7 @@ from typing import Any, Final
 import yaml
 
 from .._errors import Diagnostic
-from .._request import unicode_problem
+from .._enums import unicode_problem
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Node", "YamlFailure", "parse_yaml"]
 

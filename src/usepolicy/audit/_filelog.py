@@ -1,0 +1,395 @@
+"""``AuditLog``: the append-only, hash-chained, crash-safe decision log (JSON Lines).
+
+Each line is the canonical JSON of one stored record, ``\\n``-terminated. Every record
+carries ``prev_digest`` (the ``record_digest`` of the line before it, null on the first
+line), so the file is one chain that ``verify_log`` can check line by line.
+
+Writers, in threads of one process or in several processes, take an exclusive
+``flock`` on the log for each append, and under it re-read the chain head if the file
+changed size since their last append (another writer appended). A writer killed in
+the middle of a line leaves a torn tail; the next writer to lock the log moves those
+bytes to ``<log>.torn-<UTC time>`` and truncates the log back to its last complete
+record, so the chain goes on and nothing is silently deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+
+from pydantic import ValidationError
+
+from .._errors import AuditError
+from .._record import DecisionRecord, canonical_json
+from ._redact import check_redact_paths, redact_body
+
+if sys.platform != "win32":
+    import fcntl
+
+if TYPE_CHECKING:
+    from ._sign import Signer
+
+__all__ = ["AuditLog", "Durability"]
+
+Durability = Literal["always", "batch", "none"]
+
+_log = logging.getLogger("usepolicy.audit")
+_CHUNK: Final = 1 << 16
+_MODE: Final = 0o640
+
+
+@contextmanager
+def locked(fd: int, *, exclusive: bool = True) -> Iterator[None]:
+    """Hold an advisory ``flock`` on ``fd`` (shared by all processes on this host)."""
+    if sys.platform == "win32":  # pragma: no cover
+        raise AuditError("the audit log needs POSIX file locking (fcntl)")
+    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _flush(fd: int) -> None:
+    # fdatasync flushes the data and the size (what a reader needs), not the mtime
+    (getattr(os, "fdatasync", None) or os.fsync)(fd)
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a file's creation durable (its directory entry)."""
+    try:
+        fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # e.g. a device path such as /dev/full: nothing to sync
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on directories; the data fsync still holds
+    finally:
+        os.close(fd)
+
+
+def _rfind_newline(fd: int, end: int) -> int:
+    """Offset of the last ``\\n`` in bytes ``[0, end)`` of ``fd``, or -1."""
+    pos = end
+    while pos > 0:
+        start = max(0, pos - _CHUNK)
+        found = os.pread(fd, pos - start, start).rfind(b"\n")
+        if found >= 0:
+            return start + found
+        pos = start
+    return -1
+
+
+def _parse(line: bytes) -> DecisionRecord | None:
+    try:
+        return DecisionRecord.model_validate_json(line)
+    except (ValidationError, ValueError):
+        return None
+
+
+_NOT_DIGESTED: Final = ("record_digest", "signature")
+
+
+def canonical_parts(body: dict[str, Any]) -> tuple[str, dict[str, bytes]]:
+    """A record body's digest, and the canonical JSON of each member (``"key":value``).
+
+    Each value is canonicalized once: ``join_members`` then makes the digested text and
+    the whole line from the same parts. RFC 8785 orders members by key in UTF-16 code
+    units; a record's keys are ASCII, where that is Python's string order.
+    """
+    members = {
+        key: canonical_json(key) + b":" + canonical_json(value)
+        for key, value in body.items()
+        if key not in _NOT_DIGESTED
+    }
+    return "sha256:" + hashlib.sha256(join_members(members)).hexdigest(), members
+
+
+def add_member(members: dict[str, bytes], key: str, value: Any) -> None:
+    members[key] = canonical_json(key) + b":" + canonical_json(value)
+
+
+def join_members(members: dict[str, bytes]) -> bytes:
+    return b"{" + b",".join(members[key] for key in sorted(members)) + b"}"
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+class AuditLog:
+    """An append-only, hash-chained decision log in one JSON Lines file.
+
+    Opening an existing log continues its chain. Safe for many threads and for several
+    processes appending to the same file (``flock``; POSIX only).
+
+    Args:
+        path: the log file (created if missing).
+        durability: ``"always"`` — fsync each record before ``append`` returns;
+            ``"batch"`` — group commit: concurrent appends share one fsync, and each
+            still returns only once its record is durable; ``"none"`` — no fsync (the
+            record survives a crash of the process, not of the machine).
+        signer: sign each record (``Signer`` from ``usepolicy.audit``, extra ``[sign]``).
+        redact: request fields to store only as their digest (``"description"``,
+            ``"attributes.case_notes"``).
+
+    Raises:
+        AuditError: the log cannot be opened, or its tail is not a decision log.
+        ValueError: a bad ``durability`` or redaction path.
+
+    Attributes:
+        recovered: the side file a torn tail was moved to by this instance, if any.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Durability = "always",
+        signer: Signer | None = None,
+        redact: Iterable[str] = (),
+    ) -> None:
+        if durability not in get_args(Durability):
+            raise ValueError(f"durability must be always, batch or none, not `{durability}`")
+        self.path = Path(path)
+        self.durability: Durability = durability
+        self.recovered: Path | None = None
+        self._signer = signer
+        self._redact = check_redact_paths(redact)
+        self._fd = -1
+        self._open()
+
+    # -- opening, forking, closing -----------------------------------------------------
+    def _open(self) -> None:
+        self._pid = os.getpid()
+        self._write_lock = threading.Lock()
+        self._synced_cond = threading.Condition()
+        self._written = self._synced = 0
+        self._syncing = False
+        self._broken: str | None = None
+        self._size = -1
+        self._head: str | None = None
+        try:
+            self._fd = os.open(
+                self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE
+            )
+        except OSError as exc:
+            raise AuditError(f"{self.path}: cannot open the audit log: {_why(exc)}") from exc
+        try:
+            with locked(self._fd):
+                self._catch_up()
+            if self.durability != "none":
+                _sync_dir(self.path)
+        except BaseException:
+            os.close(self._fd)
+            self._fd = -1
+            raise
+
+    def _after_fork(self) -> None:
+        # A forked child shares the parent's open file description, and so its flock:
+        # it needs its own, or the two would not exclude each other.
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._open()
+
+    def close(self) -> None:
+        """Close the file. Appends after this raise ``AuditError``."""
+        with self._write_lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"AuditLog({str(self.path)!r}, durability={self.durability!r})"
+
+    @property
+    def head(self) -> str | None:
+        """The ``record_digest`` of the last record this instance knows of."""
+        return self._head
+
+    # -- the chain head and torn tails (called with the flock held) --------------------
+    def _catch_up(self) -> None:
+        size = os.fstat(self._fd).st_size
+        if size != self._size:
+            self._head, self._size = self._read_tail(size)
+
+    def _read_tail(self, size: int) -> tuple[str | None, int]:
+        """The chain head and the end of the last complete record; sets a torn tail aside.
+
+        A torn tail is an unterminated last line (a writer died mid-line) and at most one
+        complete but unreadable line before it. Anything worse is not ours to move.
+        """
+        fd = self._fd
+        end = size
+        torn_from: int | None = None
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            torn_from = end = _rfind_newline(fd, size) + 1
+        head: str | None = None
+        for attempt in range(2):
+            if end == 0:
+                break
+            start = _rfind_newline(fd, end - 1) + 1
+            record = _parse(os.pread(fd, end - 1 - start, start))
+            if record is not None:
+                head = record.record_digest
+                break
+            if attempt:
+                raise AuditError(
+                    f"{self.path}: the last lines are not decision records: not an audit "
+                    "log, or damaged (see `usepolicy audit verify`)"
+                )
+            torn_from = end = start
+        if torn_from is not None:
+            self._set_aside(torn_from, size)
+        return head, end
+
+    def _set_aside(self, start: int, size: int) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        side = self.path.with_name(f"{self.path.name}.torn-{stamp}")
+        try:
+            out = os.open(side, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE)
+            try:
+                for offset in range(start, size, _CHUNK):
+                    self._write_all(out, os.pread(self._fd, min(_CHUNK, size - offset), offset))
+                os.fsync(out)
+            finally:
+                os.close(out)
+            _sync_dir(side)
+            os.ftruncate(self._fd, start)
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise AuditError(
+                f"{self.path}: cannot set aside its torn tail ({size - start} bytes) "
+                f"in {side.name}: {_why(exc)}"
+            ) from exc
+        self.recovered = side
+        _log.warning("%s: moved a torn tail of %d bytes to %s", self.path, size - start, side.name)
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    # -- appending ---------------------------------------------------------------------
+    def append(self, record: DecisionRecord) -> DecisionRecord:
+        """Chain, sign and store ``record``; return it as stored.
+
+        Returns only once the record is durable (per ``durability``).
+
+        Raises:
+            AuditError: the record could not be written or made durable. The log then
+                holds no partial line of it; after a failed fsync this instance refuses
+                further appends (open the log again once the disk is sound).
+        """
+        if os.getpid() != self._pid:
+            self._after_fork()
+        body = record.to_dict()
+        body.pop("signature", None)
+        if self._redact:
+            redact_body(body, self._redact)
+        with self._write_lock:
+            if self._broken is not None:
+                raise AuditError(f"{self.path}: {self._broken}")
+            if self._fd < 0:
+                raise AuditError(f"{self.path}: the audit log is closed")
+            try:
+                with locked(self._fd):
+                    self._catch_up()
+                    line = self._chain(body)
+                    self._write_line(line)
+                    if self.durability == "always":
+                        self._fsync()
+            except OSError as exc:  # flock, fstat or reading the tail
+                raise AuditError(f"{self.path}: cannot append: {_why(exc)}") from exc
+            self._size += len(line)
+            self._head = body["record_digest"]
+            self._written += 1
+            seq = self._written
+        if self.durability == "batch":
+            self._await_durable(seq)
+        return DecisionRecord.model_validate(body)
+
+    def _chain(self, body: dict[str, Any]) -> bytes:
+        body["prev_digest"] = self._head
+        digest, members = canonical_parts(body)
+        body["record_digest"] = digest
+        add_member(members, "record_digest", digest)
+        if self._signer is not None:
+            body["signature"] = self._signer.signature(digest).model_dump()
+            add_member(members, "signature", body["signature"])
+        return join_members(members) + b"\n"
+
+    def _write_line(self, line: bytes) -> None:
+        try:
+            self._write_all(self._fd, line)
+        except OSError as exc:
+            self._undo()
+            raise AuditError(f"{self.path}: cannot write the record: {_why(exc)}") from exc
+
+    def _fsync(self) -> None:
+        try:
+            _flush(self._fd)
+        except OSError as exc:
+            self._undo()
+            self._broken = f"fsync failed earlier ({_why(exc)}); reopen the log"
+            raise AuditError(f"{self.path}: cannot make the record durable: {_why(exc)}") from exc
+
+    def _undo(self) -> None:
+        """Cut a partly written record off again (best effort, flock held)."""
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError:
+            self._size = -1  # unknown: the next append re-reads the tail (and sets it aside)
+
+    def _await_durable(self, seq: int) -> None:
+        """Group commit: one thread fsyncs for every record written before it started."""
+        cond = self._synced_cond
+        with cond:
+            while True:
+                if self._broken is not None:
+                    raise AuditError(f"{self.path}: {self._broken}")
+                if self._synced >= seq:
+                    return
+                if not self._syncing:
+                    self._syncing = True
+                    target = self._written
+                    break
+                cond.wait()
+        failure: OSError | None = None
+        try:
+            _flush(self._fd)
+        except OSError as exc:
+            failure = exc
+        with cond:
+            self._syncing = False
+            if failure is None:
+                self._synced = max(self._synced, target)
+            else:
+                self._broken = f"fsync failed earlier ({_why(failure)}); reopen the log"
+            cond.notify_all()
+        if failure is not None:
+            raise AuditError(
+                f"{self.path}: cannot make the record durable: {_why(failure)}"
+            ) from failure

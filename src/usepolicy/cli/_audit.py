@@ -1,0 +1,179 @@
+"""``usepolicy audit verify LOG`` and ``usepolicy audit show LOG``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from .._errors import AuditError
+from .._record import DecisionRecord
+from ..audit import Verifier, read_records, verify_log
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error
+
+__all__ = ["add_parser"]
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "audit",
+        help="verify or show an audit log",
+        description="Check an audit log's chain and signatures, or list its records.",
+    )
+    actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=type(parser))
+    verify = actions.add_parser(
+        "verify",
+        help="verify the chain, digests and signatures",
+        description="Check every line of the log. Exit 0 with the count of good records, "
+        "or 1 naming the first bad line and what is wrong there (edited, inserted, "
+        "deleted, reordered, torn tail, bad signature, truncated against an anchor). "
+        "Records cut off the end cannot be seen from the file alone: keep the head "
+        "digest and count elsewhere and pass them as --expect-head/--expect-count.",
+    )
+    verify.add_argument("log", metavar="LOG")
+    verify.add_argument(
+        "--key",
+        action="append",
+        metavar="PUB",
+        help="public key file: every record must be signed by it (repeatable, for rotated keys)",
+    )
+    verify.add_argument("--expect-head", metavar="DIGEST", help="a head digest kept elsewhere")
+    verify.add_argument(
+        "--expect-count", type=int, metavar="N", help="the record count kept with it"
+    )
+    verify.add_argument("--format", choices=("human", "json"), default="human")
+    verify.set_defaults(run=run_verify)
+
+    show = actions.add_parser(
+        "show",
+        help="list records, filtered",
+        description="List the log's records (without verifying the chain: use verify).",
+    )
+    show.add_argument("log", metavar="LOG")
+    show.add_argument("--decision", choices=("allow", "deny"))
+    show.add_argument("--rule", metavar="ID", help="records that rule ID decided or matched")
+    show.add_argument("--since", type=_time, metavar="TIME", help="from this ISO time on")
+    show.add_argument("--until", type=_time, metavar="TIME", help="before this ISO time")
+    show.add_argument("--format", choices=("human", "json"), default="human")
+    show.set_defaults(run=run_show)
+    parser.set_defaults(run=_no_action)
+
+
+def _no_action(args: argparse.Namespace) -> int:
+    error("audit: give an action: verify or show (see --help)")
+    return EXIT_ERROR
+
+
+def _time(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: `{text}`") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _records(count: int) -> str:
+    return f"{count} record{'' if count == 1 else 's'}"
+
+
+# -- verify ----------------------------------------------------------------------------
+def run_verify(args: argparse.Namespace) -> int:
+    keys: list[Verifier] = []
+    for path in args.key or ():
+        try:
+            keys.append(Verifier.from_file(path))
+        except OSError as exc:
+            error(f"{path}: cannot read the key: {exc.strerror or exc}")
+            return EXIT_ERROR
+        except (ValueError, ImportError) as exc:
+            error(f"{path}: bad-key: {exc}")
+            return EXIT_ERROR
+    try:
+        result = verify_log(
+            args.log,
+            keys or None,
+            expect_head=args.expect_head,
+            expect_count=args.expect_count,
+        )
+    except AuditError as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps(result.to_dict()))
+    if not result.ok:
+        error(str(result))
+        return EXIT_ERROR
+    if args.format == "human":
+        print(f"{args.log}: ok: {_records(result.count)}")
+        print(f"  head: {result.head}")
+        if result.signatures_checked:
+            ids = ", ".join(key.key_id for key in keys)
+            print(f"  signatures: {result.count} good (key {ids})")
+        elif result.signed:
+            print(f"  signatures: {result.signed} signed, not checked (give --key PUB)")
+        if args.expect_head is None and args.expect_count is None:
+            print("  end: not anchored (records cut off the end would not show)")
+        for name in result.torn_files:
+            print(f"  torn tail set aside: {name}")
+    return EXIT_ALLOWED
+
+
+# -- show ------------------------------------------------------------------------------
+def _keep(record: DecisionRecord, args: argparse.Namespace) -> bool:
+    if args.decision is not None and record.decision != args.decision:
+        return False
+    rules = {record.determining_rule, *(rule.id for rule in record.matched_rules)}
+    if args.rule is not None and args.rule not in rules:
+        return False
+    if args.since is not None or args.until is not None:
+        moment = _time(record.timestamp)
+        if args.since is not None and moment < args.since:
+            return False
+        if args.until is not None and moment >= args.until:
+            return False
+    return True
+
+
+def _row(number: int, record: DecisionRecord) -> list[str]:
+    request = record.request or {}
+    if record.errors:
+        rule = "error: " + record.errors[-1].code
+    else:
+        rule = record.determining_rule or "(default)"
+    requester = request.get("requester")
+    return [
+        str(number),
+        record.timestamp[:19] + "Z",
+        record.decision,
+        rule,
+        str(request.get("purpose", "-")),
+        str(requester.get("organization", "-")) if isinstance(requester, dict) else "-",
+    ]
+
+
+def run_show(args: argparse.Namespace) -> int:
+    header = ["line", "time (UTC)", "decision", "rule", "purpose", "requester"]
+    rows: list[list[str]] = []
+    total = 0
+    status = EXIT_ALLOWED
+    try:
+        for number, record in read_records(args.log):
+            total += 1
+            if not _keep(record, args):
+                continue
+            if args.format == "json":
+                print(record.to_json())
+            else:
+                rows.append(_row(number, record))
+    except AuditError as exc:
+        error(str(exc))
+        status = EXIT_ERROR
+    if args.format == "human":
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            print("  ".join(cells).rstrip())
+        print(f"{len(rows)} of {_records(total)}")
+    return status

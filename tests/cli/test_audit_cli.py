@@ -1,0 +1,194 @@
+"""``check --audit-log``, ``audit verify``, ``audit show`` and ``keygen`` through the real CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from usepolicy.audit import generate_keypair
+
+from ..conftest import REPO, RunCli
+
+ALLOW = "examples/requests/foreign_intercept_translation.json"
+DENY = "examples/requests/broker_location_data.json"
+INVALID = "examples/requests/invalid_unknown_field.json"
+
+
+@pytest.fixture(scope="module")
+def made_log(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A log of four decisions, by two runs: allow, deny, then invalid (a deny), allow."""
+
+    def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "usepolicy", *args]
+        return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+
+    path = tmp_path_factory.mktemp("log") / "audit.jsonl"
+    first = run_cli("check", ALLOW, DENY, "--audit-log", str(path))
+    assert first.returncode == 2, first.stderr
+    second = run_cli("check", INVALID, ALLOW, "--audit-log", str(path))
+    assert second.returncode == 3, second.stderr
+    return path.read_bytes()
+
+
+@pytest.fixture
+def log(tmp_path: Path, made_log: bytes) -> Path:
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(made_log)
+    return path
+
+
+def test_check_appends_each_decision_and_the_chain_goes_on(log: Path):
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["decision"] for r in records] == ["allow", "deny", "deny", "allow"]
+    assert records[2]["request"] is None
+    assert records[2]["errors"][0]["code"] == "invalid-request"
+    assert records[0]["prev_digest"] is None
+    for before, after in itertools.pairwise(records):
+        assert after["prev_digest"] == before["record_digest"]
+
+
+def test_check_json_prints_the_logged_record(tmp_path: Path, run_cli: RunCli):
+    path = tmp_path / "audit.jsonl"
+    result = run_cli("check", "--format", "json", ALLOW, "--audit-log", str(path))
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == json.loads(path.read_text())
+
+
+def test_human_check_names_the_logged_record(tmp_path: Path, run_cli: RunCli):
+    result = run_cli("check", ALLOW, "--audit-log", str(tmp_path / "a.jsonl"))
+    assert f"  logged: {tmp_path / 'a.jsonl'} (record sha256:" in result.stdout
+
+
+def test_verify_counts_good_records(log: Path, run_cli: RunCli):
+    result = run_cli("audit", "verify", str(log))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{log}: ok: 4 records\n")
+    as_json = json.loads(run_cli("audit", "verify", "--format", "json", str(log)).stdout)
+    assert (as_json["ok"], as_json["count"]) == (True, 4)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "line", "kind"),
+    [
+        (lambda ls: [ls[0], ls[1].replace('"deny"', '"allow"', 1), *ls[2:]], 2, "edited"),
+        (lambda ls: [ls[0], *ls[2:]], 2, "deleted"),
+        (lambda ls: [ls[0], ls[2], ls[1], ls[3]], 2, "reordered"),
+        (lambda ls: [ls[0], ls[3], *ls[1:]], 2, "inserted"),
+        (lambda ls: [*ls[:3], ls[3][:50]], 4, "torn-tail"),
+    ],
+    ids=["edited", "deleted", "reordered", "inserted", "torn-tail"],
+)
+def test_verify_names_the_first_bad_line(log: Path, run_cli: RunCli, tamper, line, kind):
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join(tamper(lines)))
+    result = run_cli("audit", "verify", str(log))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"usepolicy: {log}:{line}: {kind}: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_with_anchors_detects_truncation(log: Path, run_cli: RunCli):
+    head = json.loads(log.read_text().splitlines()[-1])["record_digest"]
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:3]))
+    assert run_cli("audit", "verify", str(log)).returncode == 0
+    by_count = run_cli("audit", "verify", str(log), "--expect-count", "4")
+    assert by_count.returncode == 1
+    assert f"{log}:4: truncated: " in by_count.stderr
+    by_head = run_cli("audit", "verify", str(log), "--expect-head", head)
+    assert by_head.returncode == 1
+    assert "truncated" in by_head.stderr
+
+
+def test_keygen_sign_and_verify(tmp_path: Path, run_cli: RunCli):
+    key = tmp_path / "usepolicy.key"
+    made = run_cli("keygen", "-o", str(key))
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "key id:" in made.stdout
+    again = run_cli("keygen", "-o", str(key))
+    assert again.returncode == 1 and "exists" in again.stderr
+    path = tmp_path / "audit.jsonl"
+    checked = run_cli("check", ALLOW, DENY, "--audit-log", str(path), "--sign-key", str(key))
+    assert checked.returncode == 2, checked.stderr
+    good = run_cli("audit", "verify", str(path), "--key", f"{key}.pub")
+    assert good.returncode == 0, good.stderr
+    assert "signatures: 2 good" in good.stdout
+    generate_keypair(tmp_path / "other.key")
+    bad = run_cli("audit", "verify", str(path), "--key", str(tmp_path / "other.key.pub"))
+    assert bad.returncode == 1
+    assert f"{path}:1: bad-signature: " in bad.stderr
+    private = run_cli("audit", "verify", str(path), "--key", str(key))
+    assert private.returncode == 1 and "private key" in private.stderr
+
+
+def test_show_lists_and_filters(log: Path, run_cli: RunCli):
+    table = run_cli("audit", "show", str(log))
+    assert table.returncode == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["line", "time", "(UTC)", "decision", "rule", "purpose", "requester"]
+    assert lines[-1] == "4 of 4 records"
+    assert "no-mass-domestic-surveillance" in table.stdout
+    assert "error: invalid-request" in table.stdout
+    denied = run_cli("audit", "show", str(log), "--decision", "deny", "--format", "json")
+    records = [json.loads(line) for line in denied.stdout.splitlines()]
+    assert [r["decision"] for r in records] == ["deny", "deny"]
+    by_rule = run_cli("audit", "show", str(log), "--rule", "intelligence")
+    assert by_rule.stdout.splitlines()[-1] == "3 of 4 records"  # decided, or matched
+    future = run_cli("audit", "show", str(log), "--since", "2999-01-01")
+    assert future.stdout.splitlines()[-1] == "0 of 4 records"
+    past = run_cli("audit", "show", str(log), "--until", "2000-01-01T00:00:00Z")
+    assert past.stdout.splitlines()[-1] == "0 of 4 records"
+    bad_time = run_cli("audit", "show", str(log), "--since", "yesterday")
+    assert bad_time.returncode == 1 and "ISO 8601" in bad_time.stderr
+
+
+def test_show_stops_at_a_bad_line(log: Path, run_cli: RunCli):
+    lines = log.read_text().splitlines(keepends=True)
+    log.write_text("".join([lines[0], "garbage\n", *lines[1:]]))
+    result = run_cli("audit", "show", str(log))
+    assert result.returncode == 1
+    assert f"usepolicy: {log}:2: bad-json: " in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+@pytest.mark.parametrize("output", ["human", "json"])
+def test_a_decision_that_cannot_be_logged_is_never_allowed(run_cli: RunCli, output: str):
+    result = run_cli("check", "--format", output, ALLOW, "--audit-log", "/dev/full")
+    assert result.returncode == 1
+    assert "ALLOW" not in result.stdout
+    assert "audit-error" in result.stderr and "No space left" in result.stderr
+    if output == "json":
+        assert json.loads(result.stdout)["decision"] == "deny"
+    else:
+        assert "DENY because the decision could not be logged" in result.stdout
+
+
+def test_an_unopenable_log_stops_before_deciding(tmp_path: Path, run_cli: RunCli):
+    (tmp_path / "file").write_text("")
+    result = run_cli("check", ALLOW, "--audit-log", str(tmp_path / "file" / "a.jsonl"))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "cannot open" in result.stderr
+
+
+def test_signing_options_need_a_log(run_cli: RunCli, tmp_path: Path):
+    result = run_cli("check", ALLOW, "--redact", "description")
+    assert result.returncode == 1
+    assert "--audit-log" in result.stderr
+    missing = run_cli("check", ALLOW, "--audit-log", str(tmp_path / "a"), "--sign-key", "nope")
+    assert missing.returncode == 1
+    assert "cannot load the signing key" in missing.stderr
+
+
+def test_verify_of_a_missing_log(run_cli: RunCli, tmp_path: Path):
+    result = run_cli("audit", "verify", str(tmp_path / "nope.jsonl"))
+    assert result.returncode == 1
+    assert "cannot read" in result.stderr
+    assert run_cli("audit").returncode == 1
