@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import msgspec
 
-from ._errors import FieldError, RequestError
 from ._enums import (
     ATTRIBUTE_KEY_PATTERN,
     COUNTRY_PATTERN,
@@ -29,6 +28,7 @@ from ._enums import (
     Subjects,
     unicode_problem,
 )
+from ._errors import FieldError, RequestError
 
 if TYPE_CHECKING:
     from ._request import UseRequest

@@ -13,8 +13,8 @@ import keyword
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .._fastrequest import Req
 from .._enums import Classification
+from .._fastrequest import Req
 from .._vocabulary import Vocabulary, compile_re2, is_under
 from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, Cond, NotOf, Test

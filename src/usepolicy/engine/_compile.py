@@ -12,9 +12,9 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from .._enums import Classification
 from .._errors import EvaluationError
 from .._fastrequest import Req
-from .._enums import Classification
 from .._vocabulary import Vocabulary, compile_re2, is_under
 from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .._errors import Diagnostic
 from .._enums import ATTRIBUTE_KEY_PATTERN
+from .._errors import Diagnostic
 from .._vocabulary import STANDARD_PURPOSES, compile_re2, is_purpose_name
 from ._fields import FIELDS, NOT_EVALUABLE, OPERATORS, FieldSpec, Kind, lookup_field
 from ._model import AllOf, AnyOf, Cond, Effect, Invariant, NotOf, ObligationSpec, Rule, Test

@@ -20,8 +20,8 @@ from typing import Any, Final
 
 import yaml
 
-from .._errors import Diagnostic
 from .._enums import unicode_problem
+from .._errors import Diagnostic
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Node", "YamlFailure", "parse_yaml"]
 
