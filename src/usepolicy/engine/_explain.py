@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import EvaluationError
 from .._fastrequest import Req
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test
-from ._compile import Pred, compile_cond, getter
+from ._compile import Pred, compile_cond, getter, is_constant, specialize
 from ._decision import Decision
 
 if TYPE_CHECKING:
@@ -125,17 +125,40 @@ def _present(value: Any) -> bool:
 
 
 def explain(engine: Engine, req: Req) -> Explanation:
-    """Trace every rule of ``engine``'s policy for a validated request."""
+    """Trace every rule of ``engine``'s policy for a validated request.
+
+    Like the engine, purpose conditions are decided first (they are known for every
+    rule once the purpose is); the rest is traced in written order with the same
+    short-circuits, so a trace shows exactly the errors the decision met.
+    """
     tracer = _Tracer(engine)
     traces = []
     for rule in engine.policy.rules:
+        effect = rule.effect.value
         if rule.when is None:
-            traces.append(RuleTrace(rule.id, rule.effect.value, True))
+            traces.append(RuleTrace(rule.id, effect, True))
+            continue
+        rest = specialize(rule.when, req.purpose)
+        constant = is_constant(rest)
+        if constant is not None:
+            held, why = tracer.check(_purpose_only(rule.when), req)
+            traces.append(RuleTrace(rule.id, effect, constant, None if constant else why))
             continue
         try:
-            held, why = tracer.check(rule.when, req)
+            held, why = tracer.check(rest, req)
         except EvaluationError as exc:
-            traces.append(RuleTrace(rule.id, rule.effect.value, False, error=str(exc)))
+            traces.append(RuleTrace(rule.id, effect, False, error=str(exc)))
             continue
-        traces.append(RuleTrace(rule.id, rule.effect.value, held, None if held else why))
+        traces.append(RuleTrace(rule.id, effect, held, None if held else why))
     return Explanation(engine.decide(req), tuple(traces))
+
+
+def _purpose_only(cond: Cond) -> Cond:
+    """``cond`` with every non-purpose test replaced by "true" (for a failure message
+    when the purpose alone decided a rule: those tests never ran)."""
+    if isinstance(cond, Test):
+        return cond if cond.field == "purpose" and cond.op != "matches" else AllOf(())
+    if isinstance(cond, NotOf):
+        return NotOf(_purpose_only(cond.item))
+    items = tuple(_purpose_only(item) for item in cond.items)
+    return AllOf(items) if isinstance(cond, AllOf) else AnyOf(items)

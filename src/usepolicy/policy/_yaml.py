@@ -28,6 +28,7 @@ __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Node", "YamlFailure", "p
 MAX_FILE_BYTES: Final = 4 * 1024 * 1024
 MAX_NODES: Final = 200_000
 MAX_DEPTH: Final = 64
+_MAX_EXACT: Final = 2**53 - 1
 
 
 class _Loader(yaml.SafeLoader):
@@ -210,7 +211,11 @@ class _Converter:
             return text.lower() == "true"
         try:
             if tag == "tag:yaml.org,2002:int":
-                return int(text)
+                number_int = int(text)
+                if abs(number_int) > _MAX_EXACT:
+                    # canonical JSON (RFC 8785) holds integers exactly only up to 2**53
+                    self.fail(node, "bad-value", f"`{text}` is beyond ±(2**53 - 1)")
+                return number_int
             number = float(text)
         except ValueError:
             self.fail(node, "bad-value", f"`{text}` is not a number")

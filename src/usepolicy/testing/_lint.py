@@ -1,0 +1,200 @@
+"""Static checks a policy author wants before shipping: rules that can never match or
+never decide, and lists or vocabulary purposes nothing uses.
+
+The rule checks are proofs over the partition of the policy's rule conditions, not
+heuristics: a rule "never matches" when no representative (so no request) satisfies
+it; it "never decides" when every representative it matches is decided by another
+rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import re2
+
+from .._vocabulary import is_under
+from ..engine import Engine
+from ..policy._model import AllOf, AnyOf, Combine, Cond, Effect, NotOf, Policy, Test
+from ..policy._yaml import Node, YamlFailure, parse_yaml
+from ._partition import Partition
+from ._search import DEFAULT_BUDGET
+
+__all__ = ["LintWarning", "lint_policy"]
+
+
+@dataclass(frozen=True, slots=True)
+class LintWarning:
+    """One finding, printed as ``path:line:col: code: message``."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.code}: {self.message}"
+
+
+def _tests(cond: Cond | None) -> list[Test]:
+    if cond is None:
+        return []
+    if isinstance(cond, Test):
+        return [cond]
+    if isinstance(cond, NotOf):
+        return _tests(cond.item)
+    assert isinstance(cond, (AllOf, AnyOf))
+    return [test for item in cond.items for test in _tests(item)]
+
+
+def _all_tests(policy: Policy) -> list[Test]:
+    conds: list[Cond | None] = [rule.when for rule in policy.rules]
+    conds += [o.when for rule in policy.rules for o in rule.obligations]
+    conds += [inv.when for inv in policy.invariants]
+    return [test for cond in conds for test in _tests(cond)]
+
+
+def _names(rule_ids: set[str], policy: Policy) -> str:
+    ordered = [rule.id for rule in policy.rules if rule.id in rule_ids]
+    return ", ".join(f"`{rule_id}`" for rule_id in ordered)
+
+
+def _rule_warnings(policy: Policy, budget: int) -> list[LintWarning]:
+    rules = policy.rules
+    partition = Partition([policy], [(0, rule.when) for rule in rules])
+    engine = Engine(policy)
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    n = len(rules)
+    matches = [False] * n
+    decides = [False] * n
+    deciders: list[set[str]] = [set() for _ in range(n)]
+    first_match = policy.combine is Combine.FIRST_MATCH
+    count = 0
+    for assignment in partition.leaves():
+        count += 1
+        if count > budget:
+            first = rules[0] if rules else None
+            return [
+                LintWarning(
+                    first.source if first else "<policy>",
+                    first.line if first else 1,
+                    first.col if first else 1,
+                    "lint-incomplete",
+                    f"more than {budget:,} classes of requests: rule checks skipped",
+                )
+            ]
+        decision = engine.decide(partition.req(assignment))
+        if decision.errors:
+            continue  # an evaluation error denies; no rule matches or decides
+        hits = [index[m.id] for m in decision.matched_rules]
+        for i in hits:
+            matches[i] = True
+        if decision.determining_rule is None:
+            continue
+        decider = index[decision.determining_rule]
+        decides[decider] = True
+        for i in hits:
+            if i != decider:
+                deciders[i].add(rules[decider].id)
+    found = []
+    for i, rule in enumerate(rules):
+        where = (rule.source, rule.line, rule.col)
+        if not matches[i]:
+            found.append(
+                LintWarning(
+                    *where,
+                    "unreachable-rule",
+                    f"rule `{rule.id}` can never match: no request satisfies its "
+                    "conditions (they contradict each other, or always fail)",
+                )
+            )
+        elif not decides[i] and first_match:
+            found.append(
+                LintWarning(
+                    *where,
+                    "shadowed-rule",
+                    f"rule `{rule.id}` never decides: every request it matches is decided "
+                    f"by an earlier rule ({_names(deciders[i], policy) or 'or fails'})",
+                )
+            )
+        elif not decides[i] and rule.effect is Effect.ALLOW:
+            found.append(
+                LintWarning(
+                    *where,
+                    "overridden-allow",
+                    f"allow rule `{rule.id}` never decides: every request it matches also "
+                    f"matches a deny rule ({_names(deciders[i], policy) or 'or fails'}), "
+                    "and deny overrides",
+                )
+            )
+    return found
+
+
+def _positions(policy: Policy, section: str, sub: str | None) -> dict[str, tuple[str, int, int]]:
+    """Where each key of a top-level section (or one of its sub-mappings) is defined."""
+    found: dict[str, tuple[str, int, int]] = {}
+    for source in policy.sources:
+        try:
+            with open(source, encoding="utf-8") as handle:
+                root = parse_yaml(handle.read(), source)
+        except (OSError, UnicodeDecodeError, YamlFailure):
+            continue
+        node: Node | None = root.value.get(section) if isinstance(root.value, dict) else None
+        if node is not None and sub is not None:
+            node = node.value.get(sub) if isinstance(node.value, dict) else None
+        if node is None or not isinstance(node.value, dict):
+            continue
+        for name, key in node.keys.items():
+            found.setdefault(name, (source, key.line, key.col))
+    return found
+
+
+def _fallback(policy: Policy) -> tuple[str, int, int]:
+    return (policy.sources[0] if policy.sources else "<policy>", 1, 1)
+
+
+def _unused(policy: Policy) -> list[LintWarning]:
+    tests = _all_tests(policy)
+    used_lists = {t.operand for t in tests if t.op == "in_list"}
+    places = _positions(policy, "lists", None)
+    found = [
+        LintWarning(
+            *places.get(name, _fallback(policy)),
+            "unused-list",
+            f"list `{name}` is never used (no `in_list: {name}`)",
+        )
+        for name in sorted(policy.lists)
+        if name not in used_lists
+    ]
+    purpose_tests = [t for t in tests if t.field == "purpose"]
+    places = _positions(policy, "vocabulary", "purposes")
+    for name in sorted(policy.purpose_additions):
+        if not any(_mentions(test, name) for test in purpose_tests):
+            found.append(
+                LintWarning(
+                    *places.get(name, _fallback(policy)),
+                    "unused-purpose",
+                    f"purpose `{name}` is added to the vocabulary but no condition names it "
+                    "(requests with it reach only rules that ignore the purpose)",
+                )
+            )
+    return found
+
+
+def _mentions(test: Test, purpose: str) -> bool:
+    if test.op in ("eq", "ne"):
+        return bool(test.operand == purpose)
+    if test.op in ("in", "not_in"):
+        return purpose in test.operand
+    if test.op == "under":
+        return any(is_under(purpose, prefix) for prefix in test.operand)
+    if test.op == "matches":
+        return re2.search(test.operand, purpose) is not None
+    return False
+
+
+def lint_policy(policy: Policy, *, budget: int = DEFAULT_BUDGET) -> list[LintWarning]:
+    """Every lint finding for a loaded policy, sorted by position."""
+    found = _rule_warnings(policy, budget) + _unused(policy)
+    return sorted(found, key=lambda w: (w.path, w.line, w.col, w.code))

@@ -1,0 +1,71 @@
+"""``usepolicy diff`` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import usepolicy
+
+from ..conftest import RunCli
+
+ALU = "policies/any-lawful-use.yaml"
+NSS = "policies/national-security-safeguards.yaml"
+EXPECTED_NEW_RULES = {
+    "no-mass-domestic-surveillance",
+    "domestic-requires-legal-authority",
+    "no-fully-autonomous-weapons",
+    "lethal-force-requires-human-in-the-loop",
+    "classified-requires-accredited-network",
+    None,
+}
+
+
+def test_diff_between_the_packs(run_cli: RunCli) -> None:
+    result = run_cli("diff", ALU, NSS)
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert out.startswith(
+        "any-lawful-use 2026-02-26 -> national-security-safeguards 2026-02-26: "
+        "6 changes of decision (all "
+    )
+    headers = re.findall(r"^allow -> deny (?:by rule (\S+)|by default)$", out, re.M)
+    assert {h or None for h in headers} == EXPECTED_NEW_RULES
+    assert out.count("  e.g.    {") == 6
+    assert "intelligence" not in re.findall(r"by rule (\S+)", out)
+
+
+def test_diff_json_witnesses_reproduce(run_cli: RunCli) -> None:
+    result = run_cli("diff", "--format", "json", ALU, NSS)
+    assert result.returncode == 1
+    changes = json.loads(result.stdout)
+    assert {c["new"]["rule"] for c in changes} == EXPECTED_NEW_RULES
+    new = usepolicy.Engine(usepolicy.load_policy(NSS))
+    for change in changes:
+        decision = new.evaluate(change["request"])
+        assert decision.determining_rule == change["new"]["rule"]
+        assert change["old"] == {
+            "decision": "allow",
+            "rule": "any-lawful-use",
+            "matched_rules": ["any-lawful-use"],
+            "reason": "any lawful use",
+            "error": None,
+            "rules": ["any-lawful-use"],
+        }
+
+
+def test_diff_of_a_policy_with_itself_is_empty(run_cli: RunCli) -> None:
+    result = run_cli("diff", "--rules", NSS, "policies/national-security-safeguards.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no differences" in result.stdout
+    result = run_cli("diff", "--format", "json", NSS, NSS)
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+
+
+def test_diff_of_an_invalid_policy(run_cli: RunCli, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("usepolicy: 1\nname: bad\nrules: 3\n")
+    result = run_cli("diff", NSS, str(bad))
+    assert result.returncode == 3
+    assert re.search(r"^usepolicy: \S*bad\.yaml:3:8: wrong-type: ", result.stderr, re.M)

@@ -1,0 +1,135 @@
+"""Lint: proofs over the partition that rules never match or never decide, and names
+that nothing uses, each with its position."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import usepolicy
+from usepolicy.policy import pack_path
+from usepolicy.testing import lint_policy
+
+FIRST_MATCH = """\
+usepolicy: 1
+name: first
+default: deny
+combine: first-match
+vocabulary:
+  purposes:
+    intelligence.geoint: geospatial intelligence
+    logistics.fleet: fleet management
+lists:
+  partners: [Acme, Beta]
+  unused_names: [Gamma]
+rules:
+  - id: intelligence
+    effect: allow
+    reason: all intelligence
+    when: {purpose: {under: intelligence}}
+  - id: foreign-only
+    effect: deny
+    reason: shadowed, intelligence.foreign is under intelligence
+    when: {purpose: intelligence.foreign}
+  - id: impossible
+    effect: deny
+    reason: contradictory bounds
+    when: {data.subject_count: {gt: 10, lt: 5}}
+  - id: partners
+    effect: allow
+    reason: partners
+    when: {requester.organization: {in_list: partners}}
+  - id: narrowing
+    effect: allow
+    reason: partly shadowed only, so it still decides some requests
+    when: {data.subjects: foreign}
+"""
+
+DENY_OVERRIDES = """\
+usepolicy: 1
+name: overrides
+default: deny
+combine: deny-overrides
+rules:
+  - id: no-lethal
+    effect: deny
+    reason: no lethal use
+    when: {autonomy.lethal: true}
+  - id: no-engagement
+    effect: deny
+    reason: no engagement
+    when: {purpose: weapons.engagement}
+  - id: lethal-engagement
+    effect: allow
+    reason: never wins, a deny rule always matches too
+    when:
+      purpose: weapons.engagement
+      autonomy.lethal: true
+  - id: targeting
+    effect: allow
+    reason: sometimes wins
+    when: {purpose: {under: weapons}}
+"""
+
+
+def lint(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    warnings = lint_policy(usepolicy.load_policy(path))
+    return [str(w).replace(str(path), "policy.yaml") for w in warnings]
+
+
+@pytest.mark.parametrize("name", ["national-security-safeguards", "any-lawful-use"])
+def test_reference_packs_are_clean(name: str) -> None:
+    assert lint_policy(usepolicy.load_policy(pack_path(name))) == []
+
+
+def test_first_match_findings_with_positions(tmp_path: Path) -> None:
+    assert lint(tmp_path, FIRST_MATCH) == [
+        "policy.yaml:8:5: unused-purpose: purpose `logistics.fleet` is added to the "
+        "vocabulary but no condition names it (requests with it reach only rules that "
+        "ignore the purpose)",
+        "policy.yaml:11:3: unused-list: list `unused_names` is never used "
+        "(no `in_list: unused_names`)",
+        "policy.yaml:17:5: shadowed-rule: rule `foreign-only` never decides: every "
+        "request it matches is decided by an earlier rule (`intelligence`)",
+        "policy.yaml:21:5: unreachable-rule: rule `impossible` can never match: no request "
+        "satisfies its conditions (they contradict each other, or always fail)",
+    ]
+
+
+def test_an_allow_rule_every_deny_overrides(tmp_path: Path) -> None:
+    assert lint(tmp_path, DENY_OVERRIDES) == [
+        "policy.yaml:14:5: overridden-allow: allow rule `lethal-engagement` never decides: "
+        "every request it matches also matches a deny rule (`no-lethal`), and deny overrides",
+    ]
+
+
+def test_fixing_the_policy_clears_the_warnings(tmp_path: Path) -> None:
+    fixed = (
+        FIRST_MATCH.replace("    logistics.fleet: fleet management\n", "")
+        .replace("  unused_names: [Gamma]\n", "")
+        .replace("{gt: 10, lt: 5}", "{gt: 5, lt: 10}")
+        .replace("purpose: intelligence.foreign}", "requester.country: KP}")
+    )
+    assert lint(tmp_path, fixed) == []
+
+
+def test_a_rule_that_only_errors_never_matches(tmp_path: Path) -> None:
+    text = DENY_OVERRIDES + (
+        "  - id: tier-both-ways\n    effect: deny\n    reason: r\n"
+        "    when: {attributes.tier: {gt: 3, lt: 2}}\n"
+    )
+    found = lint(tmp_path, text)
+    assert any(w.startswith("policy.yaml:24:5: unreachable-rule:") for w in found)
+
+
+def test_too_many_classes_skips_the_rule_checks(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(FIRST_MATCH)
+    warnings = lint_policy(usepolicy.load_policy(path), budget=3)
+    codes = [w.code for w in warnings]
+    assert "lint-incomplete" in codes
+    assert "shadowed-rule" not in codes
+    assert "unused-list" in codes  # the name checks need no partition

@@ -1,0 +1,191 @@
+"""Test files, the runner, coverage and the invariant checker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import usepolicy
+from usepolicy.engine import Engine
+from usepolicy.engine._compile import compile_cond
+from usepolicy.policy import pack_path
+from usepolicy.testing import (
+    CaseResult,
+    InvariantOutcome,
+    LoadFailure,
+    Runner,
+    check_invariants,
+    format_case_failure,
+    load_case_file,
+    run_case,
+)
+
+from ..conftest import POLICIES
+
+
+def broken_safeguards(folder: Path) -> Path:
+    """The reference pack without `no-fully-autonomous-weapons`, written to ``folder``."""
+    text = pack_path().read_text()
+    start = text.index("  - id: no-fully-autonomous-weapons")
+    end = text.index("  - id: lethal-force-requires-human-in-the-loop")
+    (folder / "lists").mkdir(exist_ok=True)
+    (folder / "lists" / "denied-entities.txt").write_text(
+        (POLICIES / "lists" / "denied-entities.txt").read_text()
+    )
+    target = folder / "broken.yaml"
+    target.write_text(text[:start] + text[end:])
+    return target
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# -- test files -------------------------------------------------------------------------
+
+
+def test_reference_test_files_load_with_positions() -> None:
+    casefile = load_case_file(POLICIES / "national-security-safeguards.test.yaml")
+    assert len(casefile.cases) >= 24  # an allow and a deny case per rule
+    assert [p.name for p in casefile.policies] == ["national-security-safeguards.yaml"]
+    first = casefile.cases[0]
+    assert first.line > 1
+    assert first.col == 5
+    assert first.expect.decision is usepolicy.Effect.DENY
+
+
+def test_every_problem_in_a_test_file_is_reported_with_its_position(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "bad.test.yaml",
+        "policy: p.yaml\n"
+        "extra: 1\n"
+        "cases:\n"
+        "  - name: one\n"
+        "    request: {purpose: general.assistant}\n"
+        "    expect: {decision: maybe}\n"
+        "  - name: one\n"
+        "    request: {}\n"
+        "    expect: {decision: allow, rule: 3}\n"
+        "  - request: {}\n"
+        "    expect: {decision: allow}\n",
+    )
+    with pytest.raises(usepolicy.PolicyError) as info:
+        load_case_file(path)
+    lines = [str(d).replace(str(tmp_path) + "/", "") for d in info.value.diagnostics]
+    assert lines == [
+        "bad.test.yaml:2:1: unknown-key: unknown key `extra` in a policy test file",
+        "bad.test.yaml:6:24: bad-value: `decision` must be `allow` or `deny`, got `maybe`",
+        "bad.test.yaml:9:37: wrong-type: `rule` must be a rule id or null",
+        "bad.test.yaml:10:5: missing-key: a case needs `name`",
+    ]
+
+
+def test_duplicate_case_names_are_errors(tmp_path: Path) -> None:
+    case = "  - name: same\n    request: {}\n    expect: {decision: allow}\n"
+    path = write(tmp_path / "dup.test.yaml", "policy: p.yaml\ncases:\n" + case + case)
+    with pytest.raises(usepolicy.PolicyError, match=r"dup\.test\.yaml:6:11: duplicate-case"):
+        load_case_file(path)
+
+
+# -- running cases ----------------------------------------------------------------------
+
+
+def test_the_reference_packs_pass_with_full_coverage() -> None:
+    runner = Runner()
+    events = list(runner.run([POLICIES]))
+    failures = [e for e in events if isinstance(e, LoadFailure)]
+    assert not failures
+    cases = [e for e in events if isinstance(e, CaseResult)]
+    assert cases
+    assert all(e.passed for e in cases), [format_case_failure(e) for e in cases if not e.passed]
+    invariants = [e for e in events if isinstance(e, InvariantOutcome)]
+    assert {e.result.invariant.id for e in invariants} >= {
+        "never-fully-autonomous-lethal",
+        "never-denied-entities",
+    }
+    assert all(e.result.holds and e.report.stats.exhaustive for e in invariants)
+    coverage = {report.policy.name: report for report in runner.coverage()}
+    safeguards = coverage["national-security-safeguards"]
+    assert safeguards.percent == 100.0
+    assert all(rule.decided >= 1 and rule.matched >= rule.decided for rule in safeguards.rules)
+
+
+def test_a_failing_case_explains_itself() -> None:
+    casefile = load_case_file(POLICIES / "national-security-safeguards.test.yaml")
+    case = next(c for c in casefile.cases if c.expect.rule == "no-fully-autonomous-weapons")
+    policy = usepolicy.load_policy()
+    weaker = usepolicy.Policy(
+        **{
+            **{f: getattr(policy, f) for f in policy.__dataclass_fields__},
+            "rules": tuple(r for r in policy.rules if r.id != "no-fully-autonomous-weapons"),
+        }
+    )
+    result = run_case(Engine(weaker), case)
+    assert not result.passed
+    text = format_case_failure(result)
+    assert f"case `{case.name}`" in text
+    assert "expected: deny by rule no-fully-autonomous-weapons" in text
+    assert "got:" in text
+    assert "trace:" in text
+    assert "+ weapons-with-human-control (allow) matched" in text
+    assert run_case(Engine(policy), case).passed
+
+
+def test_an_invalid_request_in_a_case_fails_it(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "x.test.yaml",
+        f"policy: {pack_path()}\ncases:\n"
+        "  - name: unknown purpose\n"
+        "    request: {requester: {organization: X}, purpose: weapons.lasers}\n"
+        "    expect: {decision: deny}\n",
+    )
+    [result] = [e for e in Runner(invariants=False).run([path]) if isinstance(e, CaseResult)]
+    assert not result.passed
+    assert "invalid request" in format_case_failure(result)
+    assert "unknown purpose `weapons.lasers`" in format_case_failure(result)
+
+
+# -- invariants -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["national-security-safeguards", "any-lawful-use"])
+def test_reference_pack_invariants_hold_exhaustively(name: str) -> None:
+    report = check_invariants(usepolicy.load_policy(pack_path(name)))
+    assert report.holds
+    assert report.stats.exhaustive
+    assert report.stats.tried == 0
+    assert not report.stats.notes
+    assert report.results
+
+
+def test_a_broken_policy_violates_its_invariant(tmp_path: Path) -> None:
+    policy = usepolicy.load_policy(broken_safeguards(tmp_path))
+    report = check_invariants(policy)
+    broken = {r.invariant.id: r for r in report.results if not r.holds}
+    assert set(broken) == {"never-fully-autonomous-weapons"}
+    result = broken["never-fully-autonomous-weapons"]
+    assert result.violation is not None
+    # the reported request truly violates it: allowed, and the invariant's `when` holds
+    req = usepolicy._fastrequest.validate_request(result.violation, policy.vocabulary)
+    assert Engine(policy).decide(req).allowed
+    inv = result.invariant
+    assert inv.when is not None
+    assert compile_cond(inv.when, policy.lists, policy.vocabulary)(req)
+    assert result.violation["autonomy"]["level"] == "fully_autonomous"
+    # and it is minimal: nothing beyond the organization, purpose and autonomy level
+    assert set(result.violation) == {"requester", "purpose", "autonomy"}
+
+
+def test_past_the_budget_the_search_turns_random_and_says_so(tmp_path: Path) -> None:
+    policy = usepolicy.load_policy(broken_safeguards(tmp_path))
+    report = check_invariants(policy, budget=50, samples=200)
+    assert not report.stats.exhaustive
+    assert report.stats.classes == 50
+    assert report.stats.tried == 200
+    assert any("not a proof" in note for note in report.stats.notes)
+    # the violation is still found (by the search), and it is real
+    [bad] = [r for r in report.results if not r.holds]
+    assert bad.decision is not None
+    assert bad.decision.allowed

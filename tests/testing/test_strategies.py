@@ -1,0 +1,95 @@
+"""The hypothesis strategies draw valid requests and valid policies; the helpers
+assert decisions and explain failures."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import usepolicy
+from usepolicy._fastrequest import validate_request
+from usepolicy.policy import pack_path
+from usepolicy.testing import (
+    ANY_RULE,
+    assert_allowed,
+    assert_denied,
+    policies,
+    policy_texts,
+    requests,
+)
+
+NSS = usepolicy.load_policy()
+
+
+@settings(max_examples=150, deadline=None)
+@given(requests())
+def test_requests_are_valid(request: dict[str, Any]) -> None:
+    usepolicy.UseRequest.model_validate(request)
+    validate_request(request, usepolicy.Vocabulary())
+
+
+@settings(max_examples=100, deadline=None)
+@given(requests(policy=NSS))
+def test_requests_for_a_policy_are_valid_for_it(request: dict[str, Any]) -> None:
+    req = validate_request(request, NSS.vocabulary)
+    assert req.purpose in NSS.vocabulary
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(policy_texts())
+def test_policy_texts_load(text: str) -> None:
+    policy = usepolicy.loads_policy(text)
+    assert policy.rules
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(policies())
+def test_policies_evaluate(policy: usepolicy.Policy) -> None:
+    engine = usepolicy.Engine(policy)
+    decision = engine.evaluate({"requester": {"organization": "X"}, "purpose": "cyber.defense"})
+    assert decision.effect in (usepolicy.Effect.ALLOW, usepolicy.Effect.DENY)
+
+
+def test_strategies_need_hypothesis(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.delitem(sys.modules, "usepolicy.testing._strategies")
+    with pytest.raises(ImportError, match=r"pip install 'usepolicy\[test\]'"):
+        importlib.import_module("usepolicy.testing._strategies")
+
+
+# -- assert_allowed / assert_denied ----------------------------------------------------
+
+WEAPONS = {
+    "requester": {"organization": "X"},
+    "purpose": "weapons.targeting",
+    "autonomy": {"level": "fully_autonomous"},
+}
+
+
+def test_assertions_pass_and_return_the_decision() -> None:
+    decision = assert_denied(WEAPONS, rule="no-fully-autonomous-weapons")
+    assert decision.determining_rule == "no-fully-autonomous-weapons"
+    assert_denied({"requester": {"organization": "X"}, "purpose": "law_enforcement.investigation"},
+                  rule=None)  # fmt: skip
+    any_lawful = usepolicy.load_policy(pack_path("any-lawful-use"))
+    assert_allowed(WEAPONS, engine=any_lawful, rule="any-lawful-use", obligations=[])
+    assert_allowed(WEAPONS, engine=usepolicy.Engine(any_lawful), rule=ANY_RULE)
+
+
+def test_assertion_failures_explain_themselves() -> None:
+    with pytest.raises(AssertionError) as info:
+        assert_allowed(WEAPONS)
+    text = str(info.value)
+    assert text.startswith("expected allow, got deny")
+    assert "policy: national-security-safeguards" in text
+    assert "+ no-fully-autonomous-weapons (deny) matched" in text
+    assert "- intelligence (allow): purpose:" in text
+    with pytest.raises(AssertionError, match="expected determining rule null"):
+        assert_denied(WEAPONS, rule=None)
+    with pytest.raises(AssertionError, match=r"expected obligations \['x'\], got \[\]"):
+        assert_allowed({"requester": {"organization": "X"}, "purpose": "cyber.defense"},
+                       obligations=["x"])  # fmt: skip
