@@ -13,38 +13,19 @@ from hypothesis import strategies as st
 import usepolicy
 from usepolicy.policy import pack_path
 
+from ..conftest import RunCli
 from ..strategies import requests
 
 PACKS = Path(usepolicy.__file__).parent / "packs"
 
 
-def _cases() -> list[Any]:
-    out = []
-    for case_file in sorted(PACKS.glob("*.test.yaml")):
-        spec = yaml.safe_load(case_file.read_text())
-        policies = spec.get("policies") or [spec["policy"]]
-        for case in spec["cases"]:
-            out.append(
-                pytest.param(case_file, policies, case, id=f"{case_file.stem}:{case['name']}")
-            )
-    return out
-
-
-_ENGINES: dict[tuple[str, ...], usepolicy.Engine] = {}
-
-
-@pytest.mark.parametrize(("case_file", "policies", "case"), _cases())
-def test_case_file(case_file: Path, policies: list[str], case: dict[str, Any]) -> None:
-    key = tuple(str(case_file.parent / p) for p in policies)
-    if key not in _ENGINES:
-        _ENGINES[key] = usepolicy.Engine(usepolicy.load_policy(list(key)))
-    decision = _ENGINES[key].evaluate(case["request"])
-    expect = case["expect"]
-    assert decision.effect.value == expect["decision"]
-    if "rule" in expect:
-        assert decision.determining_rule == expect["rule"]
-    if "obligations" in expect:
-        assert [o.id for o in decision.obligations] == expect["obligations"]
+@pytest.mark.parametrize("pack", sorted(p.name for p in PACKS.glob("*.test.yaml")))
+def test_pack_case_files_pass_under_usepolicy_test(pack: str, run_cli: RunCli) -> None:
+    """Every shipped pack's cases (and its invariants) pass through the real runner."""
+    result = run_cli("test", str(PACKS / pack), str(PACKS / pack.replace(".test.yaml", ".yaml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed, 0 failed" in summary, summary
 
 
 def test_safeguards_pack_has_exactly_the_design_rules() -> None:
