@@ -342,3 +342,29 @@ def test_evaluate_raises_request_error_with_every_path() -> None:
     with pytest.raises(usepolicy.RequestError) as info:
         engine.evaluate({"purpose": "weapons.engagment", "autonomy": {"level": "full"}})
     assert {e.path for e in info.value.errors} == {"requester", "purpose", "autonomy.level"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(requests(), min_size=1, max_size=20))
+def test_evaluate_many_equals_one_by_one(batch: list[dict[str, Any]]) -> None:
+    engine = _REFERENCE
+    many = engine.evaluate_many(batch)
+    single = [engine.evaluate(request) for request in batch]
+    assert [(d.effect, d.determining_rule, d.matched_rules, d.obligations) for d in many] == [
+        (d.effect, d.determining_rule, d.matched_rules, d.obligations) for d in single
+    ]
+
+
+def test_evaluate_many_raises_for_an_invalid_request() -> None:
+    good = req()
+    with pytest.raises(usepolicy.RequestError) as info:
+        _REFERENCE.evaluate_many([good, {**good, "purpose": "nope.nope"}, good])
+    assert [e.path for e in info.value.errors] == ["purpose"]
+
+
+def test_outcomes_are_cached_per_set_of_matching_rules_without_mixing_obligations() -> None:
+    engine = engine_for(LAYERED)
+    first = engine.evaluate(req(model="claude-gov"))
+    second = engine.evaluate(req(model="other"))  # same matching rules, other obligations
+    assert [o.id for o in first.obligations] == ["log", "watermark", "review"]
+    assert [o.id for o in second.obligations] == ["log", "review"]

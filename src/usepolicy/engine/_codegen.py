@@ -103,28 +103,27 @@ class _Emitter:
 
 
 def generate_scan(
-    entries: Sequence[tuple[Cond | None, Any]],
+    conds: Sequence[Cond | None],
     lists: Mapping[str, frozenset[str]],
     vocabulary: Vocabulary,
-) -> Callable[[Req], list[Any]]:
-    """A function returning, in order, the payloads whose condition holds.
+) -> Callable[[Req], int]:
+    """A function returning a bit mask: bit ``k`` is set when ``conds[k]`` holds
+    (None means "always").
 
-    ``entries`` pairs each rule's (specialised) condition, None meaning "always", with
-    the object to return for it.
+    A mask is cheap to build, and the engine maps each distinct mask to its outcome
+    once (a policy has few distinct sets of matching rules in practice).
     """
     emitter = _Emitter(lists, vocabulary)
-    lines = ["def scan(r):", "    hits = []", "    add = hits.append"]
-    for cond, payload in entries:
-        name = emitter.const(payload)
-        if cond is None:
-            lines.append(f"    add({name})")
-        else:
+    always = sum(1 << k for k, cond in enumerate(conds) if cond is None)
+    lines = ["def scan(r):", f"    m = {always}"]
+    for k, cond in enumerate(conds):
+        if cond is not None:
             lines.append(f"    if {emitter.expr(cond)}:")
-            lines.append(f"        add({name})")
-    lines.append("    return hits")
+            lines.append(f"        m |= {1 << k}")
+    lines.append("    return m")
     source = "\n".join(lines)
     namespace = dict(emitter.namespace)
     exec(compile(source, "<usepolicy plan>", "exec"), namespace)  # noqa: S102 - see module doc
-    scan: Callable[[Req], list[Any]] = namespace["scan"]
+    scan: Callable[[Req], int] = namespace["scan"]
     scan.__doc__ = source
     return scan

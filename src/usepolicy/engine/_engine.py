@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import EvaluationError
-from .._fastrequest import Req, validate_request
+from .._fastrequest import Req, validate_many, validate_request
 from ..policy._fields import Kind, lookup_field
 from ..policy._model import AllOf, Combine, Cond, Effect, Policy, Rule, Test
 from ._codegen import generate_scan
@@ -52,21 +52,35 @@ class _Plan:
     (e.g. one rule per organisation), whose few candidates are checked one by one."""
 
     rules: tuple[_CompiledRule, ...]
-    scan: Callable[[Req], list[_CompiledRule]]
+    scan: Callable[[Req], int]  # bit k set: rules[k] matched
     indexes: tuple[tuple[Any, dict[Any, tuple[_CompiledRule, ...]]], ...]
+    outcomes: dict[int, _Outcome]  # mask -> outcome, filled on first sight
+
+
+#: (effect, determining rule id, matched rules, obligations, rules whose obligations
+#: depend on the request, or None)
+_Outcome = tuple[
+    Effect, str | None, tuple[MatchedRule, ...], tuple[Obligation, ...],
+    tuple[_CompiledRule, ...] | None,
+]  # fmt: skip
+_OUTCOMES_MAX: Final = 4096  # per purpose; beyond it outcomes are computed each time
 
 
 def _equality_key(cond: Cond | None) -> tuple[str, tuple[Any, ...]] | None:
-    """(field, values) when ``cond`` requires field == one of values at its top level."""
+    """(field, values) when ``cond`` begins with ``field == one of values``.
+
+    Only the first conjunct counts: skipping a rule whose first test fails is exactly
+    what left-to-right evaluation does, so an index never changes a decision, not even
+    which evaluation errors surface.
+    """
     if cond is None:
         return None
-    conjuncts = cond.items if isinstance(cond, AllOf) else (cond,)
-    for item in conjuncts:
-        if isinstance(item, Test) and item.op in ("eq", "in"):
-            spec = lookup_field(item.field)
-            if spec is not None and spec.kind in _INDEXABLE:
-                values = (item.operand,) if item.op == "eq" else tuple(item.operand)
-                return item.field, values
+    first = cond.items[0] if isinstance(cond, AllOf) and cond.items else cond
+    if isinstance(first, Test) and first.op in ("eq", "in"):
+        spec = lookup_field(first.field)
+        if spec is not None and spec.kind in _INDEXABLE:
+            values = (first.operand,) if first.op == "eq" else tuple(first.operand)
+            return first.field, values
     return None
 
 
@@ -153,8 +167,8 @@ class Engine:
 
     def evaluate_many(self, requests: Iterable[Any]) -> list[Decision]:
         """Decide many requests in order (e.g. to replay a log); raises like ``evaluate``."""
-        validate, vocabulary, decide = validate_request, self._vocabulary, self.decide
-        return [decide(validate(request, vocabulary)) for request in requests]
+        decide = self.decide
+        return [decide(req) for req in validate_many(list(requests), self._vocabulary)]
 
     def explain(self, request: Any) -> Explanation:
         """The decision plus, for every rule, matched or the first failing condition.
@@ -170,30 +184,50 @@ class Engine:
         """Decide an already validated request. Any error here yields deny."""
         try:
             plan = self._plans[req.purpose]
-            hits = plan.scan(req)
-            if plan.indexes:
-                hits = _with_indexed(plan, req, hits)
-            if not hits:
-                return Decision(self._default, None, (), (), (), req, self.policy)
-            if self._combine_first:
-                decider = hits[0]
+            mask = plan.scan(req)
+            found = _indexed_hits(plan, req) if plan.indexes else None
+            if found:
+                hits = [rule for k, rule in enumerate(plan.rules) if mask >> k & 1]
+                hits.extend(found)
+                hits.sort(key=_order)
+                outcome = self._outcome(hits)
             else:
-                decider = next((rule for rule in hits if rule.deny), hits[0])
-            matched = tuple(rule.matched for rule in hits)
-            if decider.deny:
-                return Decision(Effect.DENY, decider.rule.id, matched, (), (), req, self.policy)
-            allows = (decider,) if self._combine_first else hits
-            obligations = tuple(
-                ob.obligation
-                for rule in allows
-                for ob in rule.obligations
-                if ob.when is None or ob.when(req)
-            )
-            return Decision(
-                Effect.ALLOW, decider.rule.id, matched, obligations, (), req, self.policy
-            )
+                outcome = plan.outcomes.get(mask) or self._remember(plan, mask)
+            effect, rule_id, matched, obligations, dynamic = outcome
+            if dynamic is not None:
+                obligations = tuple(
+                    ob.obligation
+                    for rule in dynamic
+                    for ob in rule.obligations
+                    if ob.when is None or ob.when(req)
+                )
+            return Decision(effect, rule_id, matched, obligations, (), req, self.policy)
         except Exception as exc:  # fail closed: never allow on an error
             return self._failed(req, exc)
+
+    def _remember(self, plan: _Plan, mask: int) -> _Outcome:
+        outcome = self._outcome([rule for k, rule in enumerate(plan.rules) if mask >> k & 1])
+        if len(plan.outcomes) < _OUTCOMES_MAX:
+            plan.outcomes[mask] = outcome  # a racing thread stores an equal value
+        return outcome
+
+    def _outcome(self, hits: list[_CompiledRule]) -> _Outcome:
+        """Combine the matching rules (in policy order) into the decision's parts."""
+        if not hits:
+            return (self._default, None, (), (), None)
+        if self._combine_first:
+            decider = hits[0]
+        else:
+            decider = next((rule for rule in hits if rule.deny), hits[0])
+        matched = tuple(rule.matched for rule in hits)
+        if decider.deny:
+            return (Effect.DENY, decider.rule.id, matched, (), None)
+        # no deny matched under deny-overrides, so every hit is an allow rule
+        allows = (decider,) if self._combine_first else tuple(hits)
+        if any(ob.when is not None for rule in allows for ob in rule.obligations):
+            return (Effect.ALLOW, decider.rule.id, matched, (), allows)
+        static = tuple(ob.obligation for rule in allows for ob in rule.obligations)
+        return (Effect.ALLOW, decider.rule.id, matched, static, None)
 
     def _failed(self, req: Req, exc: Exception) -> Decision:
         code = exc.code if isinstance(exc, EvaluationError) else "internal-error"
@@ -211,7 +245,7 @@ def _always(req: Req) -> bool:
 def _index(candidates: list[_CompiledRule], policy: Policy) -> _Plan:
     by_field: dict[str, list[tuple[_CompiledRule, tuple[Any, ...]]]] = {}
     for rule in candidates:
-        key = _equality_key(rule.rule.when)
+        key = _equality_key(rule.cond)
         if key is not None:
             by_field.setdefault(key[0], []).append((rule, key[1]))
     indexed: set[int] = set()
@@ -226,20 +260,15 @@ def _index(candidates: list[_CompiledRule], policy: Policy) -> _Plan:
                 table.setdefault(value, []).append(rule)
         indexes.append((getter(field), {k: tuple(v) for k, v in table.items()}))
     scanned = tuple(rule for rule in candidates if rule.order not in indexed)
-    scan = generate_scan([(rule.cond, rule) for rule in scanned], policy.lists, policy.vocabulary)
-    return _Plan(scanned, scan, tuple(indexes))
+    scan = generate_scan([rule.cond for rule in scanned], policy.lists, policy.vocabulary)
+    return _Plan(scanned, scan, tuple(indexes), {})
 
 
-def _with_indexed(plan: _Plan, req: Req, hits: list[_CompiledRule]) -> list[_CompiledRule]:
+def _indexed_hits(plan: _Plan, req: Req) -> list[_CompiledRule]:
     # each indexed rule sits in exactly one table, under distinct values
-    found = [
+    return [
         rule for get, table in plan.indexes for rule in table.get(get(req), ()) if rule.pred(req)
     ]
-    if not found:
-        return hits
-    merged = hits + found
-    merged.sort(key=_order)
-    return merged
 
 
 def _order(rule: _CompiledRule) -> int:
