@@ -1,0 +1,1 @@
+"""Backends: other policy engines that evaluate usepolicy policies (Open Policy Agent)."""

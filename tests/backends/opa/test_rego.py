@@ -1,0 +1,321 @@
+"""The exported Rego gives the native engine's answer: differential tests over the
+reference packs, the examples and generated policies (2,000 generated requests each),
+plus the semantics that are easy to get wrong, one by one."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from usepolicy import Engine, Policy, RequestError, load_policy, loads_policy
+from usepolicy._fastrequest import request_to_builtins, validate_request
+from usepolicy.backends.opa import to_rego
+
+from ...conftest import EXAMPLES, REPO
+from ._harness import Rego, RegoWorker, disagreements, generated_requests, native_answer
+from ._policies import policies
+
+REQUESTS_PER_POLICY = 2000
+POLICY_FILES = sorted(
+    p
+    for p in [*(REPO / "policies").glob("*.yaml"), *(REPO / "examples" / "policies").glob("*.yaml")]
+    if not p.name.endswith(".test.yaml")
+)
+
+
+def example_requests(policy: Policy) -> list[dict[str, Any]]:
+    """The example requests (examples/requests) that are valid for ``policy``."""
+    out = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        if path.name.endswith(".expected.json"):
+            continue
+        try:
+            req = validate_request(path.read_bytes(), policy.vocabulary)
+        except RequestError:
+            continue
+        out.append(request_to_builtins(req))
+    return out
+
+
+def assert_agree(rego: Rego, policy: Policy, payloads: list[dict[str, Any]]) -> None:
+    bad = disagreements(rego, policy, payloads)
+    assert not bad, (
+        f"{len(bad)} of {len(payloads)} requests differ; the first:\n"
+        + json.dumps(bad[0], indent=1, ensure_ascii=False)[:3000]
+    )
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.name)
+def test_packs_and_examples_agree_with_the_native_engine(
+    rego_worker: RegoWorker, path: Path
+) -> None:
+    policy = load_policy(path)
+    rego = Rego(rego_worker, policy)
+    payloads = generated_requests(policy, REQUESTS_PER_POLICY, seed=7)
+    assert len(payloads) == REQUESTS_PER_POLICY
+    payloads += example_requests(policy)
+    assert_agree(rego, policy, payloads)
+    # `decision` is the DESIGN.md §6 answer: the first three keys of `answer`
+    sample = payloads[:200]
+    for answer, decision in zip(
+        rego.query(sample), rego.query(sample, rego.decision_entry), strict=True
+    ):
+        keys = ("decision", "determining_rule", "matched_rules")
+        assert decision == {k: answer[k] for k in keys}
+
+
+def test_the_examples_reach_every_outcome_of_the_reference_pack(rego_worker: RegoWorker) -> None:
+    policy = load_policy()
+    rego = Rego(rego_worker, policy)
+    payloads = example_requests(policy)
+    rules = {a["determining_rule"] for a in rego.answers(payloads)}
+    assert {"denied-entity", "no-mass-domestic-surveillance", "intelligence", None} <= rules
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(text=policies())
+def test_generated_policies_agree_with_the_native_engine(
+    rego_worker: RegoWorker, text: str
+) -> None:
+    policy = loads_policy(text)
+    payloads = generated_requests(policy, REQUESTS_PER_POLICY, seed=len(text))
+    assert_agree(Rego(rego_worker, policy), policy, payloads)
+
+
+# -- one semantic at a time ------------------------------------------------------------
+def policy_of(rules: str, head: str = "default: deny\ncombine: deny-overrides\n") -> Policy:
+    text = "usepolicy: 1\nname: t\nversion: '1'\n" + head + textwrap.dedent(rules)
+    return loads_policy(text)
+
+
+def request(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"requester": {"organization": "Cell 7"}, "purpose": "general.assistant"}
+    base.update(fields)
+    return base
+
+
+def both(rego_worker: RegoWorker, policy: Policy, raw: dict[str, Any]) -> dict[str, Any]:
+    """The answer, after checking native and Rego agree on it."""
+    payload = request_to_builtins(validate_request(raw, policy.vocabulary))
+    native = native_answer(Engine(policy), payload)
+    [exported] = Rego(rego_worker, policy).answers([payload])
+    assert exported == native
+    return native
+
+
+ERROR = {
+    "decision": "deny",
+    "determining_rule": None,
+    "matched_rules": [],
+    "obligations": [],
+    "errors": ["evaluation-error"],
+}
+
+
+def test_a_type_error_met_in_evaluation_is_a_deny_with_no_rule(rego_worker: RegoWorker) -> None:
+    policy = policy_of("""
+        rules:
+          - {id: big, effect: deny, reason: r, when: {attributes.tier: {gt: 2}}}
+          - {id: any, effect: allow, reason: r}
+    """)
+    assert both(rego_worker, policy, request(attributes={"tier": "3"})) == ERROR
+    assert both(rego_worker, policy, request(attributes={"tier": True})) == ERROR
+    assert both(rego_worker, policy, request(attributes={"tier": 2}))["decision"] == "allow"
+    assert both(rego_worker, policy, request())["matched_rules"] == ["any"]
+
+
+def test_a_type_error_skipped_by_short_circuit_is_no_error(rego_worker: RegoWorker) -> None:
+    policy = policy_of("""
+        rules:
+          - id: guarded
+            effect: deny
+            reason: r
+            when:
+              all:
+                - model: claude-gov
+                - attributes.tier: {gt: 2}
+          - id: either
+            effect: deny
+            reason: r
+            when:
+              any:
+                - model: {exists: false}
+                - attributes.tier: {contains: x}
+    """)
+    bad = {"tier": "3"}
+    # `all` stops at its false first item, `any` at its true first item: no error
+    no_model = both(rego_worker, policy, request(attributes=bad))
+    assert no_model["matched_rules"] == ["either"]
+    assert not no_model["errors"]
+    assert both(rego_worker, policy, request(model="claude-gov", attributes=bad)) == ERROR
+
+
+def test_purpose_tests_are_decided_before_the_rest(rego_worker: RegoWorker) -> None:
+    # the native engine folds purpose tests first, wherever they stand
+    policy = policy_of("""
+        rules:
+          - id: late-purpose
+            effect: deny
+            reason: r
+            when:
+              all:
+                - attributes.tier: {lt: 1}
+                - purpose: {under: weapons}
+          - {id: any, effect: allow, reason: r}
+    """)
+    bad = {"tier": "x"}
+    assert both(rego_worker, policy, request(attributes=bad))["decision"] == "allow"
+    targeting = request(purpose="weapons.targeting", attributes=bad)
+    assert both(rego_worker, policy, targeting) == ERROR
+
+
+def test_indexing_never_changes_which_errors_surface(rego_worker: RegoWorker) -> None:
+    # four rules keyed on the organisation; the engine indexes a rule only on its first
+    # test, so errors follow plain left-to-right order in both engines
+    def keyed(first: str, second: str) -> str:
+        return "".join(
+            f"  - {{id: org{i}, effect: deny, reason: r, when: {{all: [{first}, {second}]}}}}\n"
+            for i in range(4)
+        )
+
+    tier, org = "{attributes.tier: {gt: 1}}", "{requester.organization: ORG_N}"
+    bad = {"tier": "x"}
+    for first, second, errors_elsewhere in ((tier, org, True), (org, tier, False)):
+        text = keyed(first, second)
+        text = "".join(
+            line.replace("ORG_N", f"Org {i}") for i, line in enumerate(text.splitlines(True))
+        )
+        policy = policy_of("rules:\n" + text + "  - {id: any, effect: allow, reason: r}\n")
+        other = both(rego_worker, policy, request(attributes=bad))
+        assert (other == ERROR) is errors_elsewhere
+        assert (
+            both(rego_worker, policy, request(requester={"organization": "Org 2"}, attributes=bad))
+            == ERROR
+        )
+
+
+def test_absent_values_match_only_exists(rego_worker: RegoWorker) -> None:
+    policy = policy_of("""
+        rules:
+          - {id: ne, effect: allow, reason: r, when: {attributes.tier: {ne: 1}}}
+          - {id: not-in, effect: allow, reason: r, when: {model: {not_in: [a, b]}}}
+          - {id: absent, effect: allow, reason: r, when: {attributes.tier: {exists: false}}}
+          - {id: no-model, effect: allow, reason: r, when: {model: {exists: false}}}
+          - {id: country-ne, effect: allow, reason: r, when: {requester.country: {ne: US}}}
+    """)
+    assert both(rego_worker, policy, request())["matched_rules"] == ["absent", "no-model"]
+    present = request(
+        model="c", attributes={"tier": 2}, requester={"organization": "o", "country": "FR"}
+    )
+    assert both(rego_worker, policy, present)["matched_rules"] == ["ne", "not-in", "country-ne"]
+
+
+def test_attribute_equality_is_typed(rego_worker: RegoWorker) -> None:
+    policy = policy_of("""
+        rules:
+          - {id: one, effect: allow, reason: r, when: {attributes.v: 1}}
+          - {id: yes, effect: allow, reason: r, when: {attributes.v: true}}
+          - {id: text, effect: allow, reason: r, when: {attributes.v: {in: ["1", x]}}}
+    """)
+    matched = [
+        both(rego_worker, policy, request(attributes={"v": v}))["matched_rules"]
+        for v in (1, 1.0, True, "1", ["1"])
+    ]
+    assert matched == [["one"], ["one"], ["yes"], ["text"], []]
+
+
+def test_under_matches_on_dot_boundaries_only(rego_worker: RegoWorker) -> None:
+    policy = policy_of(
+        """
+        rules:
+          - {id: weapons, effect: allow, reason: r, when: {purpose: {under: weapons}}}
+          - {id: attr, effect: allow, reason: r, when: {attributes.unit: {under: [a.b]}}}
+        """,
+        "default: deny\ncombine: first-match\n"
+        "vocabulary: {purposes: {weaponsmith.forge: smithing}}\n",
+    )
+    assert (
+        both(rego_worker, policy, request(purpose="weapons.targeting"))["determining_rule"]
+        == "weapons"
+    )
+    assert (
+        both(rego_worker, policy, request(purpose="weaponsmith.forge"))["determining_rule"] is None
+    )
+    units = [
+        both(rego_worker, policy, request(attributes={"unit": u}))["matched_rules"]
+        for u in ("a.b", "a.b.c", "a.bc", "a")
+    ]
+    assert units == [["attr"], ["attr"], [], []]
+
+
+def test_first_match_and_obligations(rego_worker: RegoWorker) -> None:
+    policy = policy_of(
+        """
+        rules:
+          - id: watch
+            effect: allow
+            reason: r
+            obligations:
+              - {id: log, with: {days: 30}}
+              - {id: review, when: {data.subjects: mixed}}
+            when: {purpose: {under: general}}
+          - {id: no, effect: deny, reason: r}
+        """,
+        "default: deny\ncombine: first-match\n",
+    )
+    answer = both(rego_worker, policy, request(data={"subjects": "mixed"}))
+    assert answer["determining_rule"] == "watch"
+    assert [o["id"] for o in answer["obligations"]] == ["log", "review"]
+    assert both(rego_worker, policy, request(purpose="cyber.defense"))["determining_rule"] == "no"
+
+
+def test_the_module_reads_like_the_policy() -> None:
+    policy = load_policy()
+    module = to_rego(policy)
+    assert "package usepolicy.national_security_safeguards\n" in module
+    assert "import future" not in module
+    assert "import rego.v1" not in module
+    for rule in policy.rules:
+        assert module.count(f'_matched contains "{rule.id}"') == 1
+        assert f"# {rule.id} ({rule.effect.value}): " in module
+    # Rego v1 only: no rule head opens a body without `if`
+    assert not re.search(r"^[^#\s][^\n]*[^f] \{$", module.replace(":= {", ":="), re.MULTILINE)
+    assert max(len(line) for line in module.splitlines() if line.startswith("#")) <= 100
+
+
+def test_names_that_are_not_rego_identifiers(rego_worker: RegoWorker) -> None:
+    text = """
+        usepolicy: 1
+        name: 2026-default
+        version: '1'
+        default: deny
+        lists: {denied-orgs: [Bad Org]}
+        rules:
+          - {id: in.list, effect: deny, reason: r, when: {requester.organization: {in_list: denied-orgs}}}
+          - {id: key, effect: allow, reason: r, when: {attributes.in-scope: true}}
+    """
+    policy = loads_policy(textwrap.dedent(text))
+    assert 'package usepolicy["2026_default"]' in to_rego(policy)
+    bad = request(requester={"organization": "Bad Org"}, attributes={"in-scope": True})
+    assert both(rego_worker, policy, bad)["determining_rule"] == "in.list"
+    assert both(rego_worker, policy, request(attributes={"in-scope": True}))["decision"] == "allow"
+
+
+def test_strings_are_quoted_exactly(rego_worker: RegoWorker) -> None:
+    policy = policy_of("""
+        rules:
+          - {id: q, effect: allow, reason: "a \\"quoted\\" reason\\nover two lines", when: {model: "x\\"y"}}
+          - {id: re, effect: allow, reason: r, when: {model: {matches: "^a`b\\\\d$"}}}
+    """)
+    assert both(rego_worker, policy, request(model='x"y'))["matched_rules"] == ["q"]
+    assert both(rego_worker, policy, request(model="a`b1"))["matched_rules"] == ["re"]
