@@ -58,7 +58,7 @@ def test_every_bad_field_is_reported_at_once() -> None:
     assert errors_of(bad) == {
         "requester.organization": "missing-field",
         "requester.country": "string-pattern-mismatch",
-        "purpose": "bad-value",
+        "purpose": "unknown-purpose",
         "data.subjects": "bad-enum-value",
         "data.subject_count": "int-type",
         "autonomy.lethal": "bool-type",
@@ -76,7 +76,7 @@ def test_policy_vocabulary_additions_are_accepted() -> None:
     vocabulary = Vocabulary({"intelligence.geoint": "geospatial intelligence"})
     request = {**MINIMAL, "purpose": "intelligence.geoint"}
     assert validate_request(request, vocabulary).purpose == "intelligence.geoint"
-    assert errors_of(request) == {"purpose": "bad-value"}
+    assert errors_of(request) == {"purpose": "unknown-purpose"}
     UseRequest.model_validate(request, context={"vocabulary": vocabulary})
 
 
@@ -107,6 +107,11 @@ def test_bounds_and_types_are_enforced(patch: dict[str, Any], path: str) -> None
 
 def test_oversize_text_is_rejected_before_parsing() -> None:
     text = json.dumps({**MINIMAL, "description": "x" * LIMITS.max_request_bytes})
+    assert errors_of(text) == {"$": "too-large"}
+
+
+def test_size_limit_counts_utf8_bytes_of_text() -> None:
+    text = '{"x": "' + "é" * 600_000 + '"}'  # 600k characters, 1.2 MB
     assert errors_of(text) == {"$": "too-large"}
 
 

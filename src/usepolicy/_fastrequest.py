@@ -184,13 +184,16 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
     Raises:
         RequestError: with line and column of a syntax error where known.
     """
-    if len(text) > LIMITS.max_request_bytes:
+    size = len(text)
+    if isinstance(text, str) and size > LIMITS.max_request_bytes // 4:
+        size = len(text.encode("utf-8", "surrogatepass"))  # the limit is in bytes
+    if size > LIMITS.max_request_bytes:
         raise RequestError(
             [
                 FieldError(
                     "$",
                     "too-large",
-                    f"request is {len(text)} bytes; the limit is "
+                    f"request is {size} bytes; the limit is "
                     f"{LIMITS.max_request_bytes} bytes (1 MiB)",
                 )
             ],
@@ -245,8 +248,18 @@ def _pydantic_errors(
                 message = f"unknown field `{err['loc'][-1]}`" + _field_hint(err["loc"])
             elif err["type"] == "missing":
                 message = "this field is required"
-            elif "input" in err and err["type"] != "missing":
+            elif "input" in err and err["type"] not in ("missing", "unknown_purpose"):
                 message = f"{message}, got {_short(err['input'])}"
+            if len(err["loc"]) == 3 and err["loc"][0] == "attributes" and err["loc"][2] == "[key]":
+                errors.append(
+                    FieldError(
+                        f"attributes.{err['loc'][1]}",
+                        "bad-attribute-key",
+                        f"attribute key `{err['loc'][1]}` must match {ATTRIBUTE_KEY_PATTERN}"
+                        f" (at most {LIMITS.max_attribute_key} characters)",
+                    )
+                )
+                continue
             if len(err["loc"]) > 2 and err["loc"][0] == "attributes":
                 # a failed union reports once per member; say it once, plainly
                 path = f"attributes.{err['loc'][1]}"

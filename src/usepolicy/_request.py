@@ -22,6 +22,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ._enums import (
     ATTRIBUTE_KEY_PATTERN,
@@ -172,7 +173,11 @@ class UseRequest(BaseModel):
         if not isinstance(vocabulary, Vocabulary):  # pragma: no cover - misuse
             raise TypeError("context['vocabulary'] must be a usepolicy Vocabulary")
         if value not in vocabulary:
-            raise ValueError(unknown_purpose_message(value, vocabulary))
+            raise PydanticCustomError(
+                "unknown_purpose",
+                "{message}",
+                {"message": unknown_purpose_message(value, vocabulary)},
+            )
         return value
 
 

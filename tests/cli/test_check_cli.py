@@ -76,7 +76,7 @@ def test_invalid_request_names_file_line_and_field(run_cli: RunCli) -> None:
     assert result.returncode == 3
     line = result.stderr.strip()
     assert line.startswith("usepolicy: examples/requests/invalid_unknown_purpose.json:")
-    assert ": purpose: bad-value: unknown purpose `intelligence.foriegn`" in line
+    assert ":8:3: unknown-purpose: purpose: unknown purpose `intelligence.foriegn`" in line
     assert "\n" not in line
 
 

@@ -31,5 +31,7 @@ def policy_error(exc: PolicyError) -> None:
 
 
 def field_error_line(source: str, err: FieldError) -> str:
-    where = f"{source}:{err.line}:{err.col}" if err.line is not None else source
-    return f"{where}: {err.path}: {err.code}: {err.message}"
+    """``source:line:col: code: field: message`` (the field is ``$`` for the whole
+    request; a position that cannot be found is 1:1)."""
+    line, col = (err.line, err.col) if err.line is not None else (1, 1)
+    return f"{source}:{line}:{col}: {err.code}: {err.path}: {err.message}"

@@ -32,8 +32,12 @@ def run(args: argparse.Namespace) -> int:
             policy_error(exc)
             status = EXIT_INVALID
             continue
-        print(
-            f"{path}: ok: {policy.name} {policy.version}, {len(policy.rules)} rules, "
-            f"{len(policy.invariants)} invariants, {policy.digest}"
-        )
+        version = f" {policy.version}" if policy.version else ""
+        rules = _count(len(policy.rules), "rule")
+        invariants = _count(len(policy.invariants), "invariant")
+        print(f"{path}: ok: {policy.name}{version}, {rules}, {invariants}, {policy.digest}")
     return status
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

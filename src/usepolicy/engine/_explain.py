@@ -28,6 +28,8 @@ _PHRASES = {
     "contains_any": "containing any of", "contains_all": "containing all of",
     "in_list": "in list", "matches": "matching",
 }  # fmt: skip
+#: how a failed negative test reads (``not in`` failed: the value *is* in the set)
+_NEGATED = {"ne": "==", "not_in": "is in"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ class _Tracer:
             shown = "absent" if value is None or not _present(value) else _show(value)
             if cond.op == "exists":
                 return False, f"{cond.field}: is {'absent' if cond.operand else 'present'}"
+            if cond.op in _NEGATED:
+                return False, f"{cond.field}: {shown} {_NEGATED[cond.op]} {_show(cond.operand)}"
             return False, f"{cond.field}: {shown} is not {_PHRASES[cond.op]} " + _show(cond.operand)
         if isinstance(cond, NotOf):
             held, why = self.check(cond.item, req)
