@@ -53,7 +53,9 @@ class Diagnostic:
     hint: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code}: {self.message}"
+        # one line, whatever the user's text held
+        message = self.message.replace("\r", "\\r").replace("\n", "\\n")
+        return f"{self.path}:{self.line}:{self.col}: {self.code}: {message}"
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.col, self.code)

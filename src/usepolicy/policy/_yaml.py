@@ -119,7 +119,8 @@ class Node:
             return "null"
         if isinstance(value, bool):
             return "`true`" if value else "`false`"
-        return f"`{value}`"
+        text = str(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"`{text[:60]}…`" if len(text) > 60 else f"`{text}`"
 
 
 class YamlFailure(Exception):
