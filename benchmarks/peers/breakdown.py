@@ -43,16 +43,21 @@ def main() -> int:
     plans = getattr(engine, "_plans", None)
 
     def scan(req: Req) -> Any:
+        """What ``decide`` does before combining: the plan's mask (+ indexed rules)."""
         plan = plans[req.purpose]
         mask = plan.scan(req)
-        found = [rule for k, rule in enumerate(plan.rules) if mask >> k & 1]
         if plan.indexes:  # the per-organisation rules of the 1000-rule policy
             from usepolicy.engine._engine import _indexed_hits
 
-            found += _indexed_hits(plan, req)
-        return found
+            return mask, _indexed_hits(plan, req)
+        return mask, []
 
-    hits = [scan(r) for r in reqs] if plans is not None else []
+    def matched_rules(req: Req) -> list[Any]:
+        plan = plans[req.purpose]
+        mask, found = scan(req)
+        return [rule for k, rule in enumerate(plan.rules) if mask >> k & 1] + found
+
+    hits = [matched_rules(r) for r in reqs] if plans is not None else []
 
     def make_decision(i: int) -> Decision:
         found = hits[i]
