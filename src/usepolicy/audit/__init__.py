@@ -6,12 +6,18 @@ or raises ``AuditError`` when it cannot make it durable.
 
 - ``AuditLog``: the append-only, hash-chained, crash-safe JSON Lines log.
 - ``MemorySink``: a chained in-memory sink for tests.
+- ``PostgresSink``: records in PostgreSQL, one chain per writer (extra ``[postgres]``);
+  ``init_db``, ``verify_db``, ``export_db``, ``query_db`` for its schema and inspectors.
 - ``verify_log``: check a log offline (chain, digests, signatures, anchors).
 - ``Signer`` / ``Verifier`` / ``generate_keypair``: Ed25519 signing (extra ``[sign]``).
 - ``redact`` / ``unredact``: store request fields only as digests, and prove them later.
 """
 
 from ._filelog import AuditLog, Durability
+from ._pgread import export_db, query_db
+from ._pgschema import PostgresUnavailableError, init_db
+from ._pgverify import DbVerifyResult, WriterResult, verify_db
+from ._postgres import PostgresSink
 from ._redact import redact, unredact
 from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
 from ._sink import MemorySink, Sink
@@ -20,17 +26,25 @@ from ._verify import PROBLEMS, VerifyResult, read_records, verify_log
 __all__ = [
     "PROBLEMS",
     "AuditLog",
+    "DbVerifyResult",
     "Durability",
     "MemorySink",
+    "PostgresSink",
+    "PostgresUnavailableError",
     "Signer",
     "SigningUnavailableError",
     "Sink",
     "Verifier",
     "VerifyResult",
+    "WriterResult",
+    "export_db",
     "generate_keypair",
+    "init_db",
     "key_id",
+    "query_db",
     "read_records",
     "redact",
     "unredact",
+    "verify_db",
     "verify_log",
 ]

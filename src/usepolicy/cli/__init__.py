@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("_test", "run policy test files and check invariants"),
     "diff": ("_diff", "requests whose decision changes between two policies"),
     "lint": ("_lint", "find rules that never match or never decide, and unused lists or purposes"),
-    "audit": ("_audit", "verify or show an audit log"),
+    "audit": ("_audit", "verify, show or export an audit log (file or PostgreSQL); init-db"),
     "keygen": ("_keygen", "make a key pair for signing audit records"),
     "export": ("_export", "export a policy for Open Policy Agent (Rego module or bundle)"),
     "schema": ("_schema", "print the JSON Schema of the request"),

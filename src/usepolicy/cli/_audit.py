@@ -1,4 +1,5 @@
-"""``usepolicy audit verify LOG`` and ``usepolicy audit show LOG``."""
+"""``usepolicy audit verify LOG`` and ``usepolicy audit show LOG``; with a database URL
+for LOG, and ``init-db URL`` and ``export URL``, the PostgreSQL store (``_audit_db``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "audit",
         help="verify or show an audit log",
-        description="Check an audit log's chain and signatures, or list its records.",
+        description="Check an audit log's chain and signatures, or list its records. "
+        "LOG is a file, or a PostgreSQL audit store (postgresql://...).",
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=type(parser))
     verify = actions.add_parser(
@@ -31,7 +33,8 @@ def add_parser(sub: Any) -> None:
         "Records cut off the end cannot be seen from the file alone: keep the head "
         "digest and count elsewhere and pass them as --expect-head/--expect-count.",
     )
-    verify.add_argument("log", metavar="LOG")
+    verify.add_argument("log", metavar="LOG", help="a log file or postgresql://... URL")
+    verify.add_argument("--writer", metavar="ID", help="database: verify only this writer's chain")
     verify.add_argument(
         "--key",
         action="append",
@@ -50,18 +53,69 @@ def add_parser(sub: Any) -> None:
         help="list records, filtered",
         description="List the log's records (without verifying the chain: use verify).",
     )
-    show.add_argument("log", metavar="LOG")
+    show.add_argument("log", metavar="LOG", help="a log file or postgresql://... URL")
+    show.add_argument("--writer", metavar="ID", help="database: only this writer's records")
     show.add_argument("--decision", choices=("allow", "deny"))
     show.add_argument("--rule", metavar="ID", help="records that rule ID decided or matched")
     show.add_argument("--since", type=_time, metavar="TIME", help="from this ISO time on")
     show.add_argument("--until", type=_time, metavar="TIME", help="before this ISO time")
     show.add_argument("--format", choices=("human", "json"), default="human")
     show.set_defaults(run=run_show)
+
+    init = actions.add_parser(
+        "init-db",
+        help="create or upgrade the PostgreSQL audit tables",
+        description="Create the audit tables in the database at URL, or apply the "
+        "migrations it lacks (safe to repeat). Run it as a role that may create "
+        "tables; gateways should log in as a role that may only INSERT and SELECT.",
+    )
+    init.add_argument("url", metavar="URL", help="postgresql://user@host:port/dbname")
+    init.add_argument(
+        "--gateway-role",
+        nargs="?",
+        const="usepolicy_gateway",
+        metavar="ROLE",
+        help="also create ROLE (default usepolicy_gateway) with SELECT and INSERT only",
+    )
+    init.set_defaults(run=_db_action("run_init_db"))
+
+    export = actions.add_parser(
+        "export",
+        help="write the database's chains as JSON Lines logs",
+        description="Write each writer's chain, byte for byte, to a JSON Lines audit "
+        "log that `usepolicy audit verify FILE` checks offline.",
+    )
+    export.add_argument("url", metavar="URL", help="postgresql://user@host:port/dbname")
+    export.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the log to write; with several writers and no --writer, include {writer}",
+    )
+    export.add_argument("--writer", metavar="ID", help="export only this writer's chain")
+    export.set_defaults(run=_db_action("run_export"))
     parser.set_defaults(run=_no_action)
 
 
+def _db_action(name: str) -> Any:
+    """A database action, imported when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        from . import _audit_db
+
+        result: int = getattr(_audit_db, name)(args)
+        return result
+
+    return run
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("postgresql://", "postgres://"))
+
+
 def _no_action(args: argparse.Namespace) -> int:
-    error("audit: give an action: verify or show (see --help)")
+    error("audit: give an action: verify, show, init-db or export (see --help)")
     return EXIT_ERROR
 
 
@@ -90,6 +144,13 @@ def run_verify(args: argparse.Namespace) -> int:
         except (ValueError, ImportError) as exc:
             error(f"{path}: bad-key: {exc}")
             return EXIT_ERROR
+    if _is_url(args.log):
+        from ._audit_db import run_verify_db
+
+        return run_verify_db(args, keys)
+    if args.writer is not None:
+        error("--writer applies to a database URL, not to a log file")
+        return EXIT_ERROR
     try:
         result = verify_log(
             args.log,
@@ -154,6 +215,13 @@ def _row(number: int, record: DecisionRecord) -> list[str]:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    if _is_url(args.log):
+        from ._audit_db import run_show_db
+
+        return run_show_db(args)
+    if args.writer is not None:
+        error("--writer applies to a database URL, not to a log file")
+        return EXIT_ERROR
     header = ["line", "time (UTC)", "decision", "rule", "purpose", "requester"]
     rows: list[list[str]] = []
     total = 0

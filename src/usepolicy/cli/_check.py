@@ -25,6 +25,7 @@ from ._policy_args import add_policy_args, load_from_args
 if TYPE_CHECKING:  # imported where used: a plain check stays a cold-start fast path
     from .._enforcer import Enforcer
     from .._record import DecisionRecord
+    from ..audit import Signer
     from ..backends.opa import OpaEngine
     from ..policy import Policy
 
@@ -50,6 +51,24 @@ def add_parser(sub: Any) -> None:
         metavar="FILE",
         help="append each decision (an invalid request too, as a deny) to this hash-chained "
         "log, fsynced; a decision that cannot be logged is a deny and exit 1",
+    )
+    parser.add_argument(
+        "--audit-db",
+        metavar="URL",
+        help="store each decision in the PostgreSQL audit store at URL (postgresql://...; "
+        "`usepolicy audit init-db URL` first; needs usepolicy[postgres]), committed before "
+        "the verdict; a decision that cannot be stored is a deny and exit 1",
+    )
+    parser.add_argument(
+        "--writer-id",
+        metavar="ID",
+        help="with --audit-db: this writer's chain (default: cli@HOSTNAME)",
+    )
+    parser.add_argument(
+        "--spool",
+        metavar="FILE",
+        help="with --audit-db: keep the deny records of decisions made while the database "
+        "is down in FILE, replayed into the database when it is back",
     )
     parser.add_argument(
         "--sign-key", metavar="KEYFILE", help="sign logged records (key from `usepolicy keygen`)"
@@ -93,10 +112,13 @@ def _locate_errors(text: str | bytes, exc: RequestError) -> list[FieldError]:
             return exc.errors
     located = []
     for err in exc.errors:
-        if err.line is None:
-            where = locate(text, err.path)
+        path = err.path
+        while err.line is None and path and path != "$":
+            # a missing field has no position: point at the object that lacks it
+            where = locate(text, path)
             if where is not None:
                 err = replace(err, line=where[0], col=where[1])
+            path = path.rpartition(".")[0]
         located.append(err)
     return located
 
@@ -159,11 +181,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_human(source, decision, explanation)
             if record is not None:
-                print(f"  logged: {args.audit_log} (record {record.record_digest[:19]}…)")
+                where = args.audit_log or args.audit_sink.display
+                print(f"  logged: {where} (record {record.record_digest[:19]}…)")
         if not decision.allowed and status == EXIT_ALLOWED:
             status = EXIT_DENIED
     if enforcer is not None:
         enforcer.close()
+    if args.audit_sink is not None:
+        args.audit_sink.close()
     return status
 
 
@@ -182,9 +207,14 @@ def _enforcer(args: argparse.Namespace, engine: Engine) -> Enforcer | None:
     The log is opened here, so that a log that cannot be opened stops the command
     before any request is decided.
     """
-    if args.audit_log is None:
+    args.audit_sink = None
+    if args.audit_db is None and (args.writer_id or args.spool):
+        raise ValueError("--writer-id and --spool need --audit-db URL")
+    if args.audit_log is not None and args.audit_db is not None:
+        raise ValueError("give --audit-log FILE or --audit-db URL, not both")
+    if args.audit_log is None and args.audit_db is None:
         if args.sign_key or args.redact:
-            raise ValueError("--sign-key and --redact need --audit-log FILE")
+            raise ValueError("--sign-key and --redact need --audit-log FILE or --audit-db URL")
         return None
     from .._enforcer import Enforcer
     from ..audit import AuditLog, Signer
@@ -196,8 +226,30 @@ def _enforcer(args: argparse.Namespace, engine: Engine) -> Enforcer | None:
         except (OSError, ValueError, ImportError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise ValueError(f"{args.sign_key}: cannot load the signing key: {why}") from exc
+    if args.audit_db is not None:
+        return _db_enforcer(args, engine, signer)
     log = AuditLog(args.audit_log, signer=signer, redact=args.redact)
     return Enforcer(engine, audit_log=log)
+
+
+def _db_enforcer(args: argparse.Namespace, engine: Engine, signer: Signer | None) -> Enforcer:
+    """The enforcer of ``--audit-db``: without a spool, a database that cannot be reached
+    stops the command before any request is decided (as a log that cannot be opened)."""
+    import socket
+
+    from .._enforcer import Enforcer
+    from ..audit import PostgresSink
+
+    writer = args.writer_id or f"cli@{socket.gethostname()}"
+    try:
+        sink = PostgresSink(args.audit_db, writer, spool=args.spool, signer=signer)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from exc
+    if not sink.online and args.spool is None:
+        sink.close()
+        raise AuditError(sink.last_error)
+    args.audit_sink = sink
+    return Enforcer(engine, audit_log=sink, redact=args.redact)
 
 
 def _unlogged(record: DecisionRecord) -> bool:

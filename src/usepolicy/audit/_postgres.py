@@ -1,0 +1,424 @@
+"""``PostgresSink``: decision records in PostgreSQL, one hash chain per writer.
+
+Each gateway instance is a *writer* with its own chain, so writers never wait for one
+another on a global chain head: appending is one INSERT at ``(writer_id, head + 1)``,
+committed before ``append`` returns. Concurrent appends to one sink (threads of one
+gateway) share a transaction and its commit (group commit).
+
+When the database cannot be reached or a commit fails, ``append`` raises
+``AuditError``, so the caller denies the use. With a spool, the deny record of that
+decision is first made durable in a local file; the spool is replayed into the chain,
+in order and without duplicates, before the first record stored once the database is
+back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from .._errors import AuditError
+from .._record import DecisionRecord, canonical_json
+from ._filelog import add_member, canonical_parts, join_members
+from ._pgschema import (
+    COLUMNS,
+    connect,
+    display_url,
+    require_psycopg,
+    row_values,
+    schema_version,
+    why,
+)
+from ._spool import Spool, denied_body
+
+if TYPE_CHECKING:
+    from ._sign import Signer
+
+__all__ = ["PostgresSink", "body_key"]
+
+_log = logging.getLogger("usepolicy.audit")
+_INSERT: Final = (  # the column names are constants: no SQL is built from input
+    f"INSERT INTO usepolicy_decisions ({', '.join(COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+)
+_HEAD: Final = (
+    "SELECT seq, record_digest FROM usepolicy_decisions WHERE writer_id = %s "
+    "ORDER BY seq DESC LIMIT 1"
+)
+_CONFLICT_RETRIES: Final = 5
+
+
+def body_key(body: dict[str, Any]) -> str:
+    """What identifies a record apart from its place in a chain: the digest of its body
+    without ``prev_digest``, ``record_digest`` and ``signature``. A spooled record and
+    its replayed copy share it."""
+    rest = {k: v for k, v in body.items() if k not in ("prev_digest", "record_digest", "signature")}
+    return hashlib.sha256(canonical_json(rest)).hexdigest()
+
+
+@dataclass(slots=True)
+class _Ticket:
+    """One ``append`` waiting for the group commit that stores it."""
+
+    body: dict[str, Any]
+    stored: DecisionRecord | None = None
+    error: AuditError | None = None
+    done: bool = False
+
+
+class PostgresSink:
+    """A sink storing each record in PostgreSQL, in this writer's own hash chain.
+
+    Args:
+        url: the database, ``postgresql://user@host:port/dbname`` (libpq URL; any
+            libpq parameter may be given in its query string). Create the tables first
+            with ``usepolicy audit init-db URL``.
+        writer_id: this writer's name, unique to one running gateway instance (for
+            example ``gw-eu-3``): its records form one chain.
+        spool: a local file that keeps the deny records of decisions made while the
+            database is down, replayed into the chain when it is back. Without one,
+            those records exist only in the caller's hands.
+        signer: sign each record (``usepolicy.audit.Signer``, extra ``[sign]``).
+        timeout: seconds after which a connection attempt or a statement fails.
+        retry_interval: after a failed connection, seconds during which appends fail
+            at once (and spool) instead of trying again.
+
+    The sink connects when built; if the database is down then, it is not an error:
+    every append denies (and spools) until a connection succeeds.
+
+    Raises:
+        PostgresUnavailableError: psycopg is not installed (``usepolicy[postgres]``).
+        ValueError: an empty or over-long ``writer_id``.
+        AuditError: the spool exists but is not an audit log.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        writer_id: str,
+        *,
+        spool: str | os.PathLike[str] | None = None,
+        signer: Signer | None = None,
+        timeout: float = 10.0,
+        retry_interval: float = 1.0,
+    ) -> None:
+        require_psycopg()
+        if not isinstance(writer_id, str) or not 0 < len(writer_id) <= 200:
+            raise ValueError("writer_id must be a string of 1 to 200 characters")
+        if not writer_id.isprintable():
+            raise ValueError(f"writer_id must be printable, not {writer_id!r}")
+        self.url = url
+        self.writer_id = writer_id
+        self.display = display_url(url)
+        self._signer = signer
+        self._timeout = timeout
+        self._retry_interval = retry_interval
+        self._spool = None if spool is None else Spool(spool, signer=signer)
+        self._cond = threading.Condition()
+        self._queue: list[_Ticket] = []
+        self._busy = False
+        self._closed = False
+        self._conn: Any = None
+        self._pid = os.getpid()
+        self._seq = 0
+        self._head: str | None = None
+        self._next_try = 0.0
+        self._down = ""
+        try:
+            self.replay()
+        except AuditError as exc:
+            _log.warning("%s", exc)
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def head(self) -> str | None:
+        """The ``record_digest`` of this writer's last record, as this sink knows it."""
+        return self._head
+
+    @property
+    def seq(self) -> int:
+        """The ``seq`` of this writer's last record (0 before the first)."""
+        return self._seq
+
+    @property
+    def online(self) -> bool:
+        """Whether the sink holds an open connection (the last call to the database worked)."""
+        return self._conn is not None and not self._conn.closed
+
+    @property
+    def last_error(self) -> str:
+        """Why the last connection attempt failed ("" if none did)."""
+        return self._down
+
+    @property
+    def spooled(self) -> bool:
+        """Whether records wait in the spool for the database."""
+        return self._spool is not None and self._spool.pending
+
+    def __repr__(self) -> str:
+        return f"PostgresSink({self.display!r}, writer_id={self.writer_id!r})"
+
+    # -- appending ----------------------------------------------------------------------
+    def append(self, record: DecisionRecord) -> DecisionRecord:
+        """Chain, sign and store ``record`` in the database; return it as stored.
+
+        Returns only once the transaction holding it has committed.
+
+        Raises:
+            AuditError: the record is not in the database (the caller must deny). With
+                a spool, the deny record of this decision is in the spool (the error
+                says so), and will be replayed into the chain.
+        """
+        body = record.to_dict()
+        body.pop("signature", None)
+        ticket = _Ticket(body)
+        batch: list[_Ticket] = []
+        with self._cond:
+            if self._closed:
+                raise AuditError(f"{self.display}: the audit sink is closed")
+            self._queue.append(ticket)
+            while self._busy and not ticket.done:
+                self._cond.wait()
+            if not ticket.done:  # lead: store every append queued so far, ours among them
+                self._busy = True
+                batch, self._queue = self._queue, []
+        if batch:
+            try:
+                self._store(batch)
+            finally:
+                with self._cond:
+                    for queued in batch:
+                        if not queued.done:  # only after an unexpected exception
+                            queued.error = AuditError(f"{self.display}: the append failed")
+                            queued.done = True
+                    self._busy = False
+                    self._cond.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        assert ticket.stored is not None
+        return ticket.stored
+
+    def _store(self, batch: list[_Ticket]) -> None:
+        """Store a group of appends in one transaction (called by the group's leader)."""
+        if self._closed:  # closed while these appends waited
+            for ticket in batch:
+                ticket.error = AuditError(f"{self.display}: the audit sink is closed")
+                ticket.done = True
+            return
+        try:
+            conn = self._connection()
+            self._replay(conn)
+            stored = self._insert(conn, [ticket.body for ticket in batch])
+        except AuditError as failure:
+            self._spool_batch(batch, failure)
+            return
+        for ticket, record in zip(batch, stored, strict=True):
+            ticket.stored = record
+            ticket.done = True
+
+    def _spool_batch(self, batch: list[_Ticket], failure: AuditError) -> None:
+        for ticket in batch:
+            error = AuditError(str(failure))  # one each: threads raise them concurrently
+            if self._spool is not None:
+                message = f"{failure}; the deny record is kept in the spool {self._spool.path}"
+                try:
+                    self._spool.add(denied_body(ticket.body, message))
+                    error = AuditError(message)
+                except AuditError as also:
+                    error = AuditError(f"{failure}; and the spool failed too: {also}")
+            error.__cause__ = failure.__cause__
+            ticket.error = error
+            ticket.done = True
+
+    # -- the connection and the chain head -------------------------------------------------
+    def _connection(self) -> Any:
+        """The open connection, connecting (and reading the chain head) if needed."""
+        if os.getpid() != self._pid:  # a forked child must not use the parent's socket
+            self._conn, self._pid = None, os.getpid()
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        self._conn = None
+        if time.monotonic() < self._next_try:
+            raise AuditError(self._down)
+        try:
+            conn = connect(self.url, timeout=self._timeout, application_name=self._app_name())
+        except AuditError as exc:
+            self._next_try = time.monotonic() + self._retry_interval
+            self._down = f"{exc} (the database is unreachable)"
+            raise AuditError(self._down) from exc.__cause__
+        try:
+            schema_version(conn, self.url)
+            # a commit must be on disk before append returns, whatever the server's default
+            conn.execute(
+                "SELECT set_config('synchronous_commit', 'on', false) "
+                "WHERE current_setting('synchronous_commit') = 'off'"
+            )
+            self._read_head(conn)
+        except Exception as exc:
+            conn.close()
+            self._next_try = time.monotonic() + self._retry_interval
+            self._down = str(exc) if isinstance(exc, AuditError) else f"{self.display}: {why(exc)}"
+            raise AuditError(self._down) from exc
+        self._conn, self._down = conn, ""
+        return conn
+
+    def _app_name(self) -> str:
+        return f"usepolicy {self.writer_id}"[:63]
+
+    def _read_head(self, conn: Any) -> None:
+        row = conn.execute(_HEAD, (self.writer_id,)).fetchone()
+        self._seq, self._head = (0, None) if row is None else (int(row[0]), str(row[1]))
+
+    def _lost(self, exc: Exception) -> AuditError:
+        """Forget the connection after a database error (the head is re-read on reconnect)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken: closing is best effort
+                conn.close()
+        return AuditError(f"{self.display}: cannot store the record: {why(exc)}")
+
+    # -- inserting ----------------------------------------------------------------------
+    def _chain(self, bodies: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[Any]]:
+        """Rows and stored records for ``bodies``, chained after the current head."""
+        seq, head = self._seq, self._head
+        rows: list[tuple[Any, ...]] = []
+        stored: list[dict[str, Any]] = []
+        for original in bodies:
+            body = dict(original)
+            body["prev_digest"] = head
+            digest, members = canonical_parts(body)
+            body["record_digest"] = digest
+            add_member(members, "record_digest", digest)
+            if self._signer is not None:
+                body["signature"] = self._signer.signature(digest).model_dump()
+                add_member(members, "signature", body["signature"])
+            seq += 1
+            head = digest
+            rows.append(row_values(self.writer_id, seq, body, join_members(members).decode()))
+            stored.append(body)
+        return rows, stored
+
+    def _insert(self, conn: Any, bodies: list[dict[str, Any]]) -> list[DecisionRecord]:
+        """Insert ``bodies`` at the head of this writer's chain, in one transaction.
+
+        Another sink with the same writer id (a second process of one gateway) may have
+        moved the head: the primary key then refuses the rows, and they are chained
+        again after the new head.
+        """
+        psycopg = require_psycopg()
+        for _attempt in range(_CONFLICT_RETRIES):
+            rows, stored = self._chain(bodies)
+            try:
+                if len(rows) == 1:  # autocommit: the statement is the transaction
+                    conn.execute(_INSERT, rows[0])
+                else:
+                    with conn.transaction(), conn.cursor() as cursor:
+                        cursor.executemany(_INSERT, rows)  # pipelined: one round trip
+            except psycopg.errors.UniqueViolation as exc:
+                if exc.diag.constraint_name != "usepolicy_decisions_pkey":
+                    raise self._lost(exc) from exc
+                try:
+                    self._read_head(conn)
+                except psycopg.Error as again:
+                    raise self._lost(again) from again
+                continue
+            except psycopg.Error as exc:
+                raise self._lost(exc) from exc
+            self._seq += len(rows)
+            self._head = stored[-1]["record_digest"] if stored else self._head
+            return [DecisionRecord.model_validate(body) for body in stored]
+        raise AuditError(
+            f"{self.display}: writer `{self.writer_id}`: the chain head kept moving: is "
+            "another busy gateway using the same writer id?"
+        )
+
+    # -- the spool -----------------------------------------------------------------------
+    def replay(self) -> int:
+        """Replay the spool into the database now (appends also do it, first thing).
+
+        Returns:
+            How many spooled records were stored (records already stored are skipped).
+
+        Raises:
+            AuditError: the database is still unreachable, or the spool does not verify.
+        """
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            if self._closed:
+                raise AuditError(f"{self.display}: the audit sink is closed")
+            self._busy = True
+        try:
+            self._next_try = 0.0
+            return self._replay(self._connection())
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def _replay(self, conn: Any) -> int:
+        spool = self._spool
+        if spool is None or not spool.pending:
+            return 0
+        records = spool.records()
+        psycopg = require_psycopg()
+        try:
+            stored = conn.execute(
+                "SELECT record FROM usepolicy_decisions WHERE writer_id = %s "
+                "AND decision_id = ANY(%s)",
+                (self.writer_id, [record.decision_id for record in records]),
+            ).fetchall()
+        except psycopg.Error as exc:
+            raise self._lost(exc) from exc
+        present = {body_key(json.loads(row[0])) for row in stored}
+        missing = []
+        for record in records:
+            body = record.to_dict()
+            key = body_key(body)
+            if key not in present:
+                body.pop("signature", None)
+                missing.append(body)
+                present.add(key)
+        if missing:
+            self._insert(conn, missing)
+        spool.rotate()
+        _log.info(
+            "%s: writer %s: replayed %d spooled records (%d were already stored)",
+            self.display,
+            self.writer_id,
+            len(missing),
+            len(records) - len(missing),
+        )
+        return len(missing)
+
+    # -- lifetime -----------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection and the spool; later appends raise ``AuditError``."""
+        with self._cond:
+            self._closed = True
+            while self._busy:
+                self._cond.wait()
+        if self._conn is not None and os.getpid() == self._pid:
+            self._conn.close()
+        self._conn = None
+        if self._spool is not None:
+            self._spool.close()
+
+    def __enter__(self) -> PostgresSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,108 @@
+"""The local spool of a database sink: where decisions go while the database is down.
+
+While the database cannot be written, every use is denied (no durable record, no
+allow), and the deny record of each decision is appended to the spool, an ordinary
+``AuditLog`` (fsynced, hash-chained, verifiable with ``usepolicy audit verify``). When
+the database is back, the sink replays the spool into its chain, in order, before any
+new record, and only then moves the spool aside to ``<spool>.replayed-<UTC time>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import AuditError
+from .._record import DecisionRecord, record_digest
+from ._filelog import AuditLog
+from ._verify import read_records, verify_log
+
+if TYPE_CHECKING:
+    from ._sign import Signer
+
+__all__ = ["Spool", "denied_body"]
+
+_log = logging.getLogger("usepolicy.audit")
+
+
+def denied_body(body: dict[str, Any], message: str) -> dict[str, Any]:
+    """The deny a record becomes when it could not be stored: no determining rule, no
+    obligations, the ``audit-error`` last in ``errors`` (as ``Enforcer`` reports it)."""
+    denied = {k: v for k, v in body.items() if k not in ("record_digest", "signature")}
+    denied.update(
+        decision="deny",
+        determining_rule=None,
+        obligations=[],
+        errors=[*body["errors"], {"code": AuditError.code, "message": message}],
+        prev_digest=None,
+    )
+    denied["record_digest"] = record_digest(denied)
+    return denied
+
+
+class Spool:
+    """An ``AuditLog`` of records waiting for the database, opened only when needed."""
+
+    def __init__(self, path: str | os.PathLike[str], *, signer: Signer | None = None) -> None:
+        self.path = Path(path)
+        self._signer = signer
+        self._log: AuditLog | None = None
+        try:
+            self.pending = self.path.stat().st_size > 0
+        except FileNotFoundError:
+            self.pending = False
+        except OSError as exc:
+            raise AuditError(f"{self.path}: cannot use the spool: {exc.strerror}") from exc
+        if self.pending:
+            self._open()  # sets a torn tail aside now, and fails now if it is not a log
+
+    def _open(self) -> AuditLog:
+        if self._log is None:
+            self._log = AuditLog(self.path, signer=self._signer)
+        return self._log
+
+    def add(self, body: dict[str, Any]) -> DecisionRecord:
+        """Append a record (fsynced before returning)."""
+        stored = self._open().append(DecisionRecord.model_validate(body))
+        self.pending = True
+        return stored
+
+    def records(self) -> list[DecisionRecord]:
+        """The spooled records, in order, once the spool verifies.
+
+        Raises:
+            AuditError: the spool does not verify (then it is not replayed: a person
+                should look at it).
+        """
+        self._open()
+        result = verify_log(self.path)
+        if not result.ok:
+            raise AuditError(
+                f"{result}; the spool is not replayed until it is repaired or moved aside"
+            )
+        return [record for _, record in read_records(self.path)]
+
+    def rotate(self) -> Path | None:
+        """Move the replayed spool aside (kept, never deleted); None if that failed."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        target = self.path.with_name(f"{self.path.name}.replayed-{stamp}")
+        try:
+            os.replace(self.path, target)
+        except OSError as exc:
+            # replaying it again skips what is already stored, so this loses nothing
+            _log.warning("%s: replayed, but cannot move it aside: %s", self.path, exc.strerror)
+            return None
+        self.pending = False
+        _log.info("%s: replayed into the database and moved to %s", self.path, target.name)
+        return target
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,122 @@
+"""The database forms of ``usepolicy audit``: ``init-db URL``, ``verify URL``,
+``show URL``, ``export URL -o FILE`` (the PostgreSQL audit store, ``usepolicy[postgres]``).
+
+Imported by ``_audit`` only when an argument is a database URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from .._errors import AuditError
+from ..audit import export_db, init_db, query_db, verify_db
+from ..audit._pgschema import PostgresUnavailableError, display_url
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error
+
+if TYPE_CHECKING:
+    from ..audit import Verifier
+
+__all__ = ["run_export", "run_init_db", "run_show_db", "run_verify_db"]
+
+
+def _records(count: int) -> str:
+    return f"{count} record{'' if count == 1 else 's'}"
+
+
+def run_init_db(args: argparse.Namespace) -> int:
+    try:
+        applied = init_db(args.url, gateway_role=args.gateway_role)
+    except (AuditError, PostgresUnavailableError) as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    where = display_url(args.url)
+    if applied:
+        print(f"{where}: schema version {applied[-1]} (applied {', '.join(map(str, applied))})")
+    else:
+        print(f"{where}: schema up to date")
+    if args.gateway_role:
+        print(f"  role {args.gateway_role}: SELECT, INSERT on usepolicy_decisions (no UPDATE,")
+        print(f"  DELETE or TRUNCATE): GRANT {args.gateway_role} TO <gateway login>;")
+    return EXIT_ALLOWED
+
+
+def run_verify_db(args: argparse.Namespace, keys: list[Verifier]) -> int:
+    try:
+        result = verify_db(
+            args.log,
+            args.writer,
+            keys or None,
+            expect_head=args.expect_head,
+            expect_count=args.expect_count,
+        )
+    except (AuditError, PostgresUnavailableError, ValueError) as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    if args.format == "json":
+        print(json.dumps(result.to_dict()))
+    if not result.ok:
+        for writer in result.writers:
+            if not writer.ok:
+                error(f"{result.url}: writer `{writer.writer}` seq {writer.seq}: "
+                      f"{writer.problem}: {writer.message}")  # fmt: skip
+        return EXIT_ERROR
+    if args.format == "human":
+        count = len(result.writers)
+        print(f"{result.url}: ok: {count} writer{'' if count == 1 else 's'}, "
+              f"{_records(result.count)}")  # fmt: skip
+        for writer in result.writers:
+            signed = ""
+            if result.signatures_checked:
+                signed = ", all signed"
+            elif writer.signed:
+                signed = f", {writer.signed} signed (not checked: give --key PUB)"
+            print(f"  {writer.writer}: {_records(writer.count)}, head {writer.head}{signed}")
+        if args.expect_head is None and args.expect_count is None:
+            print("  end: not anchored (records cut off the end of a chain would not show)")
+    return EXIT_ALLOWED
+
+
+def run_show_db(args: argparse.Namespace) -> int:
+    from ._audit import _keep, _row  # the file log's filters and columns
+
+    header = ["writer", "seq", "time (UTC)", "decision", "rule", "purpose", "requester"]
+    rows: list[list[str]] = []
+    try:
+        total, matching = query_db(
+            args.log,
+            decision=args.decision,
+            rule=args.rule,
+            since=args.since,
+            until=args.until,
+            writer=args.writer,
+        )
+        for writer, seq, record in matching:
+            if not _keep(record, args):  # the same test as for a file (already filtered)
+                continue
+            if args.format == "json":
+                print(record.to_json())
+            else:
+                rows.append([writer, *_row(seq, record)])
+    except (AuditError, PostgresUnavailableError) as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    if args.format == "human":
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        for row in [header, *rows]:
+            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            print("  ".join(cells).rstrip())
+        print(f"{len(rows)} of {_records(total)}")
+    return EXIT_ALLOWED
+
+
+def run_export(args: argparse.Namespace) -> int:
+    try:
+        written = export_db(args.url, args.output, args.writer)
+    except (AuditError, PostgresUnavailableError, ValueError) as exc:
+        error(str(exc))
+        return EXIT_ERROR
+    for writer, path, count in written:
+        print(f"{path}: {_records(count)} of writer {writer}")
+    return EXIT_ALLOWED

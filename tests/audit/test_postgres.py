@@ -1,0 +1,554 @@
+"""The PostgreSQL audit store, against a real PostgreSQL server started for this module.
+
+The server is a throwaway cluster (``pg_server.PgServer``, the Debian ``postgresql``
+package's binaries). Where none can be started the tests skip, saying why, unless
+``USEPOLICY_REQUIRE_POSTGRES=1`` (as in ``.ci/run``) turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from usepolicy import AuditError, DecisionRecord, Enforcer, Engine
+from usepolicy.audit import (
+    PostgresSink,
+    PostgresUnavailableError,
+    Signer,
+    export_db,
+    init_db,
+    query_db,
+    verify_db,
+    verify_log,
+)
+from usepolicy.audit._pgschema import display_url, is_db_url
+from usepolicy.audit._postgres import body_key
+
+from ..conftest import REPO
+from .conftest import ALLOWED, DENIED
+from .pg_server import PgServer, find_binaries
+
+REQUIRED = os.environ.get("USEPOLICY_REQUIRE_POSTGRES") == "1"
+
+
+def _unavailable(why: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"USEPOLICY_REQUIRE_POSTGRES=1 but {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[PgServer]:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed: pip install 'usepolicy[postgres]'")
+    folder, why = find_binaries()
+    if folder is None:
+        _unavailable(f"no PostgreSQL server can be started: {why}")
+    # fsync off: these tests are about usepolicy, not the disk (on a slow virtual disk,
+    # the checkpoint of a fast shutdown took 20 s); the benchmark keeps fsync on
+    srv = PgServer(fsync=False)
+    yield srv
+    srv.destroy()
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def blank(server: PgServer) -> str:
+    """The URL of a new, empty database."""
+    return server.create_database(f"t{os.getpid()}_{next(_names)}")
+
+
+@pytest.fixture
+def db(blank: str) -> str:
+    """The URL of a new database holding the audit tables."""
+    assert init_db(blank) == [1]
+    return blank
+
+
+def allowed(engine: Engine, **changes: Any) -> DecisionRecord:
+    return engine.evaluate({**ALLOWED, **changes}).record()
+
+
+def denied(engine: Engine) -> DecisionRecord:
+    return engine.evaluate(DENIED).record()
+
+
+def rows(server: PgServer, url: str, writer: str) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT seq, record, decision, prev_digest, record_digest FROM usepolicy_decisions "
+            "WHERE writer_id = %s ORDER BY seq",
+            (writer,),
+        ).fetchall()
+
+
+def fill(url: str, engine: Engine, writers: tuple[str, ...] = ("a", "b", "c"), n: int = 12) -> None:
+    sinks = [PostgresSink(url, w) for w in writers]
+    for i in range(n):
+        for sink in sinks:
+            sink.append(denied(engine) if i % 3 == 2 else allowed(engine))
+    for sink in sinks:
+        sink.close()
+
+
+def tamper(server: PgServer, url: str, sql: str) -> None:
+    """Run SQL as a superuser who switches the append-only trigger off first."""
+    server.psql(f"SET session_replication_role = replica; {sql}", url.rsplit("/", 1)[1])
+
+
+# -- without a server ------------------------------------------------------------------
+def test_urls_are_recognised_and_passwords_masked() -> None:
+    assert is_db_url("postgresql://gw@db/audit") and is_db_url("postgres://db/audit")
+    assert not is_db_url("audit.jsonl") and not is_db_url("./postgresql://x")
+    assert (
+        display_url("postgresql://gw:s3cret@db:5432/audit") == "postgresql://gw:***@db:5432/audit"
+    )
+    assert display_url("postgresql://db/audit?user=gw&password=s3cret&sslmode=require") == (
+        "postgresql://db/audit?user=gw&password=***&sslmode=require"
+    )
+
+
+def test_without_psycopg_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    for call in (
+        lambda: PostgresSink("postgresql://db/audit", "gw-1"),
+        lambda: verify_db("postgresql://db/audit"),
+        lambda: init_db("postgresql://db/audit"),
+    ):
+        with pytest.raises(PostgresUnavailableError, match=r"pip install 'usepolicy\[postgres\]'"):
+            call()
+
+
+def test_a_bad_writer_id_is_refused() -> None:
+    for bad in ("", "x" * 201, "tab\there"):
+        with pytest.raises(ValueError, match="writer_id"):
+            PostgresSink("postgresql://127.0.0.1:1/x", bad)
+
+
+# -- schema ----------------------------------------------------------------------------
+def test_init_db_is_idempotent_and_a_sink_checks_the_schema_version(
+    server: PgServer, blank: str, engine: Engine
+) -> None:
+    with PostgresSink(blank, "gw-1", retry_interval=0) as sink:
+        with pytest.raises(AuditError, match="run `usepolicy audit init-db URL`"):
+            sink.append(allowed(engine))
+        assert init_db(blank) == [1]
+        assert init_db(blank) == []
+        assert sink.append(allowed(engine)).prev_digest is None  # works once initialised
+    tamper(server, blank, "INSERT INTO usepolicy_schema (version, description) VALUES (2, 'x')")
+    with (
+        PostgresSink(blank, "gw-1", retry_interval=0) as sink,
+        pytest.raises(AuditError, match="newer than this usepolicy knows"),
+    ):
+        sink.append(allowed(engine))
+    with pytest.raises(AuditError, match="newer"):
+        init_db(blank)
+
+
+def test_the_table_is_append_only_even_for_its_owner(server: PgServer, db: str, engine: Engine):
+    import psycopg
+
+    fill(db, engine, ("a",), 2)
+    with psycopg.connect(db, autocommit=True) as conn:
+        for sql in (
+            "UPDATE usepolicy_decisions SET decision = 'deny'",
+            "DELETE FROM usepolicy_decisions",
+            "TRUNCATE usepolicy_decisions",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(sql)  # type: ignore[arg-type]
+        # a retention job that says so may delete (see docs/fleet.md)
+        with conn.transaction():
+            conn.execute("SET LOCAL usepolicy.retention = 'on'")
+            assert conn.execute("DELETE FROM usepolicy_decisions WHERE seq = 2").rowcount == 1
+
+
+def test_the_gateway_role_may_insert_and_select_only(
+    server: PgServer, blank: str, engine: Engine
+) -> None:
+    import psycopg
+
+    init_db(blank, gateway_role="usepolicy_gateway")
+    name = blank.rsplit("/", 1)[1]
+    server.psql(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'gw_login') THEN "
+        "CREATE ROLE gw_login LOGIN; END IF; END $$; GRANT usepolicy_gateway TO gw_login",
+        name,
+    )
+    gateway_url = server.url(name, user="gw_login")
+    with PostgresSink(gateway_url, "gw-1") as sink:
+        first = sink.append(allowed(engine))
+        assert sink.append(denied(engine)).prev_digest == first.record_digest
+    with psycopg.connect(gateway_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM usepolicy_decisions").fetchone() == (2,)
+        for sql in (
+            "UPDATE usepolicy_decisions SET decision = 'allow'",
+            "DELETE FROM usepolicy_decisions",
+            "TRUNCATE usepolicy_decisions",
+            "DELETE FROM usepolicy_schema",
+            "SET session_replication_role = replica",  # only a superuser can skip triggers
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)  # type: ignore[arg-type]
+    assert verify_db(gateway_url).ok
+
+
+def test_commits_are_synchronous_even_where_the_database_says_otherwise(
+    server: PgServer, db: str, engine: Engine
+) -> None:
+    import psycopg
+
+    name = db.rsplit("/", 1)[1]
+    server.psql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+    with PostgresSink(db, "gw-1") as sink:
+        sink.append(allowed(engine))
+        assert sink._conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+
+
+# -- appending ----------------------------------------------------------------------------
+def test_each_writer_has_its_own_chain_of_canonical_rows(
+    server: PgServer, db: str, engine: Engine, tmp_path: Path
+) -> None:
+    with PostgresSink(db, "gw-a") as a, PostgresSink(db, "gw-b") as b:
+        stored = [(a if i % 3 else b).append(allowed(engine)) for i in range(9)]
+        assert (a.seq, b.seq) == (6, 3)
+    for writer in ("gw-a", "gw-b"):
+        found = rows(server, db, writer)
+        assert [r[0] for r in found] == list(range(1, len(found) + 1))
+        assert found[0][3] is None
+        for before, after in itertools.pairwise(found):
+            assert after[3] == before[4]
+    by_digest = {r.record_digest: r for r in stored}
+    for _seq, text, decision, _prev, digest in rows(server, db, "gw-a"):
+        assert text == by_digest[digest].to_json() and decision == "allow"
+    result = verify_db(db)
+    assert result.ok and [(w.writer, w.count) for w in result.writers] == [("gw-a", 6), ("gw-b", 3)]
+
+    # export: each chain, byte for byte, is a log that verify_log accepts
+    with pytest.raises(ValueError, match=r"\{writer\}"):
+        export_db(db, tmp_path / "all.jsonl")
+    written = export_db(db, tmp_path / "{writer}.jsonl")
+    assert [(w, p.name, n) for w, p, n in written] == [
+        ("gw-a", "gw-a.jsonl", 6),
+        ("gw-b", "gw-b.jsonl", 3),
+    ]
+    check = verify_log(tmp_path / "gw-a.jsonl")
+    assert check.ok and check.count == 6 and check.head == result.writers[0].head
+    (writer, path, count) = export_db(db, tmp_path / "b.jsonl", "gw-b")[0]
+    assert verify_log(path).count == 3 == count
+
+
+def test_eight_writers_with_500_records_each_concurrently(db: str, engine: Engine) -> None:
+    records = [[denied(engine) if i % 4 == 0 else allowed(engine) for i in range(500)]
+               for _ in range(8)]  # fmt: skip
+    start = threading.Barrier(8)
+    failures: list[BaseException] = []
+
+    def write(number: int) -> None:
+        try:
+            with PostgresSink(db, f"gw-{number}") as sink:
+                start.wait()
+                for record in records[number]:
+                    sink.append(record)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    result = verify_db(db)
+    assert result.ok, str(result)
+    assert [(w.writer, w.count) for w in result.writers] == [(f"gw-{n}", 500) for n in range(8)]
+    total, matching = query_db(db, decision="deny", writer="gw-3")
+    assert total == 4000
+    assert sum(1 for _ in matching) == 125
+
+
+def test_threads_sharing_one_sink_share_commits_and_one_chain(db: str, engine: Engine) -> None:
+    stored: list[DecisionRecord] = []
+    with PostgresSink(db, "gw-shared") as sink:
+
+        def write() -> None:
+            for _ in range(40):
+                stored.append(sink.append(allowed(engine)))
+
+        threads = [threading.Thread(target=write) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sink.seq == 320
+    result = verify_db(db)
+    assert result.ok and result.count == 320
+    assert len({r.record_digest for r in stored}) == 320
+
+
+def test_two_sinks_with_one_writer_id_keep_one_chain(db: str, engine: Engine) -> None:
+    with PostgresSink(db, "gw-twice") as first, PostgresSink(db, "gw-twice") as second:
+        for i in range(10):
+            (first if i % 3 else second).append(allowed(engine))
+    result = verify_db(db, "gw-twice")
+    assert result.ok and result.count == 10
+
+
+def test_signed_records_verify_with_the_key_only(db: str, engine: Engine) -> None:
+    signer = Signer.generate()
+    with PostgresSink(db, "gw-signed", signer=signer) as sink:
+        stored = sink.append(allowed(engine))
+    assert stored.signature is not None
+    good = verify_db(db, public_key=signer.verifier())
+    assert good.ok and good.signatures_checked and good.writers[0].signed == 1
+    bad = verify_db(db, public_key=Signer.generate().verifier())
+    assert bad.first_bad is not None and bad.first_bad.problem == "bad-signature"
+
+
+# -- tampering by a superuser is found, and named by (writer, seq) --------------------------
+TAMPERING = {
+    "json edited": (
+        "UPDATE usepolicy_decisions SET record = replace(record, '\"decision\":\"deny\"', "
+        "'\"decision\":\"allow\"') WHERE writer_id = 'b' AND seq = 6",
+        6, "edited", "does not match its record_digest",
+    ),
+    "column edited": (
+        "UPDATE usepolicy_decisions SET decision = 'allow' WHERE writer_id = 'b' AND seq = 6",
+        6, "edited", "column `decision` does not match the record",
+    ),
+    "row deleted": (
+        "DELETE FROM usepolicy_decisions WHERE writer_id = 'b' AND seq = 7",
+        7, "deleted", "seq 7 missing",
+    ),
+    "row deleted and the rest renumbered": (
+        "DELETE FROM usepolicy_decisions WHERE writer_id = 'b' AND seq = 7; "
+        "UPDATE usepolicy_decisions SET seq = seq - 1 WHERE writer_id = 'b' AND seq > 7",
+        7, "deleted", "the record before it is missing",
+    ),
+    "first row deleted and the rest renumbered": (
+        "DELETE FROM usepolicy_decisions WHERE writer_id = 'b' AND seq = 1; "
+        "UPDATE usepolicy_decisions SET seq = seq - 1 WHERE writer_id = 'b'",
+        1, "deleted", "from the start",
+    ),
+    "rows swapped": (
+        "UPDATE usepolicy_decisions SET seq = 1004 WHERE writer_id = 'b' AND seq = 4; "
+        "UPDATE usepolicy_decisions SET seq = 4 WHERE writer_id = 'b' AND seq = 5; "
+        "UPDATE usepolicy_decisions SET seq = 5 WHERE writer_id = 'b' AND seq = 1004",
+        4, "reordered", "chains to seq 5, which comes after it",
+    ),
+    "a row of another writer inserted": (
+        "UPDATE usepolicy_decisions SET seq = seq + 100 WHERE writer_id = 'b' AND seq > 8; "
+        "UPDATE usepolicy_decisions SET seq = seq - 99 WHERE writer_id = 'b' AND seq > 100; "
+        "INSERT INTO usepolicy_decisions (writer_id, seq, prev_digest, record_digest, record, "
+        "decision_id, ts, decision, determining_rule, purpose, organization, policy_digest) "
+        "SELECT 'b', 9, prev_digest, record_digest || 'x', record, decision_id, ts, decision, "
+        "determining_rule, purpose, organization, policy_digest FROM usepolicy_decisions "
+        "WHERE writer_id = 'a' AND seq = 9",
+        9, "inserted", "seq 9 not in the chain: seq 10 follows seq 8",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(TAMPERING), ids=list(TAMPERING))
+def test_tampering_is_found_at_the_first_bad_row(
+    server: PgServer, db: str, engine: Engine, case: str
+) -> None:
+    sql, seq, problem, words = TAMPERING[case]
+    fill(db, engine)
+    assert verify_db(db).ok
+    tamper(server, db, sql)
+    result = verify_db(db)
+    assert not result.ok
+    by_writer = {w.writer: w for w in result.writers}
+    assert by_writer["a"].ok and by_writer["c"].ok and by_writer["a"].count == 12
+    bad = by_writer["b"]
+    assert (bad.seq, bad.problem) == (seq, problem), bad
+    assert words in (bad.message or "")
+    assert bad.count == seq - 1
+    assert str(result).startswith(f"{display_url(db)}: writer `b` seq {seq}: {problem}: ")
+    only = verify_db(db, writer="b")
+    assert [(w.writer, w.seq, w.problem) for w in only.writers] == [("b", seq, problem)]
+
+
+def test_an_anchor_catches_records_cut_off_the_end(server: PgServer, db: str, engine: Engine):
+    fill(db, engine, ("a",), 5)
+    head = verify_db(db).writers[0].head
+    assert verify_db(db, "a", expect_head=head, expect_count=5).ok
+    tamper(server, db, "DELETE FROM usepolicy_decisions WHERE seq = 5")
+    assert verify_db(db).ok  # a shorter chain is still a chain
+    cut = verify_db(db, "a", expect_head=head, expect_count=5).writers[0]
+    assert (cut.problem, cut.seq) == ("truncated", 5)
+
+
+# -- the database down: deny, spool, replay --------------------------------------------------
+def test_an_unreachable_database_denies_and_spools_then_replays_in_order(
+    db: str, engine: Engine, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool.jsonl"
+    nowhere = "postgresql://postgres@127.0.0.1:1/nothing"
+    with PostgresSink(nowhere, "gw-1", spool=spool, retry_interval=0) as sink:
+        assert not sink.online
+        guard = Enforcer(engine, audit_log=sink)
+        answers = [guard.check(ALLOWED if i % 2 else DENIED) for i in range(5)]
+    assert all(a.decision == "deny" and a.errors[-1].code == "audit-error" for a in answers)
+    assert "kept in the spool" in answers[0].errors[-1].message
+    assert verify_log(spool).count == 5
+
+    with PostgresSink(db, "gw-1", spool=spool) as sink:  # replays when it connects
+        assert not sink.spooled and sink.seq == 5
+        later = sink.append(allowed(engine))
+    assert not spool.exists() and len(list(tmp_path.glob("spool.jsonl.replayed-*"))) == 1
+    _, found = query_db(db, writer="gw-1")
+    stored = [record for _, _, record in found]
+    assert [r.decision_id for r in stored] == [a.decision_id for a in answers] + [later.decision_id]
+    # the replayed records are exactly the denies the gateway answered, chained anew
+    assert [body_key(r.to_dict()) for r in stored[:5]] == [body_key(a.to_dict()) for a in answers]
+    assert verify_db(db).ok
+
+    # a replay cut off before the spool was moved aside is not stored twice
+    replayed = next(tmp_path.glob("spool.jsonl.replayed-*"))
+    shutil.copy(replayed, spool)
+    with PostgresSink(db, "gw-1", spool=spool) as sink:
+        assert not sink.spooled and sink.seq == 6
+    assert verify_db(db).count == 6
+
+
+def test_a_damaged_spool_is_not_replayed(db: str, engine: Engine, tmp_path: Path) -> None:
+    spool = tmp_path / "spool.jsonl"
+    with PostgresSink("postgresql://127.0.0.1:1/x", "gw-1", spool=spool) as sink:
+        for _ in range(3):
+            with pytest.raises(AuditError):
+                sink.append(allowed(engine))
+    lines = spool.read_bytes().splitlines(keepends=True)
+    spool.write_bytes(lines[0] + lines[2])
+    with PostgresSink(db, "gw-1", spool=spool) as sink:
+        assert sink.spooled
+        with pytest.raises(AuditError, match="not replayed until it is repaired"):
+            sink.append(allowed(engine))
+    assert verify_db(db).writers == ()
+
+
+def test_the_server_stopped_mid_stream(
+    server: PgServer, db: str, engine: Engine, tmp_path: Path
+) -> None:
+    """Denies while the server is down, then the spool is replayed: every decision is in
+    the database once, in the order it was made."""
+    spool = tmp_path / "spool.jsonl"
+    sink = PostgresSink(db, "gw-outage", spool=spool, timeout=5, retry_interval=0.05)
+    guard = Enforcer(engine, audit_log=sink)
+    answers: list[DecisionRecord] = []
+    down, up, done = threading.Event(), threading.Event(), threading.Event()
+    after_up: list[DecisionRecord] = []
+
+    def gateway() -> None:
+        while not (up.is_set() and len(after_up) >= 40):
+            answer = guard.check(DENIED if len(answers) % 4 == 0 else ALLOWED)
+            answers.append(answer)
+            if up.is_set():
+                after_up.append(answer)
+            time.sleep(0.002)
+        done.set()
+
+    thread = threading.Thread(target=gateway)
+    thread.start()
+    try:
+        while len(answers) < 60:
+            time.sleep(0.01)
+        server.stop()
+        down.set()
+        mark = len(answers)
+        while len(answers) < mark + 30:
+            time.sleep(0.01)
+    finally:
+        server.start()
+        up.set()
+        thread.join(120)
+    assert done.is_set()
+    sink.close()
+
+    failed = [a for a in answers if a.errors and a.errors[-1].code == "audit-error"]
+    assert len(failed) >= 30
+    assert all(a.decision == "deny" for a in failed)  # no durable record, no allow
+    assert not sink.spooled and not spool.exists()
+    assert any(a.allowed for a in after_up)  # allowing again once the database is back
+    result = verify_db(db)
+    assert result.ok and result.count == len(answers), str(result)
+    _, found = query_db(db, writer="gw-outage")
+    stored = sorted((seq, record) for _, seq, record in found)
+    assert [r.decision_id for _, r in stored] == [a.decision_id for a in answers]
+    for (_, record), answer in zip(stored, answers, strict=True):
+        assert body_key(record.to_dict()) == body_key(answer.to_dict())
+
+
+# -- the command line ----------------------------------------------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "usepolicy", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def test_the_command_line(server: PgServer, blank: str, tmp_path: Path) -> None:
+    init = _cli("audit", "init-db", blank, "--gateway-role")
+    assert init.returncode == 0, init.stderr
+    assert "schema version 1" in init.stdout and "usepolicy_gateway" in init.stdout
+    requests = [str(REPO / "examples/requests" / name) for name in
+                ("foreign_intercept_translation.json", "broker_location_data.json")]  # fmt: skip
+    check = _cli("check", *requests, "--audit-db", blank, "--writer-id", "gw-cli")
+    assert check.returncode == 2, check.stderr
+    assert check.stdout.count(f"logged: {blank}") == 2
+
+    verify = _cli("audit", "verify", blank)
+    assert verify.returncode == 0, verify.stderr
+    assert "ok: 1 writer, 2 records" in verify.stdout and "gw-cli: 2 records" in verify.stdout
+    show = _cli("audit", "show", blank, "--decision", "deny")
+    assert show.returncode == 0, show.stderr
+    assert "gw-cli  2    " in show.stdout and "1 of 2 records" in show.stdout
+    for rule, decisions in (
+        ("no-mass-domestic-surveillance", ["deny"]),
+        ("intelligence", ["allow", "deny"]),
+    ):  # decided, or matched
+        as_json = _cli("audit", "show", blank, "--format", "json", "--rule", rule)
+        assert [json.loads(line)["decision"] for line in as_json.stdout.splitlines()] == decisions
+
+    out = tmp_path / "fleet.jsonl"
+    export = _cli("audit", "export", blank, "-o", str(out))
+    assert export.returncode == 0, export.stderr
+    assert _cli("audit", "verify", str(out)).returncode == 0
+
+    tamper(server, blank, "UPDATE usepolicy_decisions SET record = record || ' ' WHERE seq = 2")
+    bad = _cli("audit", "verify", blank, "--format", "json")
+    assert bad.returncode == 1
+    assert "writer `gw-cli` seq 2: edited: the line is not the canonical JSON" in bad.stderr
+    assert json.loads(bad.stdout)["writers"][0]["seq"] == 2
+
+    down = _cli("check", requests[0], "--audit-db", "postgresql://postgres@127.0.0.1:1/x")
+    assert down.returncode == 1 and "cannot connect" in down.stderr and not down.stdout
+    spooled = _cli("check", requests[0], "--audit-db", "postgresql://postgres@127.0.0.1:1/x",
+                   "--spool", str(tmp_path / "spool.jsonl"))  # fmt: skip
+    assert spooled.returncode == 1 and "DENY because the decision could not be logged" in (
+        spooled.stdout
+    )
+    assert verify_log(tmp_path / "spool.jsonl").count == 1
