@@ -5,8 +5,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any
 from types import MappingProxyType
+from typing import Any
 
 __all__ = [
     "PURPOSE_PATTERN",
