@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import msgspec
@@ -32,7 +33,7 @@ from ._errors import FieldError, RequestError
 
 if TYPE_CHECKING:
     from ._request import UseRequest
-from ._vocabulary import Vocabulary
+from ._vocabulary import AttributeSpec, Vocabulary
 
 __all__ = [
     "Req",
@@ -239,6 +240,12 @@ def _pydantic_errors(
     except pydantic.ValidationError as exc:
         errors: list[FieldError] = []
         for err in exc.errors(include_url=False):
+            if err["type"] == "bad_attribute_value":
+                errors.extend(
+                    FieldError(f"attributes.{key}", "bad-attribute-value", message)
+                    for key, message in err.get("ctx", {}).get("errors", ())
+                )
+                continue
             path = ".".join(str(p) for p in err["loc"]) or "$"
             code = _ERROR_CODES.get(err["type"], err["type"].replace("_", "-"))
             message = err["msg"]
@@ -308,13 +315,23 @@ def _short(value: Any) -> str:
     return f"`{text[:60]}…`" if len(text) > 60 else f"`{text}`"
 
 
-def _accepted(req: Req, names: frozenset[str]) -> bool:
-    """The checks msgspec cannot express cheaply (purpose vocabulary, patterns, text)."""
+def _declared_ok(attributes: dict[str, Any], specs: Mapping[str, AttributeSpec]) -> bool:
+    for key, value in attributes.items():
+        spec = specs.get(key)
+        if spec is not None and not spec.accepts(value):
+            return False
+    return True
+
+
+def _accepted(req: Req, names: frozenset[str], specs: Mapping[str, AttributeSpec] | None) -> bool:
+    """The checks msgspec cannot express cheaply (purpose vocabulary, patterns, text,
+    declared attributes)."""
     country = req.requester.country
     return (
         req.purpose in names
         and (country is None or country in _good_countries or _country_ok(country))
         and (not req.attributes or _keys_ok(req.attributes))
+        and (specs is None or _declared_ok(req.attributes, specs))
         and _unicode_ok(req)
     )
 
@@ -339,7 +356,7 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
         except (msgspec.ValidationError, TypeError, RecursionError):
             pass
         else:
-            if _accepted(req, vocabulary.names):
+            if _accepted(req, vocabulary.names, vocabulary.attributes):
                 return req
     model, errors = _pydantic_errors(obj, vocabulary)
     if model is not None:
@@ -355,12 +372,13 @@ def validate_many(objs: list[Any], vocabulary: Vocabulary) -> list[Req]:
         RequestError: for the first invalid request, as ``validate_request`` would.
     """
     names = vocabulary.names
+    specs = vocabulary.attributes
     if all(type(obj) is dict for obj in objs):
         try:
             reqs = _convert(objs, list[Req])
         except (msgspec.ValidationError, TypeError, RecursionError):
             pass
         else:
-            if all(_accepted(req, names) for req in reqs):
+            if all(_accepted(req, names, specs) for req in reqs):
                 return reqs
     return [validate_request(obj, vocabulary) for obj in objs]

@@ -180,6 +180,21 @@ class UseRequest(BaseModel):
             )
         return value
 
+    @field_validator("attributes")
+    @classmethod
+    def _declared_attributes(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        context = info.context if isinstance(info.context, dict) else {}
+        vocabulary = context.get("vocabulary", STANDARD_VOCABULARY)
+        if isinstance(vocabulary, Vocabulary) and vocabulary.attributes is not None:
+            errors = vocabulary.attribute_errors(value)
+            if errors:
+                raise PydanticCustomError(
+                    "bad_attribute_value",
+                    "{message}",
+                    {"message": "; ".join(m for _, m in errors), "errors": errors},
+                )
+        return value
+
 
 def unknown_purpose_message(value: str, vocabulary: Vocabulary) -> str:
     close = vocabulary.closest(value)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
+    "ATTRIBUTE_TYPES",
     "PURPOSE_PATTERN",
     "STANDARD_PURPOSES",
     "STANDARD_VOCABULARY",
+    "AttributeSpec",
     "Vocabulary",
     "is_purpose_name",
     "is_under",
@@ -64,15 +67,82 @@ def is_under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-class Vocabulary:
-    """The set of purposes a request may name: the standard ones plus additions.
+#: the types an attribute may be declared with (``list`` is a list of strings)
+ATTRIBUTE_TYPES: Final = ("string", "number", "integer", "boolean", "list")
 
-    Immutable once built; membership tests are set lookups.
+
+@dataclass(frozen=True, slots=True)
+class AttributeSpec:
+    """A declared attribute: its type, its allowed values (string and list) and meaning."""
+
+    type: str
+    values: tuple[str, ...] | None = None
+    description: str | None = None
+    _allowed: frozenset[str] | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.values is not None:
+            object.__setattr__(self, "_allowed", frozenset(self.values))
+
+    def accepts(self, value: object) -> bool:
+        """True when ``value`` (an already well-formed attribute value) fits the spec."""
+        kind = self.type
+        allowed = self._allowed
+        if kind == "string":
+            return type(value) is str and (allowed is None or value in allowed)
+        if kind == "list":
+            if type(value) is not list:
+                return False
+            return allowed is None or all(item in allowed for item in value)
+        if kind == "boolean":
+            return type(value) is bool
+        if kind == "integer":
+            return type(value) is int
+        return type(value) is int or type(value) is float  # number
+
+    def problem(self, value: object) -> str:
+        """Why ``value`` does not fit (for an error message)."""
+        what = {"list": "a list of strings", "integer": "an integer"}.get(
+            self.type, f"a {self.type}"
+        )
+        if self.values is not None:
+            allowed = ", ".join(f"`{v}`" for v in self.values)
+            what = (
+                f"one of {allowed}" if self.type == "string" else f"{what}, each one of {allowed}"
+            )
+        return f"must be {what}, got {_short(value)}"
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "values": None if self.values is None else sorted(self.values),
+            "description": self.description,
+        }
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return f"`{text[:60]}…`" if len(text) > 60 else f"`{text}`"
+
+
+class Vocabulary:
+    """The purposes a request may name (standard ones plus additions), and the
+    attributes a policy declares.
+
+    Immutable once built; membership tests are set lookups. ``attributes`` is None
+    when nothing is declared, so request validation can skip the check outright.
     """
 
-    __slots__ = ("_names", "_prefixes", "descriptions")
+    __slots__ = ("_names", "_prefixes", "attributes", "descriptions")
 
-    def __init__(self, additions: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        additions: Mapping[str, str] | None = None,
+        attributes: Mapping[str, AttributeSpec] | None = None,
+    ) -> None:
+        self.attributes: Mapping[str, AttributeSpec] | None = (
+            MappingProxyType(dict(attributes)) if attributes else None
+        )
         merged = dict(STANDARD_PURPOSES)
         merged.update(additions or {})
         self.descriptions: Mapping[str, str] = MappingProxyType(merged)
@@ -90,6 +160,18 @@ class Vocabulary:
 
     def __contains__(self, name: object) -> bool:
         return name in self._names
+
+    def attribute_errors(self, attributes: Mapping[str, object]) -> list[tuple[str, str]]:
+        """``(key, message)`` for each declared attribute whose request value does not fit."""
+        specs = self.attributes
+        if not specs or not attributes:
+            return []
+        errors = []
+        for key, value in attributes.items():
+            spec = specs.get(key)
+            if spec is not None and not spec.accepts(value):
+                errors.append((key, f"attribute `{key}` {spec.problem(value)}"))
+        return errors
 
     def is_prefix(self, prefix: str) -> bool:
         """True when some purpose is ``prefix`` or lies under it."""

@@ -14,9 +14,9 @@ from typing import Final
 import rfc8785
 
 from .._errors import Diagnostic, PolicyError
-from .._vocabulary import Vocabulary
+from .._vocabulary import AttributeSpec, Vocabulary
 from ._model import Combine, Effect, Invariant, Policy, Rule
-from ._parse import ParsedFile, parse_file
+from ._parse import ParsedFile, check_attribute_use, parse_file
 from ._yaml import MAX_FILE_BYTES, YamlFailure, parse_yaml
 
 __all__ = ["DEFAULT_PACK", "load_policy", "loads_policy", "pack_path", "policy_files"]
@@ -159,7 +159,20 @@ class _SetLoader:
         rule_pos: dict[str, Rule] = {}
         invariants: list[Invariant] = []
         invariant_pos: dict[str, Invariant] = {}
+        attributes: dict[str, AttributeSpec] = {}
         for parsed in self.files:
+            for key, (spec, node) in parsed.attributes.items():
+                if key in attributes and attributes[key].document() != spec.document():
+                    self.err(
+                        parsed.path,
+                        node.line,
+                        node.col,
+                        "duplicate-attribute",
+                        f"attribute `{key}` is declared twice with different specs",
+                        "declare it once, in the file the others include",
+                    )
+                    continue
+                attributes.setdefault(key, spec)
             for name, (desc, node) in parsed.purposes.items():
                 if name in purposes and purposes[name] != desc:
                     self.err(
@@ -209,10 +222,12 @@ class _SetLoader:
                     continue
                 invariant_pos[inv.id] = inv
                 invariants.append(inv)
-        vocabulary = Vocabulary(purposes)
+        vocabulary = Vocabulary(purposes, attributes)
         for parsed in self.files:
             for ref in parsed.refs:
                 self.check_ref(ref, vocabulary, lists)
+        if attributes:
+            self.check_attribute_uses(attributes)
         default, combine = self.settings(roots)
         if self.diagnostics:
             raise PolicyError(self.diagnostics)
@@ -234,6 +249,27 @@ class _SetLoader:
         )
         digest = "sha256:" + hashlib.sha256(rfc8785.dumps(policy.document())).hexdigest()
         return dataclasses.replace(policy, digest=digest)
+
+    def check_attribute_uses(self, attributes: dict[str, AttributeSpec]) -> None:
+        """When the set declares attributes, every tested attribute must be declared."""
+        declared = sorted(attributes)
+        for parsed in self.files:
+            for use in parsed.attribute_uses:
+                spec = attributes.get(use.key)
+                if spec is not None:
+                    check_attribute_use(use, spec, self.diagnostics)
+                    continue
+                close = difflib.get_close_matches(use.key, declared, n=1, cutoff=0.6)
+                self.err(
+                    use.path,
+                    use.key_node.line,
+                    use.key_node.col,
+                    "unknown-attribute",
+                    f"attribute `{use.key}` is not declared in `vocabulary.attributes`",
+                    f"did you mean `attributes.{close[0]}`?"
+                    if close
+                    else "declare it under `vocabulary: attributes:`",
+                )
 
     def check_ref(
         self, ref: object, vocabulary: Vocabulary, lists: dict[str, frozenset[str]]

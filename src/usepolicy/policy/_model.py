@@ -176,11 +176,18 @@ class Policy:
             "description": self.description,
             "default": self.default.value,
             "combine": self.combine.value,
-            "vocabulary": {"purposes": dict(sorted(self.purpose_additions.items()))},
+            "vocabulary": self._vocabulary_document(),
             "lists": {name: sorted(items) for name, items in sorted(self.lists.items())},
             "rules": [rule.document() for rule in self.rules],
             "invariants": [inv.document() for inv in self.invariants],
         }
+
+    def _vocabulary_document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"purposes": dict(sorted(self.purpose_additions.items()))}
+        declared = self.vocabulary.attributes
+        if declared:  # absent when nothing is declared, so older digests stay the same
+            doc["attributes"] = {key: declared[key].document() for key in sorted(declared)}
+        return doc
 
     def rule(self, rule_id: str) -> Rule:
         for rule in self.rules:

@@ -13,14 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from .._enums import ATTRIBUTE_KEY_PATTERN
+from .._enums import ATTRIBUTE_KEY_PATTERN, LIMITS
 from .._errors import Diagnostic
-from .._vocabulary import STANDARD_PURPOSES, compile_re2, is_purpose_name
+from .._vocabulary import (
+    ATTRIBUTE_TYPES,
+    STANDARD_PURPOSES,
+    AttributeSpec,
+    compile_re2,
+    is_purpose_name,
+    is_under,
+)
 from ._fields import FIELDS, NOT_EVALUABLE, OPERATORS, FieldSpec, Kind, lookup_field
 from ._model import AllOf, AnyOf, Cond, Effect, Invariant, NotOf, ObligationSpec, Rule, Test
 from ._yaml import YAML11_BOOLEANS, Node
 
-__all__ = ["ParsedFile", "parse_file"]
+__all__ = ["AttributeUse", "ParsedFile", "check_attribute_use", "parse_file"]
 
 _TOP_KEYS: Final = (
     "usepolicy", "name", "version", "description", "default", "combine",
@@ -29,6 +36,15 @@ _TOP_KEYS: Final = (
 _RULE_KEYS: Final = ("id", "effect", "reason", "reference", "when", "obligations")
 _OBLIGATION_KEYS: Final = ("id", "with", "when")
 _INVARIANT_KEYS: Final = ("id", "never", "when", "description")
+_ATTRIBUTE_SPEC_KEYS: Final = ("type", "values", "description")
+#: the operators that fit a declared attribute, by its type (in documentation order)
+ATTRIBUTE_OPERATORS: Final[dict[str, tuple[str, ...]]] = {
+    "string": ("eq", "ne", "in", "not_in", "under", "in_list", "matches", "exists"),
+    "number": ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "exists"),
+    "integer": ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "exists"),
+    "boolean": ("eq", "ne", "exists"),
+    "list": ("contains", "contains_any", "contains_all", "exists"),
+}
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
 _LIST_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
@@ -47,6 +63,18 @@ class Ref:
     col: int
 
 
+@dataclass(frozen=True, slots=True)
+class AttributeUse:
+    """A test of ``attributes.KEY`` in a file, checked against the set's declarations."""
+
+    key: str
+    path: str
+    key_node: Node
+    op: str
+    op_node: Node
+    operand: Node
+
+
 @dataclass
 class ParsedFile:
     """What one file contributes to a policy set."""
@@ -61,6 +89,8 @@ class ParsedFile:
     includes: list[tuple[str, Node]] = field(default_factory=list)
     lists: dict[str, tuple[frozenset[str], Node]] = field(default_factory=dict)
     purposes: dict[str, tuple[str, Node]] = field(default_factory=dict)
+    attributes: dict[str, tuple[AttributeSpec, Node]] = field(default_factory=dict)
+    attribute_uses: list[AttributeUse] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     invariants: list[Invariant] = field(default_factory=list)
     refs: list[Ref] = field(default_factory=list)
@@ -215,7 +245,9 @@ class _Parser:
         return out
 
     def vocabulary(self, node: Node) -> None:
-        vocab = self.mapping(node, "`vocabulary`", ("purposes",))
+        vocab = self.mapping(node, "`vocabulary`", ("purposes", "attributes"))
+        if vocab and "attributes" in vocab:
+            self.attribute_declarations(vocab["attributes"])
         if not vocab or "purposes" not in vocab:
             return
         purposes = self.mapping(vocab["purposes"], "`vocabulary.purposes`", ())
@@ -247,6 +279,65 @@ class _Parser:
                 continue
             desc = self.string(desc_node, f"the description of purpose `{name}`")
             self.out.purposes[name] = (desc or "", key_node)
+
+    def attribute_declarations(self, node: Node) -> None:
+        if not isinstance(node.value, dict):
+            self.err(
+                node,
+                "wrong-type",
+                f"`vocabulary.attributes` must be a mapping, got {node.describe()}",
+            )
+            return
+        for key, spec_node in node.value.items():
+            key_node = node.keys[key]
+            if len(key) > LIMITS.max_attribute_key or not _KEY_RE.fullmatch(key):
+                self.err(
+                    key_node,
+                    "bad-attribute-name",
+                    f"`{key}` is not an attribute key",
+                    f"keys match {ATTRIBUTE_KEY_PATTERN} (at most "
+                    f"{LIMITS.max_attribute_key} characters)",
+                )
+                continue
+            spec = self.attribute_spec(key, spec_node)
+            if spec is not None:
+                self.out.attributes[key] = (spec, key_node)
+
+    def attribute_spec(self, key: str, node: Node) -> AttributeSpec | None:
+        what = f"attribute `{key}`"
+        spec = self.mapping(node, what, _ATTRIBUTE_SPEC_KEYS, ("type",))
+        if spec is None or "type" not in spec:
+            return None
+        kind = self.choice(spec["type"], "`type`", ATTRIBUTE_TYPES)
+        values: tuple[str, ...] | None = None
+        ok = kind is not None
+        if "values" in spec:
+            items = self.seq(spec["values"], f"the values of {what}")
+            if kind is not None and kind not in ("string", "list"):
+                self.err(
+                    spec["values"],
+                    "bad-value",
+                    f"`values` applies to string and list attributes; {what} is {kind}",
+                    "remove `values`",
+                )
+                ok = False
+            elif items is None:
+                ok = False
+            elif not items:
+                self.err(spec["values"], "empty-condition", f"{what} needs at least one value")
+                ok = False
+            else:
+                texts = [self.string(item, f"a value of {what}") for item in items]
+                if any(t is None for t in texts):
+                    ok = False
+                values = tuple(dict.fromkeys(t for t in texts if t is not None))
+        description = None
+        if "description" in spec:
+            description = self.string(spec["description"], f"the description of {what}")
+            ok = ok and description is not None
+        if not ok or kind is None:
+            return None
+        return AttributeSpec(kind, values, description)
 
     def lists(self, node: Node) -> None:
         if not isinstance(node.value, dict):
@@ -451,7 +542,10 @@ class _Parser:
                 return None
             tests: list[Cond | None] = []
             for op, operand in value.value.items():
-                tests.append(self.test(spec, op, value.keys[op], operand))
+                test = self.test(spec, op, value.keys[op], operand)
+                tests.append(test)
+                if test is not None and spec.kind is Kind.ATTRIBUTE:
+                    self.attribute_use(path, key_node, op, value.keys[op], operand)
             if any(t is None for t in tests):
                 return None
             conds = tuple(t for t in tests if t is not None)
@@ -463,7 +557,70 @@ class _Parser:
                 else "write `{contains_all: [...]}` or `{contains_any: [...]}`",
             )  # fmt: skip
             return None
-        return self.test(spec, "eq", key_node, value)
+        test = self.test(spec, "eq", key_node, value)
+        if test is not None and spec.kind is Kind.ATTRIBUTE:
+            self.attribute_use(path, key_node, "eq", key_node, value)
+        return test
+
+    def attribute_use(self, path: str, key_node: Node, op: str, op_node: Node, node: Node) -> None:
+        key = path[len("attributes.") :]
+        self.out.attribute_uses.append(AttributeUse(key, self.path, key_node, op, op_node, node))
+
+    # -- declared attributes (checked by the loader, against the whole set) ----------
+    def declared_use(self, use: AttributeUse, spec: AttributeSpec) -> None:
+        kind = spec.type
+        fits = ATTRIBUTE_OPERATORS[kind]
+        if use.op not in fits:
+            self.err(
+                use.op_node, "operator-mismatch",
+                f"`{use.op}` does not fit `attributes.{use.key}` (declared {kind})",
+                f"use one of: {', '.join(fits)}",
+            )  # fmt: skip
+            return
+        if use.op in ("in_list", "matches", "exists"):
+            return
+        node = use.operand
+        items = node.value if isinstance(node.value, list) else [node]
+        for item in items:
+            if not self.declared_value(use, spec, item):
+                return
+
+    def declared_value(self, use: AttributeUse, spec: AttributeSpec, node: Node) -> bool:
+        field_path = f"`attributes.{use.key}`"
+        kind = spec.type
+        value = node.value
+        if kind == "boolean":
+            return self.boolean(node, f"a value of {field_path}") is not None
+        if kind in ("number", "integer"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                article = "an" if kind == "integer" else "a"
+                self.err(
+                    node, "wrong-type", f"{field_path} is {article} {kind}, got {node.describe()}"
+                )
+                return False
+            if kind == "integer" and not isinstance(value, int):
+                self.err(node, "wrong-type", f"{field_path} is an integer, got {node.describe()}")
+                return False
+            return True
+        what = "an item of " + field_path if kind == "list" else "a value of " + field_path
+        text = self.string(node, what)
+        if text is None:
+            return False
+        if spec.values is None:
+            return True
+        if use.op == "under":
+            known = any(is_under(v, text) for v in spec.values)
+        else:
+            known = text in spec.values
+        if not known:
+            self.err(
+                node,
+                "unknown-value",
+                f"`{text}` is not a declared value of {field_path}",
+                _closest(text, spec.values) or f"values: {', '.join(spec.values)}",
+            )
+            return False
+        return True
 
     def test(self, spec: FieldSpec, op: str, op_node: Node, node: Node) -> Test | None:
         if op not in OPERATORS:
@@ -610,6 +767,13 @@ class _Parser:
 
 
 _BAD: Final[Any] = object()
+
+
+def check_attribute_use(
+    use: AttributeUse, spec: AttributeSpec, diagnostics: list[Diagnostic]
+) -> None:
+    """Check a test of a declared attribute: operator fit, operand types and values."""
+    _Parser(use.path, Path("."), diagnostics).declared_use(use, spec)
 
 
 def parse_file(root: Node, path: str, base_dir: Path, diagnostics: list[Diagnostic]) -> ParsedFile:

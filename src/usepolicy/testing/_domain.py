@@ -206,6 +206,16 @@ def _attribute(field: str, tests: Sequence[tuple[Test, Policy]]) -> tuple[list[A
             for combo in itertools.combinations(members, size)
         ]
     bools = [v for v in constants if isinstance(v, bool)]
+    # a declared attribute's values: invalid candidates are dropped later, so the
+    # declared ones must be here to stand for the values no test names
+    key = field.removeprefix("attributes.")
+    for _, policy in tests:
+        spec = (policy.vocabulary.attributes or {}).get(key)
+        if spec is not None and spec.values is not None:
+            if spec.type == "list":
+                lists += [(v,) for v in spec.values]
+            else:
+                strings += list(spec.values)
     values: list[Any] = [None, False, True, *bools, 0, *numbers, *strings, *lists]
     return _unique(values), notes
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from .._errors import RequestError
 from .._fastrequest import Req, validate_request
-from .._vocabulary import STANDARD_PURPOSES, Vocabulary
+from .._vocabulary import STANDARD_PURPOSES, AttributeSpec, Vocabulary
 from ..engine._compile import Pred, compile_cond
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
 from ._domain import FIELD_ORDER, candidates, default_value
@@ -152,9 +152,12 @@ class Partition:
     ) -> None:
         self.policies = tuple(policies)
         additions: dict[str, str] = {}
+        declared: dict[str, AttributeSpec] = {}
         for policy in self.policies:
             additions.update(policy.purpose_additions)
-        self.vocabulary = Vocabulary(additions)
+            declared.update(policy.vocabulary.attributes or {})
+        # declared attributes keep invalid values out of the representatives
+        self.vocabulary = Vocabulary(additions, declared)
         self.purposes = [*STANDARD_PURPOSES, *sorted(additions)]
         self._atoms: list[_Atom] = []
         seen: dict[tuple[int, int], _Atom] = {}

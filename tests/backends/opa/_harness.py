@@ -17,6 +17,7 @@ from typing import Any
 
 from usepolicy import Category, Engine, Policy, RequestError
 from usepolicy._fastrequest import request_to_builtins, validate_request
+from usepolicy._vocabulary import AttributeSpec
 from usepolicy.backends.opa import data_path, to_rego
 from usepolicy.policy import AllOf, AnyOf, Cond, NotOf, Test
 from usepolicy.policy._fields import FIELDS
@@ -230,6 +231,18 @@ def _attribute(rng: random.Random, known: list[Any]) -> Any:
     return [rng.choice([*strings, *STRINGS]) for _ in range(size)]
 
 
+def _declared_value(rng: random.Random, spec: AttributeSpec) -> Any:
+    """A value that fits a declared attribute."""
+    if spec.type == "boolean":
+        return rng.random() < 0.5
+    if spec.type in ("number", "integer"):
+        return rng.randint(-3, 3)
+    options = list(spec.values or ("x", "y"))
+    if spec.type == "list":
+        return rng.sample(options, rng.randint(0, min(3, len(options))))
+    return rng.choice(options)
+
+
 def generated_requests(policy: Policy, count: int, seed: int = 0) -> list[dict[str, Any]]:
     """``count`` valid requests (validated, defaults filled in) that exercise ``policy``."""
     rng = random.Random(seed)
@@ -276,7 +289,11 @@ def generated_requests(policy: Policy, count: int, seed: int = 0) -> list[dict[s
         for key in attribute_keys:
             if rng.random() < 0.3:
                 continue
-            attributes[key] = _attribute(rng, known.get(f"attributes.{key}", []))
+            value = _attribute(rng, known.get(f"attributes.{key}", []))
+            spec = (policy.vocabulary.attributes or {}).get(key)
+            if spec is not None and not spec.accepts(value):
+                value = _declared_value(rng, spec)  # else nearly every request is invalid
+            attributes[key] = value
         request["attributes"] = attributes
         try:
             req = validate_request(request, policy.vocabulary)
