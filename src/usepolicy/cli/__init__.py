@@ -49,7 +49,8 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     for name, (module, summary) in COMMANDS.items():
         if name == chosen:
-            importlib.import_module(f".{module}", __name__).add_parser(sub)
+            parser_for = sub.add_parser(name, help=summary)
+            importlib.import_module(f".{module}", __name__).configure(parser_for)
         else:
             sub.add_parser(name, help=summary, add_help=False)
     return parser

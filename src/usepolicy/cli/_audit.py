@@ -13,15 +13,14 @@ from .._record import DecisionRecord
 from ..audit import Verifier, read_records, verify_log
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "audit",
-        help="verify or show an audit log",
-        description="Check an audit log's chain and signatures, or list its records. "
-        "LOG is a file, or a PostgreSQL audit store (postgresql://...).",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy audit`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Check an audit log's chain and signatures, or list its records. "
+        "LOG is a file, or a PostgreSQL audit store (postgresql://...)."
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=type(parser))
     verify = actions.add_parser(

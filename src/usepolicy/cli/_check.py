@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._errors import AuditError, FieldError, PolicyError, RequestError
 from ..engine import Decision, Engine, Explanation
@@ -29,16 +29,15 @@ if TYPE_CHECKING:  # imported where used: a plain check stays a cold-start fast 
     from ..backends.opa import OpaEngine
     from ..policy import Policy
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "check",
-        help="evaluate requests and print the decisions",
-        description="Evaluate each request file (- for stdin) against the policy. "
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy check`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Evaluate each request file (- for stdin) against the policy. "
         "Exit 0 all allowed, 2 any denied, 3 invalid request or policy, 1 usage or "
-        "internal error.",
+        "internal error."
     )
     parser.add_argument("requests", nargs="+", metavar="REQUEST", help="request JSON file, or -")
     add_policy_args(parser)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from .._errors import PolicyError
 from ..policy import load_policy
@@ -12,18 +11,17 @@ from ..testing import DEFAULT_BUDGET, DiffReport, diff_policies
 from ..testing._runner import plural
 from ._output import EXIT_ALLOWED, EXIT_ERROR, EXIT_INVALID, policy_error
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "diff",
-        help="requests whose decision changes between two policies",
-        description="Compare two policies (each a file or folder) over every class of "
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy diff`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Compare two policies (each a file or folder) over every class of "
         "requests they distinguish and show, for each distinct change of decision, the "
         "simplest request that shows it and the rules that decided on each side. Exit 0 "
         "when they decide every request alike, 1 when they differ, 3 when a policy is "
-        "invalid.",
+        "invalid."
     )
     parser.add_argument("old", metavar="OLD", help="policy file or folder")
     parser.add_argument("new", metavar="NEW", help="policy file or folder")

@@ -10,15 +10,14 @@ from .._errors import PolicyError
 from ..policy import load_policy
 from ._output import EXIT_ALLOWED, EXIT_ERROR, EXIT_INVALID, error, policy_error
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "export",
-        help="export a policy for Open Policy Agent (Rego module or bundle)",
-        description="Export a policy for Open Policy Agent. Exit 0, 3 for an invalid "
-        "policy, 1 when the output cannot be written.",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy export`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Export a policy for Open Policy Agent. Exit 0, 3 for an invalid "
+        "policy, 1 when the output cannot be written."
     )
     kinds = parser.add_subparsers(title="formats", metavar="FORMAT", parser_class=type(parser))
     rego = kinds.add_parser(

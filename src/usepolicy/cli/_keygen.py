@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "keygen",
-        help="make a key pair for signing audit records",
-        description="Write an Ed25519 private key (PEM, mode 0600) to KEYFILE and its "
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy keygen`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Write an Ed25519 private key (PEM, mode 0600) to KEYFILE and its "
         "public key to KEYFILE.pub. Give the private key to `check --sign-key` or "
         "`Enforcer(signer=...)`; give inspectors the public key. Needs "
-        "pip install 'usepolicy[sign]'.",
+        "pip install 'usepolicy[sign]'."
     )
     parser.add_argument("-o", "--output", required=True, metavar="KEYFILE")
     parser.add_argument("--force", action="store_true", help="replace existing key files")

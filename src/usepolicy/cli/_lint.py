@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .._errors import PolicyError
 from ..policy import load_policy
 from ..testing import DEFAULT_BUDGET, lint_policy
 from ._output import EXIT_ALLOWED, EXIT_ERROR, EXIT_INVALID, policy_error
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "lint",
-        help="find rules that never match or never decide, and unused lists or purposes",
-        description="Check each policy (file or folder) for rules that can never match "
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy lint`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Check each policy (file or folder) for rules that can never match "
         "(contradictory conditions), rules that never decide (shadowed by earlier rules "
         "under first-match, or allow rules every match of which also matches a deny rule "
         "under deny-overrides), and lists or vocabulary purposes nothing uses. The rule "
         "checks cover every class of requests. Each warning is one line, "
         "`usepolicy: path:line:col: code: message`. Exit 0 without warnings, 1 with "
-        "warnings, 3 when a policy is invalid.",
+        "warnings, 3 when a policy is invalid."
     )
     parser.add_argument("policies", nargs="+", metavar="POLICY")
     parser.add_argument(

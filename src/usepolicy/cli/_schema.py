@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from ._output import EXIT_ALLOWED
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "schema",
-        help="print the JSON Schema of the request",
-        description="Print the JSON Schema (draft 2020-12) of a usepolicy request.",
-    )
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy schema`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = "Print the JSON Schema (draft 2020-12) of a usepolicy request."
     parser.set_defaults(run=run)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
 
 from ..testing import (
     DEFAULT_BUDGET,
@@ -20,18 +19,17 @@ from ..testing import (
 )
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "test",
-        help="run policy test files and check invariants",
-        description="Run policy test files (*.test.yaml) and check the invariants of "
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy test`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Run policy test files (*.test.yaml) and check the invariants of "
         "their policies; a policy file is checked for its invariants, a folder runs "
         "every test file in it. Invariants are checked against every class of requests "
         "the policy distinguishes, not a sample. Exit 0 when everything passes, 1 on "
-        "any failure.",
+        "any failure."
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="test file, policy or folder")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per case")

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .._errors import PolicyError
 from ..policy import load_policy
 from ._output import EXIT_ALLOWED, EXIT_INVALID, policy_error
 
-__all__ = ["add_parser"]
+__all__ = ["configure"]
 
 
-def add_parser(sub: Any) -> None:
-    parser = sub.add_parser(
-        "validate",
-        help="load and check policies",
-        description="Load each policy (file or folder) and report every problem as "
-        "path:line:col: code: message. Exit 0 when all are valid, 3 otherwise.",
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Describe ``usepolicy validate`` and add its options (``cli.COMMANDS`` names it)."""
+    parser.description = (
+        "Load each policy (file or folder) and report every problem as "
+        "path:line:col: code: message. Exit 0 when all are valid, 3 otherwise."
     )
     parser.add_argument("policies", nargs="+", metavar="POLICY")
     parser.set_defaults(run=run)
