@@ -20,7 +20,7 @@ from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, Cond, NotOf, Test
 from ._compile import compile_cond
 
-__all__ = ["generate_scan"]
+__all__ = ["generate_predicate", "generate_scan"]
 
 _ORDER_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
@@ -121,9 +121,25 @@ def generate_scan(
             lines.append(f"    if {emitter.expr(cond)}:")
             lines.append(f"        m |= {1 << k}")
     lines.append("    return m")
+    scan: Callable[[Req], int] = _define("scan", lines, emitter)
+    return scan
+
+
+def generate_predicate(
+    cond: Cond, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary
+) -> Callable[[Req], bool]:
+    """One condition as a generated function (for explain traces, indexed rules and
+    obligations), so every path evaluates conditions with the same code."""
+    emitter = _Emitter(lists, vocabulary)
+    lines = ["def pred(r):", f"    return bool({emitter.expr(cond)})"]
+    pred: Callable[[Req], bool] = _define("pred", lines, emitter)
+    return pred
+
+
+def _define(name: str, lines: list[str], emitter: _Emitter) -> Any:
     source = "\n".join(lines)
     namespace = dict(emitter.namespace)
     exec(compile(source, "<usepolicy plan>", "exec"), namespace)  # noqa: S102 - see module doc
-    scan: Callable[[Req], int] = namespace["scan"]
-    scan.__doc__ = source
-    return scan
+    function = namespace[name]
+    function.__doc__ = source
+    return function

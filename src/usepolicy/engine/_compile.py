@@ -1,8 +1,8 @@
-"""Compile conditions into closures over a validated request.
+"""Compile conditions into predicates over a validated request.
 
-Each ``Test`` becomes one small closure with its operand pre-converted (sets for
-``in``, ranks for ordered enums, the purpose set an ``under`` covers, a compiled RE2
-pattern). ``specialize`` folds every purpose test to a constant for one purpose, so
+``compile_cond`` gives one predicate for a condition: attribute tests (typed, and able
+to raise an evaluation error) are closures here, everything else is generated code from
+``_codegen``. ``specialize`` folds every purpose test to a constant for one purpose, so
 the engine can index rules by purpose without changing their meaning.
 """
 
@@ -12,11 +12,9 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from .._enums import Classification
 from .._errors import EvaluationError
 from .._fastrequest import Req
 from .._vocabulary import Vocabulary, compile_re2, is_under
-from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test
 
 __all__ = ["Pred", "compile_cond", "getter", "specialize"]
@@ -109,91 +107,16 @@ def is_constant(cond: Cond) -> bool | None:
 
 
 def compile_cond(cond: Cond, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary) -> Pred:
-    """Compile a condition tree into one predicate."""
-    if isinstance(cond, Test):
-        return _compile_test(cond, lists, vocabulary)
-    if isinstance(cond, NotOf):
-        inner = compile_cond(cond.item, lists, vocabulary)
-        return lambda req: not inner(req)
-    preds = tuple(compile_cond(item, lists, vocabulary) for item in cond.items)
-    if isinstance(cond, AllOf):
-        if not preds:
-            return lambda req: True
-        if len(preds) == 1:
-            return preds[0]
-        if len(preds) == 2:
-            a, b = preds
-            return lambda req: a(req) and b(req)
-        if len(preds) == 3:
-            a, b, c = preds
-            return lambda req: a(req) and b(req) and c(req)
-        return lambda req: all(p(req) for p in preds)
-    if not preds:
-        return lambda req: False
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:
-        a, b = preds
-        return lambda req: a(req) or b(req)
-    return lambda req: any(p(req) for p in preds)
+    """Compile a condition tree into one predicate.
 
+    Attribute tests (typed, and able to raise) are closures; everything else is
+    generated code, the same code the engine's per-purpose scans are made of.
+    """
+    if isinstance(cond, Test) and cond.field.startswith("attributes."):
+        return _compile_attribute(cond, getter(cond.field), lists)
+    from ._codegen import generate_predicate
 
-def _compile_test(test: Test, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary) -> Pred:
-    spec = lookup_field(test.field)
-    assert spec is not None, test.field
-    get = getter(test.field)
-    op, value = test.op, test.operand
-    if spec.kind is Kind.ATTRIBUTE:
-        return _compile_attribute(test, get, lists)
-    if op == "exists":
-        want = bool(value)
-        return lambda req: (get(req) is not None) is want
-    if op == "eq":
-        return lambda req: get(req) == value
-    if op == "ne":
-        # absent optional fields match nothing but `exists`
-        if spec.optional:
-            return lambda req: (v := get(req)) is not None and v != value
-        return lambda req: get(req) != value
-    if op == "in":
-        members = frozenset(value)
-        return lambda req: get(req) in members
-    if op == "not_in":
-        members = frozenset(value)
-        if spec.optional:
-            return lambda req: (v := get(req)) is not None and v not in members
-        return lambda req: get(req) not in members
-    if op in ("lt", "lte", "gt", "gte"):
-        compare = getattr(operator, "le" if op == "lte" else "ge" if op == "gte" else op)
-        if spec.kind is Kind.ENUM:
-            ranks = rank(Classification) if spec.enum is Classification else rank(spec.enum)  # type: ignore[arg-type]
-            bound = ranks[value]
-            return lambda req: compare(ranks[get(req)], bound)
-        return lambda req: compare(get(req), value)
-    if op == "under":
-        if spec.kind is Kind.PURPOSE:
-            covered = frozenset(
-                name for name in vocabulary.names if any(is_under(name, p) for p in value)
-            )
-            return lambda req: get(req) in covered
-        prefixes = tuple(value)
-        return lambda req: any(is_under(get(req), p) for p in prefixes)
-    if op == "contains":
-        return lambda req: value in get(req)
-    if op == "contains_any":
-        wanted = frozenset(value)
-        return lambda req: not wanted.isdisjoint(get(req))
-    if op == "contains_all":
-        wanted = frozenset(value)
-        return lambda req: wanted.issubset(get(req))
-    if op == "in_list":
-        members = lists[value]
-        return lambda req: get(req) in members
-    if op == "matches":
-        pattern = compile_re2(value)
-        search = pattern.search
-        return lambda req: (v := get(req)) is not None and search(v) is not None
-    raise AssertionError(op)  # pragma: no cover
+    return generate_predicate(cond, lists, vocabulary)
 
 
 def _compile_attribute(
