@@ -300,7 +300,3 @@ def _print_human(source: str, decision: Decision, explanation: Explanation | Non
                 print(f"    ! {trace.id} ({trace.effect}) error: {trace.error}")
             else:
                 print(f"    - {trace.id} ({trace.effect}): {trace.failure}")
-    return None
-
-
-_ = EXIT_ERROR

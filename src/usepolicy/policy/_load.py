@@ -16,7 +16,7 @@ import rfc8785
 from .._errors import Diagnostic, PolicyError
 from .._vocabulary import AttributeSpec, Vocabulary
 from ._model import Combine, Effect, Invariant, Policy, Rule
-from ._parse import ParsedFile, check_attribute_use, parse_file
+from ._parse import ParsedFile, Ref, check_attribute_use, parse_file
 from ._yaml import MAX_FILE_BYTES, YamlFailure, parse_yaml
 
 __all__ = ["DEFAULT_PACK", "load_policy", "loads_policy", "pack_path", "policy_files"]
@@ -271,12 +271,7 @@ class _SetLoader:
                     else "declare it under `vocabulary: attributes:`",
                 )
 
-    def check_ref(
-        self, ref: object, vocabulary: Vocabulary, lists: dict[str, frozenset[str]]
-    ) -> None:
-        from ._parse import Ref
-
-        assert isinstance(ref, Ref)
+    def check_ref(self, ref: Ref, vocabulary: Vocabulary, lists: dict[str, frozenset[str]]) -> None:
         if ref.kind == "purpose" and ref.name not in vocabulary:
             close = vocabulary.closest(ref.name)
             self.err(
