@@ -10,21 +10,7 @@ import usepolicy
 from usepolicy.policy import pack_path
 
 from ..conftest import RunCli
-from ..testing.test_runner import broken_safeguards
-
-CASES = """\
-policy: {policy}
-cases:
-  - name: loitering munition is denied
-    request:
-      requester: {{organization: X}}
-      purpose: weapons.targeting
-      autonomy: {{level: fully_autonomous}}
-    expect: {{decision: deny, rule: no-fully-autonomous-weapons}}
-  - name: planning is allowed
-    request: {{requester: {{organization: X}}, purpose: military.planning}}
-    expect: {{decision: allow, rule: military-support, obligations: []}}
-"""
+from ..testing.test_runner import CASES, broken_safeguards
 
 
 def test_the_reference_packs_and_the_example_pass(run_cli: RunCli) -> None:

@@ -10,21 +10,7 @@ from pathlib import Path
 from usepolicy.policy import pack_path
 
 from ..conftest import REPO
-from .test_runner import broken_safeguards
-
-CASES = """\
-policy: {policy}
-cases:
-  - name: loitering munition is denied
-    request:
-      requester: {{organization: X}}
-      purpose: weapons.targeting
-      autonomy: {{level: fully_autonomous}}
-    expect: {{decision: deny, rule: no-fully-autonomous-weapons}}
-  - name: planning is allowed
-    request: {{requester: {{organization: X}}, purpose: military.planning}}
-    expect: {{decision: allow, rule: military-support, obligations: []}}
-"""
+from .test_runner import CASES, broken_safeguards
 
 HELPERS = """\
 import pytest

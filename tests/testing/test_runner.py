@@ -23,6 +23,22 @@ from usepolicy.testing import (
 
 from ..conftest import POLICIES
 
+#: a two-case test file for the reference pack (format with `policy=`), shared by the
+#: CLI and plugin tests
+CASES = """\
+policy: {policy}
+cases:
+  - name: loitering munition is denied
+    request:
+      requester: {{organization: X}}
+      purpose: weapons.targeting
+      autonomy: {{level: fully_autonomous}}
+    expect: {{decision: deny, rule: no-fully-autonomous-weapons}}
+  - name: planning is allowed
+    request: {{requester: {{organization: X}}, purpose: military.planning}}
+    expect: {{decision: allow, rule: military-support, obligations: []}}
+"""
+
 
 def broken_safeguards(folder: Path) -> Path:
     """The reference pack without `no-fully-autonomous-weapons`, written to ``folder``."""
