@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import usepolicy
-import usepolicy.engine._codegen
+import usepolicy.engine._compile
 import usepolicy.engine._engine
 from usepolicy import Effect, Engine, loads_policy
 from usepolicy.engine._compile import is_constant, specialize
@@ -233,7 +233,7 @@ def _raising(test: Any, *args: Any) -> Any:
     return real
 
 
-_real_compile_cond = usepolicy.engine._codegen.compile_cond  # type: ignore[attr-defined]
+_real_compile_cond = usepolicy.engine._compile.compile_cond
 
 
 @settings(max_examples=200, deadline=None)
@@ -243,7 +243,7 @@ def test_an_injected_fault_in_any_condition_yields_deny(
 ) -> None:
     policy = _faulty_policy(index)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(usepolicy.engine._codegen, "compile_cond", _raising)
+        patch.setattr(usepolicy.engine._compile, "compile_cond", _raising)
         patch.setattr(usepolicy.engine._engine, "compile_cond", _raising)
         engine = Engine(policy)
     decision = engine.evaluate(request)

@@ -14,8 +14,7 @@ from .._errors import EvaluationError
 from .._fastrequest import Req, validate_many, validate_request
 from ..policy._fields import Kind, lookup_field
 from ..policy._model import AllOf, Combine, Cond, Effect, Policy, Rule, Test
-from ._codegen import generate_scan
-from ._compile import Pred, compile_cond, getter, is_constant, specialize
+from ._compile import Pred, compile_cond, generate_scan, getter, is_constant, specialize
 from ._decision import Decision, DecisionError, MatchedRule, Obligation
 
 if TYPE_CHECKING:
