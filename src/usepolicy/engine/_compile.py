@@ -33,6 +33,7 @@ __all__ = [
     "generate_predicate",
     "generate_scan",
     "getter",
+    "is_absent",
     "is_constant",
     "specialize",
 ]
@@ -49,6 +50,11 @@ def getter(path: str) -> Callable[[Req], Any]:
         key = path[len("attributes.") :]
         return lambda req: req.attributes.get(key, _MISSING)
     return operator.attrgetter(path)
+
+
+def is_absent(value: object) -> bool:
+    """True for what a ``getter`` yields when the request has no value there."""
+    return value is None or value is _MISSING
 
 
 def _is_number(value: object) -> bool:

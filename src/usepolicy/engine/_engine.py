@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .._errors import EvaluationError
 from .._fastrequest import Req, validate_many, validate_request
@@ -16,9 +16,7 @@ from ..policy._fields import Kind, lookup_field
 from ..policy._model import AllOf, Combine, Cond, Effect, Policy, Rule, Test
 from ._compile import Pred, compile_cond, generate_scan, getter, is_constant, specialize
 from ._decision import Decision, DecisionError, MatchedRule, Obligation
-
-if TYPE_CHECKING:
-    from ._explain import Explanation
+from ._explain import Explanation, explain
 
 __all__ = ["Engine"]
 
@@ -175,9 +173,8 @@ class Engine:
         Raises:
             RequestError: the request is invalid.
         """
-        from ._explain import explain
-
-        return explain(self, validate_request(request, self._vocabulary))
+        req = validate_request(request, self._vocabulary)
+        return explain(self.policy, req, self.decide(req))
 
     def decide(self, req: Req) -> Decision:
         """Decide an already validated request. Any error here yields deny."""
