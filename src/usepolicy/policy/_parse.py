@@ -7,7 +7,6 @@ fit, enum values, regular expressions. References that need the whole policy set
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,8 @@ from .._vocabulary import (
 )
 from ._fields import FIELDS, NOT_EVALUABLE, OPERATORS, FieldSpec, Kind, lookup_field
 from ._model import AllOf, AnyOf, Cond, Effect, Invariant, NotOf, ObligationSpec, Rule, Test
-from ._yaml import YAML11_BOOLEANS, Node
+from ._nodes import NodeReader, closest
+from ._yaml import Node
 
 __all__ = ["AttributeUse", "ParsedFile", "check_attribute_use", "parse_file"]
 
@@ -96,95 +96,11 @@ class ParsedFile:
     refs: list[Ref] = field(default_factory=list)
 
 
-def _closest(word: str, options: list[str] | tuple[str, ...]) -> str | None:
-    found = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean `{found[0]}`?" if found else None
-
-
-class _Parser:
+class _Parser(NodeReader):
     def __init__(self, path: str, base_dir: Path, diagnostics: list[Diagnostic]) -> None:
-        self.path = path
+        super().__init__(path, diagnostics)
         self.base_dir = base_dir
-        self.diagnostics = diagnostics
         self.out = ParsedFile(path)
-
-    # -- reporting -------------------------------------------------------------------
-    def err(self, node: Node, code: str, message: str, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(self.path, node.line, node.col, code, message, hint))
-
-    # -- shapes ----------------------------------------------------------------------
-    def mapping(
-        self,
-        node: Node,
-        what: str,
-        allowed: tuple[str, ...],
-        required: tuple[str, ...] = (),
-    ) -> dict[str, Node] | None:
-        if not isinstance(node.value, dict):
-            self.err(node, "wrong-type", f"{what} must be a mapping, got {node.describe()}")
-            return None
-        for key, key_node in node.keys.items():
-            if key not in allowed:
-                self.err(
-                    key_node,
-                    "unknown-key",
-                    f"unknown key `{key}` in {what}",
-                    _closest(key, allowed) or f"allowed: {', '.join(allowed)}",
-                )
-        for key in required:
-            if key not in node.value:
-                self.err(node, "missing-key", f"{what} needs `{key}`")
-        return {k: v for k, v in node.value.items() if k in allowed}
-
-    def string(self, node: Node, what: str) -> str | None:
-        if isinstance(node.value, str):
-            return node.value
-        if node.plain and isinstance(node.value, (bool, int, float)):
-            self.err(
-                node,
-                "wrong-type",
-                f"{what} must be a string; YAML read `{node.text}` as a "
-                f"{'boolean' if isinstance(node.value, bool) else 'number'}",
-                f'quote it: "{node.text}"',
-            )
-        else:
-            self.err(node, "wrong-type", f"{what} must be a string, got {node.describe()}")
-        return None
-
-    def boolean(self, node: Node, what: str) -> bool | None:
-        if isinstance(node.value, bool):
-            return node.value
-        if node.plain and isinstance(node.value, str) and node.value in YAML11_BOOLEANS:
-            meant = node.value.lower() in ("y", "yes", "on")
-            self.err(
-                node,
-                "ambiguous-boolean",
-                f"`{node.value}` is a string here, not a boolean (YAML 1.2)",
-                f"write `{'true' if meant else 'false'}`",
-            )
-        else:
-            self.err(node, "wrong-type", f"{what} must be true or false, got {node.describe()}")
-        return None
-
-    def choice(self, node: Node, what: str, options: tuple[str, ...]) -> str | None:
-        value = self.string(node, what)
-        if value is None:
-            return None
-        if value not in options:
-            self.err(
-                node,
-                "bad-value",
-                f"{what} must be one of {', '.join(f'`{o}`' for o in options)}, got `{value}`",
-                _closest(value, options),
-            )
-            return None
-        return value
-
-    def seq(self, node: Node, what: str) -> list[Node] | None:
-        if not isinstance(node.value, list):
-            self.err(node, "wrong-type", f"{what} must be a list, got {node.describe()}")
-            return None
-        return node.value
 
     # -- the document ----------------------------------------------------------------
     def document(self, root: Node) -> ParsedFile:
@@ -523,7 +439,7 @@ class _Parser:
                 )  # fmt: skip
             else:
                 options = [*FIELDS, "all", "any", "not"]
-                hint = _closest(path, options)
+                hint = closest(path, options)
                 if path == "attributes" or path.startswith("attributes"):
                     hint = "write `attributes.KEY`"
                 self.err(
@@ -617,7 +533,7 @@ class _Parser:
                 node,
                 "unknown-value",
                 f"`{text}` is not a declared value of {field_path}",
-                _closest(text, spec.values) or f"values: {', '.join(spec.values)}",
+                closest(text, spec.values) or f"values: {', '.join(spec.values)}",
             )
             return False
         return True
@@ -628,7 +544,7 @@ class _Parser:
                 op_node,
                 "unknown-operator",
                 f"unknown operator `{op}`",
-                _closest(op, OPERATORS) or f"operators: {', '.join(OPERATORS)}",
+                closest(op, OPERATORS) or f"operators: {', '.join(OPERATORS)}",
             )
             return None
         if op not in spec.operators:
@@ -738,7 +654,7 @@ class _Parser:
                     node,
                     "unknown-value",
                     f"`{text}` is not a value of `{spec.path}`",
-                    _closest(text, options) or f"values: {', '.join(options)}",
+                    closest(text, options) or f"values: {', '.join(options)}",
                 )
                 return _BAD
             return text
