@@ -15,8 +15,10 @@ import rfc8785
 
 from .._errors import Diagnostic, PolicyError
 from .._vocabulary import AttributeSpec, Vocabulary
+from ._attributes import check_attribute_uses
+from ._conditions import Ref
+from ._document import ParsedFile, parse_file
 from ._model import Combine, Effect, Invariant, Policy, Rule
-from ._parse import ParsedFile, Ref, check_attribute_use, parse_file
 from ._yaml import MAX_FILE_BYTES, YamlFailure, parse_yaml
 
 __all__ = ["DEFAULT_PACK", "load_policy", "loads_policy", "pack_path", "policy_files"]
@@ -227,7 +229,8 @@ class _SetLoader:
             for ref in parsed.refs:
                 self.check_ref(ref, vocabulary, lists)
         if attributes:
-            self.check_attribute_uses(attributes)
+            uses = [use for parsed in self.files for use in parsed.attribute_uses]
+            check_attribute_uses(uses, attributes, self.diagnostics)
         default, combine = self.settings(roots)
         if self.diagnostics:
             raise PolicyError(self.diagnostics)
@@ -249,27 +252,6 @@ class _SetLoader:
         )
         digest = "sha256:" + hashlib.sha256(rfc8785.dumps(policy.document())).hexdigest()
         return dataclasses.replace(policy, digest=digest)
-
-    def check_attribute_uses(self, attributes: dict[str, AttributeSpec]) -> None:
-        """When the set declares attributes, every tested attribute must be declared."""
-        declared = sorted(attributes)
-        for parsed in self.files:
-            for use in parsed.attribute_uses:
-                spec = attributes.get(use.key)
-                if spec is not None:
-                    check_attribute_use(use, spec, self.diagnostics)
-                    continue
-                close = difflib.get_close_matches(use.key, declared, n=1, cutoff=0.6)
-                self.err(
-                    use.path,
-                    use.key_node.line,
-                    use.key_node.col,
-                    "unknown-attribute",
-                    f"attribute `{use.key}` is not declared in `vocabulary.attributes`",
-                    f"did you mean `attributes.{close[0]}`?"
-                    if close
-                    else "declare it under `vocabulary: attributes:`",
-                )
 
     def check_ref(self, ref: Ref, vocabulary: Vocabulary, lists: dict[str, frozenset[str]]) -> None:
         if ref.kind == "purpose" and ref.name not in vocabulary:

@@ -1,0 +1,216 @@
+"""Turn one positioned YAML document into what it contributes to a policy set: its
+settings, vocabulary additions, lists, includes, rules and invariants.
+
+Checks everything one file can check on its own (keys, types, field paths, operator
+fit, enum values, regular expressions); references that need the whole policy set
+(purpose names, list names, declared attributes) are collected for the loader.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from .._errors import Diagnostic
+from .._vocabulary import STANDARD_PURPOSES, AttributeSpec, is_purpose_name
+from ._attributes import AttributeReader, AttributeUse
+from ._conditions import ConditionReader, Ref
+from ._model import Effect, Invariant, Rule
+from ._nodes import NodeReader
+from ._rules import RuleReader
+from ._yaml import Node
+
+__all__ = ["ParsedFile", "parse_file"]
+
+_TOP_KEYS: Final = (
+    "usepolicy", "name", "version", "description", "default", "combine",
+    "vocabulary", "lists", "include", "rules", "invariants",
+)  # fmt: skip
+_NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
+_LIST_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+MAX_LIST_FILE_BYTES: Final = 16 * 1024 * 1024
+
+
+@dataclass
+class ParsedFile:
+    """What one file contributes to a policy set."""
+
+    path: str
+    name: str | None = None
+    version: str | None = None
+    description: str | None = None
+    default: Effect | None = None
+    combine: str | None = None
+    settings_pos: dict[str, tuple[int, int]] = field(default_factory=dict)
+    includes: list[tuple[str, Node]] = field(default_factory=list)
+    lists: dict[str, tuple[frozenset[str], Node]] = field(default_factory=dict)
+    purposes: dict[str, tuple[str, Node]] = field(default_factory=dict)
+    attributes: dict[str, tuple[AttributeSpec, Node]] = field(default_factory=dict)
+    attribute_uses: list[AttributeUse] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+    invariants: list[Invariant] = field(default_factory=list)
+    refs: list[Ref] = field(default_factory=list)
+
+
+class _DocumentReader(NodeReader):
+    def __init__(self, path: str, base_dir: Path, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(path, diagnostics)
+        self.base_dir = base_dir
+        self.out = ParsedFile(path)
+        self.conditions = ConditionReader(path, diagnostics)
+        self.rules = RuleReader(path, diagnostics, self.conditions)
+        self.attributes = AttributeReader(path, diagnostics)
+        self.out.refs = self.conditions.refs
+        self.out.attribute_uses = self.conditions.attribute_uses
+
+    def document(self, root: Node) -> ParsedFile:
+        top = self.mapping(root, "a policy", _TOP_KEYS, ("usepolicy", "name"))
+        if top is None:
+            return self.out
+        out = self.out
+        if "usepolicy" in top:
+            node = top["usepolicy"]
+            if node.value != 1 or isinstance(node.value, bool):
+                self.err(
+                    node,
+                    "bad-version",
+                    f"unsupported policy format {node.describe()}",
+                    "this engine reads `usepolicy: 1`",
+                )
+        if "name" in top:
+            name = self.string(top["name"], "`name`")
+            if name is not None and not _NAME_RE.fullmatch(name):
+                self.err(
+                    top["name"],
+                    "bad-value",
+                    f"policy name `{name}` must be lowercase letters, digits, `-`, `_`",
+                )
+            out.name = name
+        if "version" in top:
+            out.version = self.string(top["version"], "`version`")
+        if "description" in top:
+            out.description = self.string(top["description"], "`description`")
+        if "default" in top:
+            value = self.choice(top["default"], "`default`", ("allow", "deny"))
+            out.default = Effect(value) if value else None
+            out.settings_pos["default"] = (top["default"].line, top["default"].col)
+        if "combine" in top:
+            out.combine = self.choice(
+                top["combine"], "`combine`", ("deny-overrides", "first-match")
+            )
+            out.settings_pos["combine"] = (top["combine"].line, top["combine"].col)
+        if "vocabulary" in top:
+            self.vocabulary(top["vocabulary"])
+        if "lists" in top:
+            self.lists(top["lists"])
+        if "include" in top:
+            for item in self.seq(top["include"], "`include`") or []:
+                target = self.string(item, "an include")
+                if target is not None:
+                    out.includes.append((target, item))
+        if "rules" in top:
+            for item in self.seq(top["rules"], "`rules`") or []:
+                rule = self.rules.rule(item)
+                if rule is not None:
+                    out.rules.append(rule)
+        if "invariants" in top:
+            for item in self.seq(top["invariants"], "`invariants`") or []:
+                invariant = self.rules.invariant(item)
+                if invariant is not None:
+                    out.invariants.append(invariant)
+        return out
+
+    def vocabulary(self, node: Node) -> None:
+        vocab = self.mapping(node, "`vocabulary`", ("purposes", "attributes"))
+        if vocab and "attributes" in vocab:
+            self.out.attributes = self.attributes.attribute_declarations(vocab["attributes"])
+        if not vocab or "purposes" not in vocab:
+            return
+        purposes = self.mapping(vocab["purposes"], "`vocabulary.purposes`", ())
+        if purposes is None:
+            return
+        # every key is a purpose name here, so `mapping` reported none as unknown
+        self.diagnostics[:] = [
+            d
+            for d in self.diagnostics
+            if not (d.code == "unknown-key" and d.message.endswith("in `vocabulary.purposes`"))
+        ]
+        for name, desc_node in vocab["purposes"].value.items():
+            key_node = vocab["purposes"].keys[name]
+            if not is_purpose_name(name):
+                self.err(
+                    key_node,
+                    "bad-purpose-name",
+                    f"`{name}` is not a purpose name",
+                    "use lowercase dotted segments, e.g. `intelligence.geoint`",
+                )
+                continue
+            if name in STANDARD_PURPOSES:
+                self.err(
+                    key_node,
+                    "duplicate-purpose",
+                    f"`{name}` is already a standard purpose",
+                    "remove it from `vocabulary.purposes`",
+                )
+                continue
+            desc = self.string(desc_node, f"the description of purpose `{name}`")
+            self.out.purposes[name] = (desc or "", key_node)
+
+    def lists(self, node: Node) -> None:
+        if not isinstance(node.value, dict):
+            self.err(node, "wrong-type", f"`lists` must be a mapping, got {node.describe()}")
+            return
+        for name, value in node.value.items():
+            key_node = node.keys[name]
+            if not _LIST_NAME_RE.fullmatch(name):
+                self.err(key_node, "bad-value", f"`{name}` is not a valid list name")
+                continue
+            items = self.list_items(name, value)
+            if items is not None:
+                self.out.lists[name] = (items, key_node)
+
+    def list_items(self, name: str, node: Node) -> frozenset[str] | None:
+        if isinstance(node.value, dict):
+            spec = self.mapping(node, f"list `{name}`", ("file",), ("file",))
+            if not spec or "file" not in spec:
+                return None
+            rel = self.string(spec["file"], "a list file")
+            if rel is None:
+                return None
+            target = self.base_dir / rel
+            try:
+                with open(target, "rb") as handle:
+                    raw = handle.read(MAX_LIST_FILE_BYTES + 1)
+            except OSError as exc:
+                self.err(
+                    spec["file"],
+                    "list-file-not-found",
+                    f"cannot read list file `{rel}`: {exc.strerror or exc}",
+                    f"paths are relative to the policy file's folder ({self.base_dir})",
+                )
+                return None
+            if len(raw) > MAX_LIST_FILE_BYTES:
+                self.err(spec["file"], "too-large", f"list file `{rel}` is over 16 MiB")
+                return None
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.err(spec["file"], "bad-encoding", f"list file `{rel}` is not UTF-8")
+                return None
+            return frozenset(
+                line.strip()
+                for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")
+            )
+        items = self.seq(node, f"list `{name}`")
+        if items is None:
+            return None
+        values = [self.string(item, f"an item of list `{name}`") for item in items]
+        return frozenset(v for v in values if v is not None)
+
+
+def parse_file(root: Node, path: str, base_dir: Path, diagnostics: list[Diagnostic]) -> ParsedFile:
+    """Parse one policy document; problems are appended to ``diagnostics``."""
+    return _DocumentReader(path, base_dir, diagnostics).document(root)
