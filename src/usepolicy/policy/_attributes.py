@@ -56,14 +56,8 @@ class AttributeReader(NodeReader):
 
     def attribute_declarations(self, node: Node) -> dict[str, tuple[AttributeSpec, Node]]:
         declared: dict[str, tuple[AttributeSpec, Node]] = {}
-        if not isinstance(node.value, dict):
-            self.err(
-                node,
-                "wrong-type",
-                f"`vocabulary.attributes` must be a mapping, got {node.describe()}",
-            )
-            return declared
-        for key, spec_node in node.value.items():
+        specs = self.open_mapping(node, "`vocabulary.attributes`")
+        for key, spec_node in (specs or {}).items():
             key_node = node.keys[key]
             if len(key) > LIMITS.max_attribute_key or not KEY_RE.fullmatch(key):
                 self.err(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 from .._errors import Diagnostic
@@ -30,7 +29,14 @@ _TOP_KEYS: Final = (
 )  # fmt: skip
 _NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
 _LIST_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
-MAX_LIST_FILE_BYTES: Final = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ListFile:
+    """A list kept in a file (one item a line, ``#`` comments), read by the loader."""
+
+    rel: str  # as written: relative to the policy file's folder
+    node: Node  # the `file:` value, where a read error points
 
 
 @dataclass
@@ -45,7 +51,8 @@ class ParsedFile:
     combine: str | None = None
     settings_pos: dict[str, tuple[int, int]] = field(default_factory=dict)
     includes: list[tuple[str, Node]] = field(default_factory=list)
-    lists: dict[str, tuple[frozenset[str], Node]] = field(default_factory=dict)
+    list_sources: dict[str, tuple[frozenset[str] | ListFile, Node]] = field(default_factory=dict)
+    lists: dict[str, tuple[frozenset[str], Node]] = field(default_factory=dict)  # by the loader
     purposes: dict[str, tuple[str, Node]] = field(default_factory=dict)
     attributes: dict[str, tuple[AttributeSpec, Node]] = field(default_factory=dict)
     attribute_uses: list[AttributeUse] = field(default_factory=list)
@@ -55,9 +62,8 @@ class ParsedFile:
 
 
 class _DocumentReader(NodeReader):
-    def __init__(self, path: str, base_dir: Path, diagnostics: list[Diagnostic]) -> None:
+    def __init__(self, path: str, diagnostics: list[Diagnostic]) -> None:
         super().__init__(path, diagnostics)
-        self.base_dir = base_dir
         self.out = ParsedFile(path)
         self.conditions = ConditionReader(path, diagnostics)
         self.rules = RuleReader(path, diagnostics, self.conditions)
@@ -128,16 +134,10 @@ class _DocumentReader(NodeReader):
             self.out.attributes = self.attributes.attribute_declarations(vocab["attributes"])
         if not vocab or "purposes" not in vocab:
             return
-        purposes = self.mapping(vocab["purposes"], "`vocabulary.purposes`", ())
+        purposes = self.open_mapping(vocab["purposes"], "`vocabulary.purposes`")
         if purposes is None:
             return
-        # every key is a purpose name here, so `mapping` reported none as unknown
-        self.diagnostics[:] = [
-            d
-            for d in self.diagnostics
-            if not (d.code == "unknown-key" and d.message.endswith("in `vocabulary.purposes`"))
-        ]
-        for name, desc_node in vocab["purposes"].value.items():
+        for name, desc_node in purposes.items():
             key_node = vocab["purposes"].keys[name]
             if not is_purpose_name(name):
                 self.err(
@@ -159,51 +159,25 @@ class _DocumentReader(NodeReader):
             self.out.purposes[name] = (desc or "", key_node)
 
     def lists(self, node: Node) -> None:
-        if not isinstance(node.value, dict):
-            self.err(node, "wrong-type", f"`lists` must be a mapping, got {node.describe()}")
+        lists = self.open_mapping(node, "`lists`")
+        if lists is None:
             return
-        for name, value in node.value.items():
+        for name, value in lists.items():
             key_node = node.keys[name]
             if not _LIST_NAME_RE.fullmatch(name):
                 self.err(key_node, "bad-value", f"`{name}` is not a valid list name")
                 continue
             items = self.list_items(name, value)
             if items is not None:
-                self.out.lists[name] = (items, key_node)
+                self.out.list_sources[name] = (items, key_node)
 
-    def list_items(self, name: str, node: Node) -> frozenset[str] | None:
+    def list_items(self, name: str, node: Node) -> frozenset[str] | ListFile | None:
         if isinstance(node.value, dict):
             spec = self.mapping(node, f"list `{name}`", ("file",), ("file",))
             if not spec or "file" not in spec:
                 return None
             rel = self.string(spec["file"], "a list file")
-            if rel is None:
-                return None
-            target = self.base_dir / rel
-            try:
-                with open(target, "rb") as handle:
-                    raw = handle.read(MAX_LIST_FILE_BYTES + 1)
-            except OSError as exc:
-                self.err(
-                    spec["file"],
-                    "list-file-not-found",
-                    f"cannot read list file `{rel}`: {exc.strerror or exc}",
-                    f"paths are relative to the policy file's folder ({self.base_dir})",
-                )
-                return None
-            if len(raw) > MAX_LIST_FILE_BYTES:
-                self.err(spec["file"], "too-large", f"list file `{rel}` is over 16 MiB")
-                return None
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                self.err(spec["file"], "bad-encoding", f"list file `{rel}` is not UTF-8")
-                return None
-            return frozenset(
-                line.strip()
-                for line in text.splitlines()
-                if line.strip() and not line.lstrip().startswith("#")
-            )
+            return None if rel is None else ListFile(rel, spec["file"])
         items = self.seq(node, f"list `{name}`")
         if items is None:
             return None
@@ -211,6 +185,9 @@ class _DocumentReader(NodeReader):
         return frozenset(v for v in values if v is not None)
 
 
-def parse_file(root: Node, path: str, base_dir: Path, diagnostics: list[Diagnostic]) -> ParsedFile:
-    """Parse one policy document; problems are appended to ``diagnostics``."""
-    return _DocumentReader(path, base_dir, diagnostics).document(root)
+def parse_file(root: Node, path: str, diagnostics: list[Diagnostic]) -> ParsedFile:
+    """Parse one policy document; problems are appended to ``diagnostics``.
+
+    Reads no file: lists kept in files are left in ``list_sources`` for the loader.
+    """
+    return _DocumentReader(path, diagnostics).document(root)

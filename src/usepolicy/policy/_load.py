@@ -17,7 +17,7 @@ from .._errors import Diagnostic, PolicyError
 from .._vocabulary import AttributeSpec, Vocabulary
 from ._attributes import check_attribute_uses
 from ._conditions import Ref
-from ._document import ParsedFile, parse_file
+from ._document import ListFile, ParsedFile, parse_file
 from ._model import Combine, Effect, Invariant, Policy, Rule
 from ._yaml import MAX_FILE_BYTES, YamlFailure, parse_yaml
 
@@ -25,6 +25,7 @@ __all__ = ["DEFAULT_PACK", "load_policy", "loads_policy", "pack_path", "policy_f
 
 DEFAULT_PACK: Final = "national-security-safeguards"
 _TEST_SUFFIXES: Final = (".test.yaml", ".test.yml")
+MAX_LIST_FILE_BYTES: Final = 16 * 1024 * 1024
 PolicySource = str | os.PathLike[str]
 
 
@@ -116,7 +117,8 @@ class _SetLoader:
         except YamlFailure as failure:
             self.diagnostics.extend(failure.diagnostics)
             return None
-        parsed = parse_file(root, display, path.parent, self.diagnostics)
+        parsed = parse_file(root, display, self.diagnostics)
+        self.read_lists(parsed, path.parent)
         for target, node in parsed.includes:
             child = _resolve_include(path.parent, target)
             child_key = child.resolve()
@@ -152,6 +154,45 @@ class _SetLoader:
         self, path: str, line: int, col: int, code: str, message: str, hint: str | None = None
     ) -> None:
         self.diagnostics.append(Diagnostic(path, line, col, code, message, hint))
+
+    def read_lists(self, parsed: ParsedFile, base_dir: Path) -> None:
+        """Fill ``parsed.lists``: inline lists as written, list files read from ``base_dir``."""
+        for name, (source, key_node) in parsed.list_sources.items():
+            if isinstance(source, ListFile):
+                items = self.read_list_file(parsed.path, source, base_dir)
+            else:
+                items = source
+            if items is not None:
+                parsed.lists[name] = (items, key_node)
+
+    def read_list_file(self, path: str, source: ListFile, base_dir: Path) -> frozenset[str] | None:
+        rel, node = source.rel, source.node
+        try:
+            with open(base_dir / rel, "rb") as handle:
+                raw = handle.read(MAX_LIST_FILE_BYTES + 1)
+        except OSError as exc:
+            self.err(
+                path,
+                node.line,
+                node.col,
+                "list-file-not-found",
+                f"cannot read list file `{rel}`: {exc.strerror or exc}",
+                f"paths are relative to the policy file's folder ({base_dir})",
+            )
+            return None
+        if len(raw) > MAX_LIST_FILE_BYTES:
+            self.err(path, node.line, node.col, "too-large", f"list file `{rel}` is over 16 MiB")
+            return None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.err(path, node.line, node.col, "bad-encoding", f"list file `{rel}` is not UTF-8")
+            return None
+        return frozenset(
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        )
 
     def build(self, roots: list[ParsedFile]) -> Policy:
         purposes: dict[str, str] = {}

@@ -43,8 +43,9 @@ class NodeReader:
         allowed: tuple[str, ...],
         required: tuple[str, ...] = (),
     ) -> dict[str, Node] | None:
-        if not isinstance(node.value, dict):
-            self.err(node, "wrong-type", f"{what} must be a mapping, got {node.describe()}")
+        """A mapping with a fixed set of keys: ``allowed``, of which ``required`` must be
+        present. Only the allowed keys are returned."""
+        if self.open_mapping(node, what) is None:
             return None
         for key, key_node in node.keys.items():
             if key not in allowed:
@@ -58,6 +59,13 @@ class NodeReader:
             if key not in node.value:
                 self.err(node, "missing-key", f"{what} needs `{key}`")
         return {k: v for k, v in node.value.items() if k in allowed}
+
+    def open_mapping(self, node: Node, what: str) -> dict[str, Node] | None:
+        """A mapping whose keys the author chooses (purpose, list or attribute names)."""
+        if not isinstance(node.value, dict):
+            self.err(node, "wrong-type", f"{what} must be a mapping, got {node.describe()}")
+            return None
+        return node.value
 
     def string(self, node: Node, what: str) -> str | None:
         if isinstance(node.value, str):
