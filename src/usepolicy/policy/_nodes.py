@@ -42,9 +42,15 @@ class NodeReader:
         what: str,
         allowed: tuple[str, ...],
         required: tuple[str, ...] = (),
+        *,
+        suggest: bool = True,
     ) -> dict[str, Node] | None:
         """A mapping with a fixed set of keys: ``allowed``, of which ``required`` must be
-        present. Only the allowed keys are returned."""
+        present. Only the allowed keys are returned.
+
+        An unknown key's hint names the closest allowed key when ``suggest`` holds and
+        one is close, else every allowed key.
+        """
         if self.open_mapping(node, what) is None:
             return None
         for key, key_node in node.keys.items():
@@ -53,7 +59,8 @@ class NodeReader:
                     key_node,
                     "unknown-key",
                     f"unknown key `{key}` in {what}",
-                    closest(key, allowed) or f"allowed: {', '.join(allowed)}",
+                    (closest(key, allowed) if suggest else None)
+                    or f"allowed: {', '.join(allowed)}",
                 )
         for key in required:
             if key not in node.value:

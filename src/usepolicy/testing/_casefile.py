@@ -25,6 +25,7 @@ from typing import Any, Final
 from .._errors import Diagnostic, PolicyError
 from ..policy._load import _display
 from ..policy._model import Effect
+from ..policy._nodes import NodeReader
 from ..policy._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
 
 __all__ = ["UNCHECKED", "Case", "CaseFile", "Expect", "is_case_file", "load_case_file"]
@@ -89,25 +90,9 @@ def is_case_file(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path).endswith(CASE_SUFFIXES)
 
 
-class _Reader:
+class _Reader(NodeReader):
     def __init__(self, path: str) -> None:
-        self.path = path
-        self.diagnostics: list[Diagnostic] = []
-
-    def err(self, node: Node, code: str, message: str, hint: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(self.path, node.line, node.col, code, message, hint))
-
-    def mapping(self, node: Node, what: str, allowed: tuple[str, ...]) -> dict[str, Node] | None:
-        if not isinstance(node.value, dict):
-            self.err(node, "wrong-type", f"{what} must be a mapping, got {node.describe()}")
-            return None
-        for key, key_node in node.keys.items():
-            if key not in allowed:
-                self.err(
-                    key_node, "unknown-key", f"unknown key `{key}` in {what}",
-                    f"allowed: {', '.join(allowed)}",
-                )  # fmt: skip
-        return node.value
+        super().__init__(path, [])
 
     def text(self, node: Node, what: str) -> str | None:
         if isinstance(node.value, str) and node.value:
@@ -116,7 +101,7 @@ class _Reader:
         return None
 
     def expect(self, node: Node) -> Expect | None:
-        spec = self.mapping(node, "`expect`", _EXPECT_KEYS)
+        spec = self.mapping(node, "`expect`", _EXPECT_KEYS, suggest=False)
         if spec is None:
             return None
         if "decision" not in spec:
@@ -153,13 +138,8 @@ class _Reader:
         return Expect(Effect(decision), rule, obligations)
 
     def case(self, node: Node, seen: dict[str, Node]) -> Case | None:
-        spec = self.mapping(node, "a case", _CASE_KEYS)
-        if spec is None:
-            return None
-        for key in _CASE_KEYS:
-            if key not in spec:
-                self.err(node, "missing-key", f"a case needs `{key}`")
-        if any(key not in spec for key in _CASE_KEYS):
+        spec = self.mapping(node, "a case", _CASE_KEYS, _CASE_KEYS, suggest=False)
+        if spec is None or any(key not in spec for key in _CASE_KEYS):
             return None
         name = self.text(spec["name"], "a case name")
         expect = self.expect(spec["expect"])
@@ -175,7 +155,7 @@ class _Reader:
         return Case(name, spec["request"].plain_value(), expect, self.path, node.line, node.col)
 
     def read(self, root: Node, base: Path) -> CaseFile:
-        top = self.mapping(root, "a policy test file", _TOP_KEYS) or {}
+        top = self.mapping(root, "a policy test file", _TOP_KEYS, suggest=False) or {}
         policies: list[Path] = []
         if "policy" in top and "policies" in top:
             self.err(top["policies"], "conflicting-keys", "give `policy` or `policies`, not both")
