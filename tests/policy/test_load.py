@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import usepolicy
 from usepolicy import Engine, load_policy
 
@@ -60,3 +62,19 @@ def test_yaml_1_1_words_stay_strings(tmp_path: Path) -> None:
 def test_default_policy_is_the_shipped_reference_pack() -> None:
     assert load_policy().digest == load_policy(usepolicy.policy.pack_path()).digest
     assert load_policy().name == "national-security-safeguards"
+
+
+def test_a_list_file_too_large_or_not_utf8_is_refused_where_it_is_named(tmp_path: Path) -> None:
+    from usepolicy.policy._load import MAX_LIST_FILE_BYTES
+
+    (tmp_path / "big.txt").write_bytes(b"a\n" * (MAX_LIST_FILE_BYTES // 2) + b"b")
+    (tmp_path / "latin1.txt").write_bytes("Müller GmbH\n".encode("latin-1"))
+    (tmp_path / "p.yaml").write_text(
+        "usepolicy: 1\nname: p\nlists:\n  big: {file: big.txt}\n  names: {file: latin1.txt}\n"
+    )
+    with pytest.raises(usepolicy.PolicyError) as info:
+        load_policy(tmp_path / "p.yaml")
+    assert [(d.line, d.col, d.code, d.message) for d in info.value.diagnostics] == [
+        (4, 15, "too-large", "list file `big.txt` is over 16 MiB"),
+        (5, 17, "bad-encoding", "list file `latin1.txt` is not UTF-8"),
+    ]
