@@ -18,9 +18,10 @@ import errno
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import UsePolicyError
+from .._files import read_bytes
 from .._record import DecisionRecord, RecordSignature
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ __all__ = [
     "public_key_path",
 ]
 
+#: a PEM Ed25519 key is a few hundred bytes; the bound keeps a wrong file from being swallowed
+MAX_KEY_FILE_BYTES: Final = 64 * 1024
 _INSTALL_HINT = "signing needs the `cryptography` package: pip install 'usepolicy[sign]'"
 
 
@@ -111,8 +114,13 @@ class Signer:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], password: bytes | None = None) -> Signer:
-        """Load the private key file written by ``usepolicy keygen``."""
-        return cls.from_pem(Path(path).read_bytes(), password)
+        """Load the private key file written by ``usepolicy keygen``.
+
+        Raises:
+            InputFileError: the file cannot be read (an ``OSError``).
+            ValueError: it is not an Ed25519 private key.
+        """
+        return cls.from_pem(read_bytes(path, MAX_KEY_FILE_BYTES), password)
 
     def private_key_pem(self) -> bytes:
         s = _serialization()
@@ -165,8 +173,13 @@ class Verifier:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Verifier:
-        """Load a public key file (``KEYFILE.pub`` from ``usepolicy keygen``)."""
-        return cls.from_pem(Path(path).read_bytes())
+        """Load a public key file (``KEYFILE.pub`` from ``usepolicy keygen``).
+
+        Raises:
+            InputFileError: the file cannot be read (an ``OSError``).
+            ValueError: it is not an Ed25519 public key.
+        """
+        return cls.from_pem(read_bytes(path, MAX_KEY_FILE_BYTES))
 
     def problem(self, record: DecisionRecord) -> str | None:
         """Why ``record``'s signature does not hold under this key, or None if it does."""

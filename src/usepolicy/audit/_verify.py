@@ -23,6 +23,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from .._errors import AuditError
+from .._files import InputFileError, open_regular
 from .._record import DecisionRecord
 from ._filelog import add_member, canonical_parts, join_members, locked
 from ._sign import Verifier
@@ -118,9 +119,9 @@ class _Snapshot:
 
     def __init__(self, path: Path) -> None:
         try:
-            self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError as exc:
-            raise AuditError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            self.fd = open_regular(path)  # a FIFO would block, /dev/zero "verify" as empty
+        except InputFileError as exc:
+            raise AuditError(f"{path}: cannot read: {exc.reason}") from exc
         try:
             with locked(self.fd, exclusive=False):
                 self.size = os.fstat(self.fd).st_size
@@ -223,6 +224,7 @@ def verify_log(
 
     Raises:
         AuditError: the log cannot be read.
+        InputFileError: a key file cannot be read (an ``OSError``).
         ValueError: a key file is not an Ed25519 public key.
     """
     log = Path(path)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from .._enums import LIMITS
 from .._errors import AuditError, FieldError, PolicyError, RequestError
+from .._files import InputFileError, read_bytes, read_stdin
 from ..engine import Decision, Engine, Explanation
 from ._locate import locate
 from ._output import (
@@ -96,11 +97,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
-def _read(name: str) -> str | bytes:
-    if name == "-":
-        return sys.stdin.buffer.read()
-    with open(name, "rb") as handle:
-        return handle.read()
+def _read(name: str) -> bytes:
+    limit = LIMITS.max_request_bytes
+    return read_stdin(limit) if name == "-" else read_bytes(name, limit)
 
 
 def _locate_errors(text: str | bytes, exc: RequestError) -> list[FieldError]:
@@ -146,8 +145,11 @@ def run(args: argparse.Namespace) -> int:
         source = "<stdin>" if name == "-" else name
         try:
             text = _read(name)
-        except OSError as exc:
-            error(f"{source}: cannot read: {exc.strerror or exc}")
+        except InputFileError as exc:
+            if exc.code == "too-large":  # an invalid request, said as the validator says it
+                error(field_error_line(source, FieldError("$", exc.code, f"request {exc.reason}")))
+            else:
+                error(f"{source}: cannot read: {exc.reason}")
             status = max(status, EXIT_INVALID) if status != EXIT_ERROR else status
             continue
         try:

@@ -14,12 +14,13 @@ from typing import Final
 import rfc8785
 
 from .._errors import Diagnostic, PolicyError
+from .._files import InputFileError, read_text, resolved
 from .._vocabulary import AttributeSpec, Vocabulary
 from ._attributes import check_attribute_uses
 from ._conditions import Ref
 from ._document import ListFile, ParsedFile, parse_file
 from ._model import Combine, Effect, Invariant, Policy, Rule
-from ._yaml import MAX_FILE_BYTES, YamlFailure, parse_yaml
+from ._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
 
 __all__ = ["DEFAULT_PACK", "load_policy", "loads_policy", "pack_path", "policy_files"]
 
@@ -39,19 +40,26 @@ def policy_files(source: PolicySource) -> list[Path]:
 
     A folder contributes its ``*.yaml``/``*.yml`` files in name order, except policy
     test files (``*.test.yaml``).
+
+    Raises:
+        InputFileError: a folder that cannot be listed.
     """
     path = Path(source)
+    if not os.path.isdir(path):  # never raises: reading the path reports what is wrong
+        return [path]
     try:
-        is_dir = path.is_dir()
-    except OSError:  # e.g. a name too long: reading it reports the error
-        is_dir = False
-    if is_dir:
-        return sorted(
-            p
-            for p in path.iterdir()
-            if p.suffix in (".yaml", ".yml") and not p.name.endswith(_TEST_SUFFIXES) and p.is_file()
-        )
-    return [path]
+        names = sorted(path.iterdir())
+    except OSError as exc:
+        raise InputFileError.of(path, exc) from exc
+    # a FIFO, device or dangling link named *.yaml is kept, so reading it reports it:
+    # silently skipping one file of a set could drop its deny rules
+    return [
+        p
+        for p in names
+        if p.suffix in (".yaml", ".yml")
+        and not p.name.endswith(_TEST_SUFFIXES)
+        and not os.path.isdir(p)
+    ]
 
 
 _PACK_PREFIX: Final = "pack:"
@@ -63,6 +71,21 @@ def _resolve_include(base: Path, target: str) -> Path:
     if target.startswith(_PACK_PREFIX):
         return pack_path(target[len(_PACK_PREFIX) :])
     return base / target
+
+
+def _unreadable(
+    exc: InputFileError, display: str, named_by: tuple[str, Node, str] | None
+) -> Diagnostic:
+    """A file that cannot be read; an included one at the ``include:`` entry naming it."""
+    if named_by is None:
+        return Diagnostic(display, 1, 1, exc.code, f"policy file {exc.reason}")
+    includer, node, target = named_by
+    message = f"included file `{target}` {exc.reason}"
+    if exc.code == "file-not-found":
+        where = _display(Path(includer).parent) or "."
+        hint = f"paths are relative to {where}"
+        return Diagnostic(includer, node.line, node.col, "include-not-found", message, hint)
+    return Diagnostic(includer, node.line, node.col, exc.code, message)
 
 
 def _display(path: Path) -> str:
@@ -80,36 +103,23 @@ class _SetLoader:
         self.loaded: set[Path] = set()
 
     def load(
-        self, path: Path, stack: tuple[Path, ...], text: str | None = None
+        self,
+        path: Path,
+        stack: tuple[Path, ...],
+        text: str | None = None,
+        named_by: tuple[str, Node, str] | None = None,
     ) -> ParsedFile | None:
-        key = path.resolve() if text is None else path
+        """Load one file and its includes; ``named_by`` is (includer, entry, target) of
+        an included file, where a file that cannot be read is reported."""
+        key = resolved(path) if text is None else path
         if key in self.loaded:
             return None
         display = _display(path) if text is None else str(path)
         if text is None:
             try:
-                with open(path, "rb") as handle:
-                    raw = handle.read(MAX_FILE_BYTES + 1)
-                text = raw.decode("utf-8")
-            except FileNotFoundError:
-                self.diagnostics.append(
-                    Diagnostic(display, 1, 1, "file-not-found", "no such policy file")
-                )
-                return None
-            except IsADirectoryError:
-                self.diagnostics.append(
-                    Diagnostic(display, 1, 1, "file-not-found", "is a folder, not a file")
-                )
-                return None
-            except UnicodeDecodeError:
-                self.diagnostics.append(
-                    Diagnostic(display, 1, 1, "bad-encoding", "policy file is not UTF-8")
-                )
-                return None
-            except OSError as exc:
-                self.diagnostics.append(
-                    Diagnostic(display, 1, 1, "file-unreadable", str(exc.strerror or exc))
-                )
+                text = read_text(path, MAX_FILE_BYTES)
+            except InputFileError as exc:
+                self.diagnostics.append(_unreadable(exc, display, named_by))
                 return None
         self.loaded.add(key)
         try:
@@ -121,7 +131,7 @@ class _SetLoader:
         self.read_lists(parsed, path.parent)
         for target, node in parsed.includes:
             child = _resolve_include(path.parent, target)
-            child_key = child.resolve()
+            child_key = resolved(child)
             if child_key in stack or child_key == key:
                 self.diagnostics.append(
                     Diagnostic(
@@ -133,19 +143,7 @@ class _SetLoader:
                     )
                 )
                 continue
-            if not child.is_file():
-                self.diagnostics.append(
-                    Diagnostic(
-                        display,
-                        node.line,
-                        node.col,
-                        "include-not-found",
-                        f"cannot find included file `{target}`",
-                        f"paths are relative to {_display(path.parent) or '.'}",
-                    )
-                )
-                continue
-            self.load(child, (*stack, key))
+            self.load(child, (*stack, key), named_by=(display, node, target))
         # included files first, so their rules come before the includer's
         self.files.append(parsed)
         return parsed
@@ -168,25 +166,17 @@ class _SetLoader:
     def read_list_file(self, path: str, source: ListFile, base_dir: Path) -> frozenset[str] | None:
         rel, node = source.rel, source.node
         try:
-            with open(base_dir / rel, "rb") as handle:
-                raw = handle.read(MAX_LIST_FILE_BYTES + 1)
-        except OSError as exc:
+            text = read_text(base_dir / rel, MAX_LIST_FILE_BYTES)
+        except InputFileError as exc:
+            missing = exc.code == "file-not-found"
             self.err(
                 path,
                 node.line,
                 node.col,
-                "list-file-not-found",
-                f"cannot read list file `{rel}`: {exc.strerror or exc}",
-                f"paths are relative to the policy file's folder ({base_dir})",
+                "list-file-not-found" if missing else exc.code,
+                f"list file `{rel}` {exc.reason}",
+                f"paths are relative to the policy file's folder ({base_dir})" if missing else None,
             )
-            return None
-        if len(raw) > MAX_LIST_FILE_BYTES:
-            self.err(path, node.line, node.col, "too-large", f"list file `{rel}` is over 16 MiB")
-            return None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            self.err(path, node.line, node.col, "bad-encoding", f"list file `{rel}` is not UTF-8")
             return None
         return frozenset(
             line.strip()
@@ -378,7 +368,11 @@ def load_policy(source: PolicySource | Sequence[PolicySource] | None = None) -> 
     roots: list[ParsedFile] = []
     files: list[Path] = []
     for item in sources:
-        found = policy_files(item)
+        try:
+            found = policy_files(item)
+        except InputFileError as exc:
+            loader.err(_display(Path(item)), 1, 1, exc.code, f"policy folder {exc.reason}")
+            continue
         if not found:
             loader.err(
                 _display(Path(item)),

@@ -22,6 +22,7 @@ import yaml
 
 from .._enums import unicode_problem
 from .._errors import Diagnostic
+from .._files import too_large
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Node", "YamlFailure", "parse_yaml"]
 
@@ -230,6 +231,10 @@ class _Abort(Exception):
     pass
 
 
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))  # a lone surrogate fails later
+
+
 def parse_yaml(text: str, path: str) -> Node:
     """Parse one YAML document into positioned ``Node`` values.
 
@@ -237,18 +242,11 @@ def parse_yaml(text: str, path: str) -> Node:
         YamlFailure: on syntax errors, duplicate keys, unsupported tags, or a document
             that is too large, too deep or expands too far.
     """
-    if len(text) > MAX_FILE_BYTES:
-        raise YamlFailure(
-            [
-                Diagnostic(
-                    path,
-                    1,
-                    1,
-                    "too-large",
-                    f"file is {len(text)} characters; the limit is {MAX_FILE_BYTES}",
-                )
-            ]
-        )
+    # the limit is in bytes, as files are measured when read: a character is 1 to 4
+    size = len(text) if len(text) * 4 <= MAX_FILE_BYTES else _utf8_size(text)
+    if size > MAX_FILE_BYTES:
+        reason = too_large(path, MAX_FILE_BYTES, size).reason
+        raise YamlFailure([Diagnostic(path, 1, 1, "too-large", f"file {reason}")])
     converter = _Converter(path)
     try:
         root = yaml.compose(text, Loader=_Loader)  # compose builds nodes, never objects

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._errors import Diagnostic, PolicyError
+from .._files import InputFileError, read_text
 from ..policy._load import _display
 from ..policy._model import Effect
 from ..policy._nodes import NodeReader
@@ -197,12 +198,10 @@ def load_case_file(path: str | os.PathLike[str]) -> CaseFile:
     source = Path(path)
     display = _display(source)
     try:
-        with open(source, "rb") as handle:
-            text = handle.read(MAX_FILE_BYTES + 1).decode("utf-8")
-    except FileNotFoundError:
-        raise PolicyError([Diagnostic(display, 1, 1, "file-not-found", "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError([Diagnostic(display, 1, 1, "file-unreadable", str(exc))]) from None
+        text = read_text(source, MAX_FILE_BYTES)
+    except InputFileError as exc:
+        message = f"policy test file {exc.reason}"
+        raise PolicyError([Diagnostic(display, 1, 1, exc.code, message)]) from None
     try:
         root = parse_yaml(text, display)
     except YamlFailure as failure:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import re2
 
+from .._files import InputFileError, read_text
 from .._vocabulary import is_under
 from ..engine import Engine
 from ..policy._model import AllOf, AnyOf, Combine, Cond, Effect, NotOf, Policy, Test
-from ..policy._yaml import Node, YamlFailure, parse_yaml
+from ..policy._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
 from ._partition import Partition
 from ._search import DEFAULT_BUDGET
 
@@ -136,9 +137,8 @@ def _positions(policy: Policy, section: str, sub: str | None) -> dict[str, tuple
     found: dict[str, tuple[str, int, int]] = {}
     for source in policy.sources:
         try:
-            with open(source, encoding="utf-8") as handle:
-                root = parse_yaml(handle.read(), source)
-        except (OSError, UnicodeDecodeError, YamlFailure):
+            root = parse_yaml(read_text(source, MAX_FILE_BYTES), source)
+        except (InputFileError, YamlFailure):  # changed since it was loaded: no positions
             continue
         node: Node | None = root.value.get(section) if isinstance(root.value, dict) else None
         if node is not None and sub is not None:

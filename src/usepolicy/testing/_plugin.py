@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from .._errors import PolicyError
+from .._files import resolved
 from ..engine import Engine
 from ..policy._load import load_policy
 from ..policy._model import Policy
@@ -68,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _policy(config: pytest.Config, paths: list[Path]) -> Policy:
-    key = tuple(str(p.resolve()) for p in paths)
+    key = tuple(str(resolved(p)) for p in paths)
     cache = config.stash[_POLICIES]
     if key not in cache:
         cache[key] = load_policy(paths or None)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import PolicyError, RequestError
+from .._files import resolved
 from ..engine import Decision, Engine, Explanation
 from ..engine._explain import describe
 from ..policy._load import _display, load_policy, policy_files
@@ -252,18 +253,23 @@ class Runner:
         found: list[tuple[str, Path]] = []
         for item in paths:
             path = Path(item)
-            if path.is_dir():
-                tests = sorted(p for p in path.rglob("*") if p.name.endswith(CASE_SUFFIXES))
+            if os.path.isdir(path):  # never raises; Path.is_dir does on a long name
+                try:
+                    tests = sorted(p for p in path.rglob("*") if p.name.endswith(CASE_SUFFIXES))
+                    policies = policy_files(path)
+                except OSError:  # a folder that cannot be listed: loading it says why
+                    found.append(("invariants", path))
+                    continue
                 found += [("cases", p) for p in tests]
-                found += [("invariants", p) for p in policy_files(path)]
-                if not tests and not policy_files(path):
+                found += [("invariants", p) for p in policies]
+                if not tests and not policies:
                     found.append(("empty", path))
             else:
                 found.append(("cases" if is_case_file(path) else "invariants", path))
         return found
 
     def _load(self, files: tuple[Path, ...]) -> Policy:
-        key = tuple(p.resolve() for p in files)
+        key = tuple(resolved(p) for p in files)
         if key not in self._policies:
             self._policies[key] = load_policy(list(files))
         return self._policies[key]
@@ -275,13 +281,13 @@ class Runner:
         for kind, path in targets:
             if kind == "cases":
                 with contextlib.suppress(PolicyError):
-                    covered.update(p.resolve() for p in load_case_file(path).policies)
+                    covered.update(resolved(p) for p in load_case_file(path).policies)
         for kind, path in targets:
             if kind == "empty":
                 yield LoadFailure(_display(path), (f"{_display(path)}: no test files or policies",))
             elif kind == "cases":
                 yield from self._cases(path)
-            elif path.resolve() not in covered or path in [Path(p) for p in paths]:
+            elif resolved(path) not in covered or path in [Path(p) for p in paths]:
                 yield from self._invariants((path,), _display(path))
 
     def _cases(self, path: Path) -> Iterator[Event]:
@@ -292,7 +298,7 @@ class Runner:
             yield LoadFailure(_display(path), _diag_lines(exc))
             return
         engine = Engine(policy)
-        key = tuple(p.resolve() for p in casefile.policies)
+        key = tuple(resolved(p) for p in casefile.policies)
         _, matched, decided, total = self._coverage.setdefault(
             key, (policy, Counter(), Counter(), [0])
         )
@@ -310,7 +316,7 @@ class Runner:
             yield from self._invariants(casefile.policies, casefile.path)
 
     def _invariants(self, files: tuple[Path, ...], label: str) -> Iterator[Event]:
-        key = tuple(p.resolve() for p in files)
+        key = tuple(resolved(p) for p in files)
         if key in self._checked:
             return
         self._checked.add(key)
