@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -39,3 +42,42 @@ def run_cli() -> RunCli:
         )
 
     return run
+
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    """A named pipe nobody writes to: reading it the ordinary way blocks forever."""
+    path = tmp_path / "fifo.yaml"
+    os.mkfifo(path)
+    return path
+
+
+def unblocked(call: Callable[[], T], fifo: Path) -> T:
+    """``call()``, which must not block on ``fifo``; its exception is re-raised here.
+
+    A guard, not a timing: should ``call`` block, a writer opens and closes the FIFO
+    after a minute, so the call returns and the test fails instead of hanging.
+    """
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # end of file for the reader
+        thread.join(60)
+        pytest.fail(f"blocked reading the FIFO {fifo}")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    result: T = value
+    return result

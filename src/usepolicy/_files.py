@@ -76,14 +76,14 @@ class InputFileError(UsePolicyError, OSError):
 
 def _size(limit: int) -> str:
     if limit % _MiB == 0:
-        return f"{limit // _MiB} MiB"
-    return f"{limit // 1024} KiB" if limit % 1024 == 0 else f"{limit} bytes"
+        return f" ({limit // _MiB} MiB)"
+    return f" ({limit // 1024} KiB)" if limit % 1024 == 0 else ""
 
 
 def too_large(path: str, limit: int, size: int | None) -> InputFileError:
     """The error of a file over ``limit`` bytes (``size`` when it is known)."""
     what = f"is {size:,} bytes; the limit is" if size is not None else "is over the limit of"
-    return InputFileError(path, "too-large", f"{what} {limit:,} bytes ({_size(limit)})")
+    return InputFileError(path, "too-large", f"{what} {limit:,} bytes{_size(limit)}")
 
 
 def _os_error(path: str, exc: OSError | ValueError) -> InputFileError:

@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from usepolicy import AuditLog
+from usepolicy._files import InputFileError
 from usepolicy.audit import (
     Signer,
     SigningUnavailableError,
@@ -21,6 +22,7 @@ from usepolicy.audit import (
     verify_log,
 )
 
+from ..conftest import unblocked
 from .conftest import MakeRecord, lines_of
 
 
@@ -135,6 +137,17 @@ def test_key_files(tmp_path: Path):
     assert len(signer.key_id) == 16
     raw = serialization.load_pem_public_key(public.read_bytes()).public_bytes_raw()
     assert signer.key_id == hashlib.sha256(raw).hexdigest()[:16]
+
+
+def test_key_files_are_read_bounded_and_only_when_regular(tmp_path: Path, fifo: Path):
+    big = tmp_path / "big.pub"
+    big.write_bytes(b"-----BEGIN PUBLIC KEY-----\n" + b"A" * 64 * 1024)
+    for path, code in ((fifo, "file-unreadable"), ("/dev/zero", "file-unreadable"),
+                       (tmp_path, "file-not-found"), (big, "too-large")):  # fmt: skip
+        for load in (Signer.from_file, Verifier.from_file):
+            with pytest.raises(InputFileError) as info:  # an OSError, as before
+                unblocked(lambda: load(path), fifo)
+            assert info.value.code == code
 
 
 def test_key_files_are_not_overwritten(tmp_path: Path):

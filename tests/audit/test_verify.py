@@ -15,6 +15,7 @@ from usepolicy import AuditError, AuditLog, DecisionRecord, Engine
 from usepolicy.audit import PROBLEMS, Signer, read_records, verify_log
 from usepolicy.audit._filelog import canonical_parts
 
+from ..conftest import unblocked
 from ..strategies import requests
 from .conftest import MakeRecord, WriteLog, lines_of
 
@@ -56,6 +57,15 @@ def test_an_empty_log_verifies(tmp_path: Path):
 def test_a_missing_log_is_an_error(tmp_path: Path):
     with pytest.raises(AuditError, match="cannot read"):
         verify_log(tmp_path / "nope.jsonl")
+
+
+def test_a_log_that_is_not_a_regular_file_is_an_error(tmp_path: Path, fifo: Path):
+    for path in (tmp_path, Path("/dev/zero")):  # once IsADirectoryError; /dev/zero "ok"
+        for read in (verify_log, lambda p: list(read_records(p))):
+            with pytest.raises(AuditError, match=f"^{path}: cannot read: is a "):
+                read(path)
+    with pytest.raises(AuditError, match="is a named pipe"):  # once: waited for a writer
+        unblocked(lambda: verify_log(fifo), fifo)
 
 
 def test_an_edited_field_is_found(write_log: WriteLog):

@@ -192,3 +192,33 @@ def test_verify_of_a_missing_log(run_cli: RunCli, tmp_path: Path):
     assert result.returncode == 1
     assert "cannot read" in result.stderr
     assert run_cli("audit").returncode == 1
+
+
+def test_verify_of_a_folder_is_a_clean_cannot_read(run_cli: RunCli, tmp_path: Path):
+    # once: "internal error: IsADirectoryError"
+    result = run_cli("audit", "verify", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == f"usepolicy: {tmp_path}: cannot read: is a folder, not a file\n"
+
+
+@pytest.mark.parametrize("action", ["verify", "show"])
+def test_a_log_that_is_not_a_regular_file_is_refused(run_cli: RunCli, tmp_path: Path, action):
+    os.mkfifo(tmp_path / "fifo")  # once: waited forever for a writer
+    for path in (str(tmp_path / "fifo"), "/dev/zero"):  # /dev/zero once "verified" ok
+        result = run_cli("audit", action, path)
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"usepolicy: {path}: cannot read: is a ")
+        assert result.stderr.endswith(", not a regular file\n")
+
+
+def test_key_files_that_are_not_regular_files_are_refused(log: Path, run_cli: RunCli):
+    fifo = log.parent / "key.pub"
+    os.mkfifo(fifo)
+    result = run_cli("audit", "verify", str(log), "--key", str(fifo))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"usepolicy: {fifo}: cannot read the key: is a named pipe (FIFO), not a regular file\n"
+    )
+    result = run_cli("check", ALLOW, "--audit-log", str(log), "--sign-key", "/dev/zero")
+    assert result.returncode == 1
+    assert "/dev/zero: cannot load the signing key: is a character device" in result.stderr

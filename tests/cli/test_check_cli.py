@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from ..conftest import EXAMPLES, RunCli
+from ..conftest import EXAMPLES, REPO, RunCli
 
 EXAMPLE_FILES = sorted(p for p in EXAMPLES.glob("*.json") if not p.name.endswith(".expected.json"))
 
@@ -132,6 +135,56 @@ def test_missing_request_file_is_reported(run_cli: RunCli) -> None:
     result = run_cli("check", "nowhere.json")
     assert result.returncode == 3
     assert result.stderr.startswith("usepolicy: nowhere.json: cannot read")
+
+
+def test_dev_zero_as_a_request_is_refused_not_swallowed(run_cli: RunCli) -> None:
+    # Once a MemoryError: the whole "file" was read before the 1 MiB limit was checked.
+    result = run_cli("check", "/dev/zero")
+    assert result.returncode == 3
+    assert result.stderr == (
+        "usepolicy: /dev/zero: cannot read: is a character device, not a regular file\n"
+    )
+    with open("/dev/zero", "rb") as zeros:  # stdin may be anything: read 1 MiB + 1 at most
+        piped = subprocess.run(
+            [sys.executable, "-m", "usepolicy", "check", "-"],
+            stdin=zeros,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=120,
+        )
+    assert piped.returncode == 3
+    assert piped.stderr == (
+        "usepolicy: <stdin>:1:1: too-large: $: request is over the limit of "
+        "1,048,576 bytes (1 MiB)\n"
+    )
+
+
+def test_a_request_file_over_1_mib_is_refused_whole(run_cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(b" " * (1024 * 1024) + b"{}")
+    result = run_cli("check", str(path))
+    assert result.returncode == 3
+    assert result.stderr == (
+        f"usepolicy: {path}:1:1: too-large: $: request is 1,048,578 bytes; the limit is "
+        "1,048,576 bytes (1 MiB)\n"
+    )
+
+
+def test_unreadable_request_paths_are_one_line_each(run_cli: RunCli, tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo.json")  # once: check waited forever for a writer
+    (tmp_path / "loop.json").symlink_to(tmp_path / "loop.json")
+    allow = "examples/requests/network_defense.json"
+    names = ["fifo.json", "loop.json", "x" * 300, "."]
+    result = run_cli("check", allow, *(str(tmp_path / name) for name in names))
+    assert result.returncode == 3
+    assert result.stdout.startswith(f"{allow}: ALLOW")
+    assert [line.rpartition(": cannot read: ")[2] for line in result.stderr.splitlines()] == [
+        "is a named pipe (FIFO), not a regular file",
+        "is a symbolic link loop (too many levels of links)",
+        "has a name too long for the system",
+        "is a folder, not a file",
+    ]
 
 
 def test_validate_and_schema(run_cli: RunCli, tmp_path: Path) -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from usepolicy import PolicyError, load_policy
+from usepolicy import Engine, PolicyError, load_policy, loads_policy
+
+from ..conftest import unblocked
 
 HEAD = 'usepolicy: 1\nname: t\nversion: "1"\n'
 RULE = "rules:\n  - id: r\n    effect: allow\n    reason: why\n"
@@ -201,3 +203,127 @@ def test_hints_name_the_likely_fix(tmp_path: Path) -> None:
     with pytest.raises(PolicyError) as info:
         load_policy(path)
     assert info.value.diagnostics[0].hint == "did you mean `data.subjects`?"
+
+
+# -- files: measured in bytes, read whole or refused, regular files only ---------------
+MIB = 1024 * 1024
+ENGAGEMENT = {"requester": {"organization": "X"}, "purpose": "weapons.engagement"}
+
+
+def trailing_deny(padding: str) -> str:
+    """A policy whose last rule is its only deny, after a comment of ``padding``."""
+    return (
+        HEAD
+        + "rules:\n  - id: everything\n    effect: allow\n    reason: all\n"
+        + f"# {padding}\n"
+        + "  - id: no-engagement\n    effect: deny\n    reason: never\n"
+        + "    when:\n      purpose: weapons.engagement\n"
+    )
+
+
+def cut_padding(split: bool) -> str:
+    """Padding of 3-byte characters that puts the file over 4 MiB in bytes but under
+    4 Mi characters; the first 4 MiB + 1 bytes end on a character boundary, or not."""
+    before = len(trailing_deny("").partition("# ")[0]) + 2
+    ascii_ = (MIB * 4 + 1 - before) % 3 + (1 if split else 0)
+    return "x" * ascii_ + "€" * (MIB * 3 // 2)
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["cut-on-a-character", "cut-in-one"])
+def test_a_policy_over_4_mib_in_bytes_is_refused_not_cut(tmp_path: Path, split: bool) -> None:
+    # Once: the first 4 MiB + 1 bytes were parsed, so the deny rule vanished and
+    # weapons.engagement was allowed, or a valid file was called bad-encoding.
+    text = trailing_deny(cut_padding(split))
+    assert len(text) < 4 * MIB < len(text.encode("utf-8"))
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    assert [str(d) for d in info.value.diagnostics] == [
+        f"{info.value.diagnostics[0].path}:1:1: too-large: policy file is "
+        f"{len(text.encode('utf-8')):,} bytes; the limit is 4,194,304 bytes (4 MiB)"
+    ]
+    with pytest.raises(PolicyError) as info:
+        loads_policy(text)
+    assert [d.code for d in info.value.diagnostics] == ["too-large"]
+
+
+def test_a_policy_under_4_mib_in_bytes_is_read_whole(tmp_path: Path) -> None:
+    text = trailing_deny("€" * (MIB * 13 // 10))  # 3.9 MiB, most of it multi-byte
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    decision = Engine(load_policy(path)).evaluate(ENGAGEMENT)
+    assert (decision.allowed, decision.determining_rule) == (False, "no-engagement")
+
+
+def path_cases(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """A YAML path naming something unreadable -> (code, how it is described)."""
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    (tmp_path / "folder").mkdir()
+    return {
+        '"nul\\0.yaml"': ("file-unreadable", "has a NUL byte in its name"),
+        "x" * 300: ("file-unreadable", "has a name too long for the system"),
+        "loop1": ("file-unreadable", "is a symbolic link loop (too many levels of links)"),
+        "/dev/zero": ("file-unreadable", "is a character device, not a regular file"),
+        "folder": ("not-found", "is a folder, not a file"),
+    }
+
+
+def test_unreadable_include_paths_are_reported_at_the_include(tmp_path: Path) -> None:
+    for target, (code, reason) in path_cases(tmp_path).items():
+        code = "include-not-found" if code == "not-found" else code
+        path = tmp_path / "p.yaml"
+        path.write_text(HEAD + f"include: [{target}]\n")
+        with pytest.raises(PolicyError) as info:
+            load_policy(path)
+        [diag] = info.value.diagnostics
+        assert (diag.line, diag.col, diag.code) == (4, 11, code), target
+        assert diag.message.endswith(reason), diag
+
+
+def test_unreadable_list_paths_are_reported_at_the_file_entry(tmp_path: Path) -> None:
+    for target, (code, reason) in path_cases(tmp_path).items():
+        code = "list-file-not-found" if code == "not-found" else code
+        path = tmp_path / "p.yaml"
+        path.write_text(HEAD + f"lists:\n  names: {{file: {target}}}\n")
+        with pytest.raises(PolicyError) as info:
+            load_policy(path)
+        [diag] = info.value.diagnostics
+        assert (diag.line, diag.col, diag.code) == (5, 17, code), target
+        assert diag.message.endswith(reason), diag
+
+
+@pytest.mark.parametrize("where", ["policy", "include", "list", "in-a-folder"])
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path, fifo: Path, where: str) -> None:
+    path = tmp_path / "p.yaml"
+    source = {"policy": fifo, "include": path, "list": path, "in-a-folder": tmp_path}[where]
+    if where == "include":
+        path.write_text(HEAD + f"include: [{fifo.name}]\n")
+    elif where == "list":
+        path.write_text(HEAD + f"lists:\n  names: {{file: {fifo.name}}}\n")
+    elif where == "in-a-folder":  # not skipped: a file left out of a set drops its rules
+        path.write_text(HEAD)
+    with pytest.raises(PolicyError) as info:
+        unblocked(lambda: load_policy(source), fifo)
+    [diag] = info.value.diagnostics
+    assert diag.code == "file-unreadable"
+    assert diag.message.endswith("is a named pipe (FIFO), not a regular file")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("nul\0.yaml", "policy file has a NUL byte in its name"),
+        ("loop", "policy file is a symbolic link loop (too many levels of links)"),
+        ("/dev/zero", "policy file is a character device, not a regular file"),
+    ],
+)
+def test_unreadable_policy_paths_are_one_line_errors(
+    tmp_path: Path, name: str, message: str
+) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(PolicyError) as info:
+        load_policy(tmp_path / name)
+    [diag] = info.value.diagnostics
+    assert (diag.line, diag.col, diag.code, diag.message) == (1, 1, "file-unreadable", message)

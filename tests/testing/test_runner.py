@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from usepolicy.testing import (
     run_case,
 )
 
-from ..conftest import POLICIES
+from ..conftest import POLICIES, unblocked
 
 #: a two-case test file for the reference pack (format with `policy=`), shared by the
 #: CLI and plugin tests
@@ -205,3 +206,22 @@ def test_past_the_budget_the_search_turns_random_and_says_so(tmp_path: Path) -> 
     [bad] = [r for r in report.results if not r.holds]
     assert bad.decision is not None
     assert bad.decision.allowed
+
+
+def test_unreadable_paths_are_load_failures_not_crashes(tmp_path: Path) -> None:
+    # once: a long name or a link loop crashed the runner (OSError, RuntimeError), and a
+    # FIFO test file blocked it
+    case = tmp_path / "c.test.yaml"
+    os.mkfifo(case)
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
+    paths = [case, tmp_path / "loop.yaml", tmp_path / ("x" * 300)]
+    events = unblocked(lambda: list(Runner().run(paths)), case)
+    failures = [e for e in events if isinstance(e, LoadFailure)]
+    assert len(failures) == len(events)
+    assert [line.partition(": ")[2] for e in failures for line in e.lines] == [
+        "file-unreadable: policy test file is a named pipe (FIFO), not a regular file",
+        "file-unreadable: policy file is a symbolic link loop (too many levels of links)",
+        "file-unreadable: policy file has a name too long for the system",
+    ]
+    with pytest.raises(usepolicy.PolicyError, match="is a folder, not a file"):
+        load_case_file(tmp_path)
