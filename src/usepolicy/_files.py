@@ -39,6 +39,14 @@ __all__ = [
 
 _MiB: Final = 1024 * 1024
 _NOT_FOUND: Final = frozenset({errno.ENOENT, errno.ENOTDIR})
+_NONBLOCK: Final[int] = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs to open
+_FLAGS: Final[int] = (
+    os.O_RDONLY
+    | _NONBLOCK
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_NOCTTY", 0)  # a terminal named as a file must not become ours
+    | getattr(os, "O_BINARY", 0)  # Windows would otherwise translate line ends
+)
 _KINDS: Final = (
     (stat.S_ISFIFO, "a named pipe (FIFO)"),
     (stat.S_ISCHR, "a character device"),
@@ -126,12 +134,13 @@ def open_regular(path: FilePath) -> int:
     name = os.fspath(path)
     try:
         _check_regular(name, os.stat(name).st_mode)
-        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        fd = os.open(name, _FLAGS)
     except (OSError, ValueError) as exc:
         raise InputFileError.of(name, exc) from exc
     try:
         _check_regular(name, os.fstat(fd).st_mode)
-        os.set_blocking(fd, True)
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
