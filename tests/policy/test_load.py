@@ -75,6 +75,16 @@ def test_a_list_file_too_large_or_not_utf8_is_refused_where_it_is_named(tmp_path
     with pytest.raises(usepolicy.PolicyError) as info:
         load_policy(tmp_path / "p.yaml")
     assert [(d.line, d.col, d.code, d.message) for d in info.value.diagnostics] == [
-        (4, 15, "too-large", "list file `big.txt` is over 16 MiB"),
-        (5, 17, "bad-encoding", "list file `latin1.txt` is not UTF-8"),
+        (
+            4,
+            15,
+            "too-large",
+            "list file `big.txt` is 16,777,217 bytes; the limit is 16,777,216 bytes (16 MiB)",
+        ),
+        (
+            5,
+            17,
+            "bad-encoding",
+            "list file `latin1.txt` is not UTF-8 (invalid start byte at byte 1)",
+        ),
     ]
