@@ -12,16 +12,33 @@ import pytest
 
 from ..conftest import EXAMPLES, REPO, RunCli
 
-EXAMPLE_FILES = sorted(p for p in EXAMPLES.glob("*.json") if not p.name.endswith(".expected.json"))
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
+EXPECTED = EXAMPLES / "expected"  # kept apart, so that `examples/requests/*.json` is requests only
 
 
 def test_there_are_enough_examples() -> None:
     assert len(EXAMPLE_FILES) >= 14
 
 
+def test_every_example_has_its_expectation_and_no_other() -> None:
+    assert sorted(p.name for p in EXPECTED.glob("*.json")) == [p.name for p in EXAMPLE_FILES]
+
+
+def test_the_readme_glob_checks_requests_only(run_cli: RunCli) -> None:
+    # README: `usepolicy check examples/requests/*.json`: one verdict or error per request
+    rels = [str(p.relative_to(EXAMPLES.parent.parent)) for p in EXAMPLE_FILES]
+    result = run_cli("check", *rels)
+    invalid = [rel for rel in rels if "/invalid_" in rel]
+    assert result.returncode == 3
+    verdicts = [line for line in result.stdout.splitlines() if not line.startswith("  ")]
+    assert [line.partition(":")[0] for line in verdicts] == [r for r in rels if r not in invalid]
+    errors = result.stderr.splitlines()
+    assert sorted({line.split(":")[1].strip() for line in errors}) == invalid
+
+
 @pytest.mark.parametrize("example", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_example_matches_its_expected_outcome(example: Path, run_cli: RunCli) -> None:
-    expected = json.loads(example.with_suffix(".expected.json").read_text())
+    expected = json.loads((EXPECTED / example.name).read_text())
     rel = str(example.relative_to(EXAMPLES.parent.parent))
     result = run_cli("check", "--format", "json", rel)
     assert result.returncode == expected["exit_code"], result.stderr

@@ -33,8 +33,6 @@ def example_requests(policy: Policy) -> list[dict[str, Any]]:
     """The example requests (examples/requests) that are valid for ``policy``."""
     out = []
     for path in sorted(EXAMPLES.glob("*.json")):
-        if path.name.endswith(".expected.json"):
-            continue
         try:
             req = validate_request(path.read_bytes(), policy.vocabulary)
         except RequestError:
