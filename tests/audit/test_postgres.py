@@ -365,6 +365,21 @@ TAMPERING = {
         "WHERE writer_id = 'a' AND seq = 9",
         9, "inserted", "seq 9 not in the chain: seq 10 follows seq 8",
     ),
+    "an integer beyond 2^53": (
+        "UPDATE usepolicy_decisions SET record = replace(record, '\"tier\":2', "
+        "'\"tier\":9007199254740993') WHERE writer_id = 'b' AND seq = 5",
+        5, "bad-record", "beyond ±(2^53 - 1)",
+    ),
+    "nested 300 deep": (
+        "UPDATE usepolicy_decisions SET record = replace(record, '\"tier\":2', "
+        "'\"tier\":' || repeat('[', 300) || repeat(']', 300)) WHERE writer_id = 'b' AND seq = 5",
+        5, "bad-record", "depth",
+    ),
+    "a timestamp that is not a time": (
+        "UPDATE usepolicy_decisions SET record = replace(record, '\"timestamp\":\"', "
+        "'\"timestamp\":\"x') WHERE writer_id = 'b' AND seq = 5",
+        5, "bad-record", "timestamp: not an ISO 8601 time",
+    ),
 }  # fmt: skip
 
 
@@ -387,6 +402,10 @@ def test_tampering_is_found_at_the_first_bad_row(
     assert str(result).startswith(f"{display_url(db)}: writer `b` seq {seq}: {problem}: ")
     only = verify_db(db, writer="b")
     assert [(w.writer, w.seq, w.problem) for w in only.writers] == [("b", seq, problem)]
+    if problem in ("bad-record", "edited") and "column" not in words:
+        # `audit show` reads each row as verify does, and names the bad one
+        with pytest.raises(AuditError, match=rf"writer `b` seq {seq}: {problem}: "):
+            list(query_db(db)[1])
 
 
 def test_an_anchor_catches_records_cut_off_the_end(server: PgServer, db: str, engine: Engine):

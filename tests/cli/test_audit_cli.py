@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -92,6 +93,23 @@ def test_verify_names_the_first_bad_line(log: Path, run_cli: RunCli, tamper, lin
     assert result.returncode == 1
     assert result.stderr.startswith(f"usepolicy: {log}:{line}: {kind}: ")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"9007199254740993", b"[" * 300 + b"]" * 300, b'"\\ud800"'],
+    ids=["integer beyond 2^53", "nested 300 deep", "lone surrogate"],
+)
+def test_verify_and_show_name_a_line_no_writer_could_write(log: Path, run_cli: RunCli, value):
+    lines = log.read_bytes().splitlines(keepends=True)
+    count = re.compile(rb'"subject_count":\d+')
+    lines[1] = count.sub(lambda _: b'"subject_count":' + value, lines[1], count=1)
+    log.write_bytes(b"".join(lines))
+    for action in ("verify", "show"):
+        result = run_cli("audit", action, str(log))
+        assert result.returncode == 1
+        assert result.stderr.startswith(f"usepolicy: {log}:2: bad-record: not a decision record")
+        assert "internal error" not in result.stderr
 
 
 def test_verify_with_anchors_detects_truncation(log: Path, run_cli: RunCli):

@@ -18,6 +18,7 @@ from .._errors import AuditError
 from .._record import DecisionRecord
 from ._pgschema import connect, display_url, require_psycopg, why
 from ._pgverify import rows
+from ._verify import _read_line
 
 __all__ = ["export_db", "query_db", "writers"]
 
@@ -114,10 +115,15 @@ def query_db(
     timeout: float = 60.0,
 ) -> tuple[int, Iterator[tuple[str, int, DecisionRecord]]]:
     """The total number of rows, and the (writer, seq, record) of the rows that match,
-    in time order. Does not verify anything: use ``verify_db``.
+    in time order. Each row is read as ``audit show`` reads a log line (canonical JSON
+    of a record whose digest holds); the chains are not checked: use ``verify_db``.
 
     ``rule`` matches the determining rule or any matched rule. The other filters use
     the indexed columns.
+
+    Raises:
+        AuditError: the table cannot be read, or (while iterating) a row is not a good
+            record: ``URL: writer `ID` seq N: code: message``.
     """
     conditions: list[str] = []
     params: list[Any] = []
@@ -162,7 +168,11 @@ def query_db(
                 cursor.itersize = _BATCH
                 cursor.execute(query, params)
                 for writer_id, seq, text in cursor:
-                    yield writer_id, seq, DecisionRecord.from_json(text)
+                    record, problem, message = _read_line(text.encode("utf-8"))
+                    if record is None:
+                        where = f"{display_url(url)}: writer `{writer_id}` seq {seq}"
+                        raise AuditError(f"{where}: {problem}: {message}")
+                    yield writer_id, seq, record
         except psycopg.Error as exc:
             raise AuditError(
                 f"{display_url(url)}: cannot read the audit table: {why(exc)}"

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,7 +36,7 @@ __all__ = ["PROBLEMS", "VerifyResult", "read_records", "verify_log"]
 PROBLEMS: Final = {
     "torn-tail": "the last line is incomplete: a writer stopped mid-line",
     "bad-json": "the line is not JSON",
-    "bad-record": "the line is JSON but not a decision record",
+    "bad-record": "the line is JSON but not a decision record (or holds what no writer writes)",
     "edited": "the line's content does not match its record_digest, or is not canonical",
     "inserted": "the line is not part of the chain around it",
     "deleted": "the record this line chains to is not in the log",
@@ -145,13 +147,55 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _Unwritable(ValueError):
+    """A JSON value no writer puts in a record (so the line was not written by one)."""
+
+
+#: the integers canonical JSON (RFC 8785) can hold: those a double represents exactly
+_SAFE_INT: Final = 2**53 - 1
+
+
+def _int(text: str) -> int:
+    # length first: ``int()`` of a 5,000-digit text is itself an error (and slow)
+    if len(text.lstrip("-")) > len(str(_SAFE_INT)) or abs(value := int(text)) > _SAFE_INT:
+        shown = text if len(text) <= 24 else f"{text[:20]}… ({len(text)} characters)"
+        raise _Unwritable(f"integer `{shown}` is beyond ±(2^53 - 1): canonical JSON cannot hold it")
+    return value
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Unwritable(f"number `{text[:24]}` is beyond the range of a double")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"`{name}` is not JSON")
+
+
 def _read_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
-    """(record, "", "") for a good line, else (None, problem code, message)."""
+    """(record, "", "") for a good line, else (None, problem code, message).
+
+    Never raises: a line holding anything a writer cannot write (a number beyond what
+    canonical JSON holds, a lone surrogate, nesting too deep to serialize, a time that
+    is not one) is a tampered line, reported like any other.
+    """
     if not raw:
         return None, "bad-json", "empty line"
     try:
-        obj = json.loads(raw, object_pairs_hook=_no_duplicates)
-    except (ValueError, RecursionError) as exc:
+        obj = json.loads(
+            raw,
+            object_pairs_hook=_no_duplicates,
+            parse_int=_int,
+            parse_float=_float,
+            parse_constant=_constant,
+        )
+    except _Unwritable as exc:
+        return None, "bad-record", f"not a decision record: {exc}"
+    except RecursionError:
+        return None, "bad-record", "not a decision record: nested too deeply to read"
+    except ValueError as exc:
         return None, "bad-json", f"not JSON: {exc}"
     try:
         record = DecisionRecord.model_validate(obj)
@@ -159,13 +203,23 @@ def _read_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "$"
         return None, "bad-record", f"not a decision record: {where}: {first['msg']}"
-    body = record.to_dict()
-    digest, members = canonical_parts(body)
+    except (ValueError, TypeError, RecursionError) as exc:
+        return None, "bad-record", f"not a decision record: {exc}"
+    try:
+        datetime.fromisoformat(record.timestamp)
+    except ValueError:
+        return None, "bad-record", "not a decision record: timestamp: not an ISO 8601 time"
+    try:
+        body = record.to_dict()
+        digest, members = canonical_parts(body)
+        for key in ("record_digest", "signature"):
+            if key in body:
+                add_member(members, key, body[key])
+    except (ValueError, TypeError, RecursionError) as exc:
+        why = str(exc) or type(exc).__name__
+        return None, "bad-record", f"not a decision record: it has no canonical JSON: {why}"
     if digest != record.record_digest:
         return None, "edited", "the content does not match its record_digest"
-    for key in ("record_digest", "signature"):
-        if key in body:
-            add_member(members, key, body[key])
     if join_members(members) != raw:
         return None, "edited", "the line is not the canonical JSON of its record"
     return record, "", ""
