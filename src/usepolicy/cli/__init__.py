@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from .._version import __version__
-from ._output import EXIT_ERROR, error
+from ._output import EXIT_ERROR, error, escaping
 
 __all__ = ["main"]
 
@@ -57,14 +58,28 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (DESIGN.md §4)."""
+    """Run the command line; returns the exit code (DESIGN.md §4).
+
+    This is the one place output is set up: stderr (errors, always one line for a
+    person) and stdout (unless the command prints JSON or Rego, which must stay exact)
+    go through ``_output.escaping``, so no string from a request, record or policy can
+    drive the terminal.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser(argv)
-    args = parser.parse_args(argv)
-    if not hasattr(args, "run"):
-        parser.print_usage(sys.stderr)
-        error("no command given (see --help)")
-        return EXIT_ERROR
+    with escaping("stderr"):
+        with escaping("stdout"):  # --help and --version
+            parser = _parser(argv)
+            args = parser.parse_args(argv)
+        if not hasattr(args, "run"):
+            parser.print_usage(sys.stderr)
+            error("no command given (see --help)")
+            return EXIT_ERROR
+        human = getattr(args, "format", "human") == "human"
+        with escaping("stdout") if human else contextlib.nullcontext():
+            return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.run(args)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from typing import Any
 from .._errors import AuditError
 from .._record import DecisionRecord
 from ..audit import Verifier, read_records, verify_log
-from ._output import EXIT_ALLOWED, EXIT_ERROR, error
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
 
 __all__ = ["configure"]
 
@@ -176,7 +176,7 @@ def run_verify(args: argparse.Namespace) -> int:
         if args.expect_head is None and args.expect_count is None:
             print("  end: not anchored (records cut off the end would not show)")
         for name in result.torn_files:
-            print(f"  torn tail set aside: {name}")
+            print(f"  torn tail set aside: {escape(name)}")
     return EXIT_ALLOWED
 
 
@@ -238,9 +238,6 @@ def run_show(args: argparse.Namespace) -> int:
         error(str(exc))
         status = EXIT_ERROR
     if args.format == "human":
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            print("  ".join(cells).rstrip())
+        print_table(header, rows)
         print(f"{len(rows)} of {_records(total)}")
     return status

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .._errors import AuditError
 from ..audit import export_db, init_db, query_db, verify_db
 from ..audit._pgschema import PostgresUnavailableError, display_url
-from ._output import EXIT_ALLOWED, EXIT_ERROR, error
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
 
 if TYPE_CHECKING:
     from ..audit import Verifier
@@ -72,7 +72,8 @@ def run_verify_db(args: argparse.Namespace, keys: list[Verifier]) -> int:
                 signed = ", all signed"
             elif writer.signed:
                 signed = f", {writer.signed} signed (not checked: give --key PUB)"
-            print(f"  {writer.writer}: {_records(writer.count)}, head {writer.head}{signed}")
+            name = escape(writer.writer)
+            print(f"  {name}: {_records(writer.count)}, head {writer.head}{signed}")
         if args.expect_head is None and args.expect_count is None:
             print("  end: not anchored (records cut off the end of a chain would not show)")
     return EXIT_ALLOWED
@@ -103,10 +104,7 @@ def run_show_db(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     if args.format == "human":
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        for row in [header, *rows]:
-            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            print("  ".join(cells).rstrip())
+        print_table(header, rows)
         print(f"{len(rows)} of {_records(total)}")
     return EXIT_ALLOWED
 
@@ -118,5 +116,5 @@ def run_export(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     for writer, path, count in written:
-        print(f"{path}: {_records(count)} of writer {writer}")
+        print(f"{path}: {_records(count)} of writer {escape(writer)}")
     return EXIT_ALLOWED

@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     rego.add_argument("policy", metavar="POLICY", help="policy file or folder")
     rego.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-    rego.set_defaults(run=run_rego)
+    rego.set_defaults(run=run_rego, format="rego")  # not human output: printed exactly
     bundle = kinds.add_parser(
         "bundle",
         help="an OPA bundle (.tar.gz) for `opa run --server --bundle`",

@@ -13,7 +13,7 @@ __all__ = ["configure"]
 def configure(parser: argparse.ArgumentParser) -> None:
     """Describe ``usepolicy schema`` and add its options (``cli.COMMANDS`` names it)."""
     parser.description = "Print the JSON Schema (draft 2020-12) of a usepolicy request."
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, format="json")  # not human output: printed exactly
 
 
 def run(args: argparse.Namespace) -> int:
