@@ -106,6 +106,60 @@ def test_an_allow_rule_every_deny_overrides(tmp_path: Path) -> None:
     ]
 
 
+ALLOW_AFTER_ALLOW = """\
+usepolicy: 1
+name: allows
+default: deny
+combine: deny-overrides
+rules:
+  - id: general
+    effect: allow
+    reason: every general use
+    when: {purpose: {under: general}}
+  - id: no-secret
+    effect: deny
+    reason: not on secret material
+    when: {environment.classification: secret}
+  - id: research
+    effect: allow
+    reason: never decides, and attaches nothing
+    when: {purpose: general.research, environment.network: air_gapped}
+  - id: assistant
+    effect: allow
+    reason: never decides, but its obligation rides on the decisions general makes
+    obligations:
+      - id: keep-prompts
+        with: {days: 30}
+        when: {environment.network: private}
+    when: {purpose: general.assistant}
+  - id: assistant-cui
+    effect: allow
+    reason: never decides, and its obligation never applies where it matches
+    obligations:
+      - id: mark-cui
+        when: {environment.classification: top_secret}
+    when: {purpose: general.assistant, environment.classification: cui}
+  - id: secret-research
+    effect: allow
+    reason: never decides, every request it matches is denied
+    when: {purpose: general.research, environment.classification: secret}
+"""
+
+
+def test_an_allow_rule_another_allow_rule_decides_is_not_called_overridden_by_a_deny(
+    tmp_path: Path,
+) -> None:
+    assert lint(tmp_path, ALLOW_AFTER_ALLOW) == [
+        "policy.yaml:14:5: overridden-allow: allow rule `research` never decides: every "
+        "request it matches is denied by a deny rule (`no-secret`), or decided by an earlier "
+        "allow rule (`general`)",
+        "policy.yaml:26:5: shadowed-rule: rule `assistant-cui` never decides and attaches no "
+        "obligations: every request it matches is decided by an earlier allow rule (`general`)",
+        "policy.yaml:33:5: overridden-allow: allow rule `secret-research` never decides: every "
+        "request it matches also matches a deny rule (`no-secret`), and deny overrides",
+    ]  # `assistant` never decides either, but attaches its obligation: it is not dead
+
+
 def test_fixing_the_policy_clears_the_warnings(tmp_path: Path) -> None:
     fixed = (
         FIRST_MATCH.replace("    logistics.fleet: fleet management\n", "")

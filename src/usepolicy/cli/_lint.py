@@ -17,8 +17,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Check each policy (file or folder) for rules that can never match "
         "(contradictory conditions), rules that never decide (shadowed by earlier rules "
-        "under first-match, or allow rules every match of which also matches a deny rule "
-        "under deny-overrides), and lists or vocabulary purposes nothing uses. The rule "
+        "under first-match; under deny-overrides, allow rules every match of which is "
+        "denied or decided by an earlier allow rule, unless they attach obligations), "
+        "and lists or vocabulary purposes nothing uses. The rule "
         "checks cover every class of requests. Each warning is one line, "
         "`usepolicy: path:line:col: code: message`. Exit 0 without warnings, 1 with "
         "warnings, 3 when a policy is invalid."

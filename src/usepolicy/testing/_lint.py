@@ -1,10 +1,11 @@
 """Static checks a policy author wants before shipping: rules that can never match or
 never decide, and lists or vocabulary purposes nothing uses.
 
-The rule checks are proofs over the partition of the policy's rule conditions, not
-heuristics: a rule "never matches" when no representative (so no request) satisfies
-it; it "never decides" when every representative it matches is decided by another
-rule.
+The rule checks are proofs over the partition of the policy's rule and obligation
+conditions, not heuristics: a rule "never matches" when no representative (so no
+request) satisfies it; it "never decides" when every representative it matches is
+decided by another rule. Under deny-overrides an allow rule that never decides is still
+alive when an allowed request carries its obligations, and is not reported.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import re2
 from .._files import InputFileError, read_text
 from .._vocabulary import is_under
 from ..engine import Engine
-from ..policy._model import AllOf, AnyOf, Combine, Cond, Effect, NotOf, Policy, Test
+from ..policy._model import AllOf, AnyOf, Combine, Cond, Effect, NotOf, Policy, Rule, Test
 from ..policy._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
-from ._partition import Partition
+from ._partition import Partition, policy_conditions
 from ._search import DEFAULT_BUDGET
 
 __all__ = ["LintWarning", "lint_policy"]
@@ -63,13 +64,16 @@ def _names(rule_ids: set[str], policy: Policy) -> str:
 
 def _rule_warnings(policy: Policy, budget: int) -> list[LintWarning]:
     rules = policy.rules
-    partition = Partition([policy], [(0, rule.when) for rule in rules])
+    # obligation conditions split the classes too: whether a rule attaches one is exact
+    conditions = policy_conditions(policy, obligations=True)
+    partition = Partition([policy], [(0, cond) for cond in conditions])
     engine = Engine(policy)
     index = {rule.id: i for i, rule in enumerate(rules)}
     n = len(rules)
     matches = [False] * n
     decides = [False] * n
     deciders: list[set[str]] = [set() for _ in range(n)]
+    attaching: set[str] = set()  # rules whose obligations some allowed request carries
     first_match = policy.combine is Combine.FIRST_MATCH
     count = 0
     for assignment in partition.leaves():
@@ -91,6 +95,8 @@ def _rule_warnings(policy: Policy, budget: int) -> list[LintWarning]:
         hits = [index[m.id] for m in decision.matched_rules]
         for i in hits:
             matches[i] = True
+        if decision.allowed:
+            attaching.update(obligation.rule for obligation in decision.obligations)
         if decision.determining_rule is None:
             continue
         decider = index[decision.determining_rule]
@@ -119,17 +125,33 @@ def _rule_warnings(policy: Policy, budget: int) -> list[LintWarning]:
                     f"by an earlier rule ({_names(deciders[i], policy) or 'or fails'})",
                 )
             )
-        elif not decides[i] and rule.effect is Effect.ALLOW:
-            found.append(
-                LintWarning(
-                    *where,
-                    "overridden-allow",
-                    f"allow rule `{rule.id}` never decides: every request it matches also "
-                    f"matches a deny rule ({_names(deciders[i], policy) or 'or fails'}), "
-                    "and deny overrides",
-                )
-            )
+        elif not decides[i] and rule.effect is Effect.ALLOW and rule.id not in attaching:
+            found.append(LintWarning(*where, *_overridden(rule, deciders[i], policy)))
     return found
+
+
+def _overridden(rule: Rule, deciders: set[str], policy: Policy) -> tuple[str, str]:
+    """(code, message) for an allow rule that never decides under deny-overrides, and
+    whose obligations (if any) no allowed request carries: every request it matches is
+    denied by a deny rule, or decided by an earlier allow rule."""
+    effects = {r.id: r.effect for r in policy.rules}
+    denies = {d for d in deciders if effects[d] is Effect.DENY}
+    allows = deciders - denies
+    if not allows:
+        return "overridden-allow", (
+            f"allow rule `{rule.id}` never decides: every request it matches also matches "
+            f"a deny rule ({_names(denies, policy) or 'or fails'}), and deny overrides"
+        )
+    obligations = " and attaches no obligations" if rule.obligations else ""
+    earlier = f"decided by an earlier allow rule ({_names(allows, policy)})"
+    if not denies:
+        return "shadowed-rule", (
+            f"rule `{rule.id}` never decides{obligations}: every request it matches is {earlier}"
+        )
+    return "overridden-allow", (
+        f"allow rule `{rule.id}` never decides{obligations}: every request it matches is "
+        f"denied by a deny rule ({_names(denies, policy)}), or {earlier}"
+    )
 
 
 def _positions(policy: Policy, section: str, sub: str | None) -> dict[str, tuple[str, int, int]]:
