@@ -109,7 +109,7 @@ def _field_error(err: Any) -> FieldError:
         message = f"unknown field `{path_part(loc[-1])}`" + _field_hint(loc)
     elif kind == "missing":
         message = "this field is required"
-    elif "input" in err and kind != "unknown_purpose":
+    elif "input" in err and kind not in ("unknown_purpose", "too_deep"):
         message = f"{message}, got {quote_value(err['input'])}"
     return FieldError(path, code, message)
 
