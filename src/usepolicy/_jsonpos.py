@@ -34,7 +34,8 @@ _skip_value: Final = json.JSONDecoder(parse_int=_skip_number, parse_float=_skip_
 
 
 class _Walk:
-    """One pass over ``text``: the offset of the first key at each path in ``wanted``."""
+    """One pass over ``text``: the offset of the first key at each path in ``wanted``
+    (of the value, for a list item)."""
 
     def __init__(self, text: str, wanted: set[str]) -> None:
         self.text = text
@@ -82,6 +83,9 @@ class _Walk:
             index = 0
             while True:
                 here = str(index) if path is None else f"{path}.{index}"
+                i = self.ws(i)
+                if here in self.wanted and here not in self.found:
+                    self.found[here] = i  # an item has no key: place its value
                 i = self.ws(self.value(i, here))
                 index += 1
                 if text[i : i + 1] != ",":
