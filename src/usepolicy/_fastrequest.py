@@ -74,68 +74,72 @@ def _country_ok(country: str) -> bool:
     return True
 
 
-def _text_ok(req: Req) -> bool:
-    """Every string is a plain ``str`` (msgspec keeps subclasses, the model does not)
-    without unpaired surrogates (they cannot be canonical JSON); ASCII is the fast path.
+def _plain_ok(req: Req, obj: dict[str, Any]) -> bool:
+    """What msgspec let through that the strict model does not: a ``str`` subclass
+    (msgspec keeps it; the model makes a plain string, and a subclass could redefine
+    equality under the engine), a mapping other than a dict for an object, a tuple, set
+    or frozenset for a list; and unpaired surrogates (they cannot be canonical JSON).
 
     Runs before the caches of good keys and countries are consulted, so that only plain
-    strings ever enter them.
+    strings ever enter them. ASCII text and absent parts are the fast paths.
     """
     r = req.requester
-    for text in (
-        req.purpose, r.organization, r.country, r.entity_id, req.model, req.description,
-        req.request_id,
-    ):  # fmt: skip
-        if text is not None and (
-            type(text) is not str or (not text.isascii() and unicode_problem(text) is not None)
-        ):
+    # purpose and country must match ASCII patterns later: only their type matters here
+    if type(req.purpose) is not str or (r.country is not None and type(r.country) is not str):
+        return False
+    for text in (r.organization, r.entity_id, req.model, req.description, req.request_id):
+        if type(text) is str:
+            if not text.isascii() and unicode_problem(text) is not None:
+                return False
+        elif text is not None:
             return False
-    for key, value in req.attributes.items():
-        if type(key) is not str:
+    # an absent part is the shared default: only a part that was given is looked at
+    if not isinstance(obj["requester"], dict):
+        return False
+    if req.data is not _DEFAULT_DATA:
+        data = obj["data"]
+        if not isinstance(data, dict):
             return False
+        categories = data.get("categories")
+        if not (categories is None or type(categories) is list or isinstance(categories, list)):
+            return False
+    if req.autonomy is not _DEFAULT_AUTONOMY and not isinstance(obj["autonomy"], dict):
+        return False
+    if req.environment is not _DEFAULT_ENVIRONMENT and not isinstance(obj["environment"], dict):
+        return False
+    if not req.attributes:
+        return "attributes" not in obj or isinstance(obj["attributes"], dict)
+    given = obj["attributes"]
+    return isinstance(given, dict) and _attributes_ok(req.attributes, given)
+
+
+_SCALARS: Final = frozenset({int, float, bool})
+
+
+def _attributes_ok(attributes: dict[str, Any], given: dict[str, Any]) -> bool:
+    """Keys that match the pattern (through a bounded cache of good keys), values of
+    plain types without unpaired surrogates, lists that were lists."""
+    for key, value in attributes.items():
+        if key not in _good_keys:
+            # msgspec takes only plain str keys, so a subclass never reaches the cache
+            if _KEY_RE.fullmatch(key) is None:
+                return False
+            if len(_good_keys) < _GOOD_KEYS_MAX:
+                _good_keys.add(key)
         if type(value) is str:
             if not value.isascii() and unicode_problem(value) is not None:
                 return False
         elif type(value) is list:
+            raw = given[key]
+            if type(raw) is not list and not isinstance(raw, list):
+                return False
             for item in value:
                 if type(item) is not str or (
                     not item.isascii() and unicode_problem(item) is not None
                 ):
                     return False
-        elif type(value) is not int and type(value) is not float and type(value) is not bool:
-            return False
-    return True
-
-
-def _keys_ok(attributes: dict[str, Any]) -> bool:
-    for key in attributes:
-        if key not in _good_keys:
-            if _KEY_RE.fullmatch(key) is None:
-                return False
-            if len(_good_keys) < _GOOD_KEYS_MAX:
-                _good_keys.add(key)
-    return True
-
-
-_OBJECTS: Final = ("requester", "data", "autonomy", "environment", "attributes")
-
-
-def _containers_ok(obj: dict[str, Any], req: Req) -> bool:
-    """Objects were dicts and lists were lists (msgspec also takes any mapping, and a
-    tuple, set or frozenset for a list; the strict model takes neither)."""
-    for name in _OBJECTS:
-        part = obj.get(name)
-        if part is not None and type(part) is not dict and not isinstance(part, dict):
-            return False
-    if req.data is not _DEFAULT_DATA:
-        categories = obj["data"].get("categories")
-        if not (categories is None or type(categories) is list or isinstance(categories, list)):
-            return False
-    if req.attributes:
-        given = obj["attributes"]
-        for key, value in req.attributes.items():
-            if type(value) is list and not isinstance(given[key], list):
-                return False
+        elif type(value) not in _SCALARS:
+            return False  # a str subclass
     return True
 
 
@@ -313,16 +317,14 @@ def _declared_ok(attributes: dict[str, Any], specs: Mapping[str, AttributeSpec])
 def _accepted(
     req: Req, obj: dict[str, Any], names: frozenset[str], specs: Mapping[str, AttributeSpec] | None
 ) -> bool:
-    """The checks msgspec cannot express cheaply (plain types, purpose vocabulary,
-    patterns, text, declared attributes)."""
+    """The checks msgspec cannot express cheaply (plain types, text, attribute keys,
+    purpose vocabulary, country pattern, declared attributes)."""
     country = req.requester.country
     return (
-        _text_ok(req)
+        _plain_ok(req, obj)
         and req.purpose in names
         and (country is None or country in _good_countries or _country_ok(country))
-        and (not req.attributes or _keys_ok(req.attributes))
         and (specs is None or _declared_ok(req.attributes, specs))
-        and _containers_ok(obj, req)
     )
 
 
