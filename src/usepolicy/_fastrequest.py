@@ -3,8 +3,9 @@
 ``msgspec.convert`` validates and fills defaults several times faster than nested
 pydantic models. It must accept exactly what ``UseRequest`` accepts: when it rejects
 an input (or fails in any way), the pydantic model runs to report every bad field at
-once (and is the authority), and a property test
-(``test_fast_path_and_public_model_agree``) checks that both give one verdict.
+once (and is the authority), and property tests (``test_fast_path_and_public_model_agree``,
+``test_hostile_requests_get_one_verdict_from_both_validators``) check that both give one
+verdict.
 
 msgspec is more lenient than the strict model in a few places, checked after it
 accepts: it keeps ``str`` subclasses as they are (the model makes plain strings, and
@@ -243,7 +244,8 @@ def _parse_int(literal: str) -> int:
 
 
 def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
-    """Parse request JSON text with size, syntax, nesting and duplicate-key checks.
+    """Parse request JSON text with size, syntax, nesting, integer-length and
+    duplicate-key checks.
 
     Raises:
         RequestError: with line and column of a syntax error where known.
