@@ -21,8 +21,11 @@ from usepolicy import (
     UseDenied,
     UsePolicyError,
 )
+from usepolicy._errors import RequestError
 from usepolicy._record import RecordObligation, digest
 from usepolicy.audit import Signer, verify_log
+
+from .hostile import INVALID, INVALID_TEXT, SUBCLASSED, many_unknown_keys
 
 ALLOWED: dict[str, Any] = {
     "requester": {"organization": "Army Intelligence Center"},
@@ -109,6 +112,56 @@ def test_an_invalid_input_is_digested_when_it_is_json(raw: Any, expected: str | 
     assert record.decision == "deny"
     assert record.request_digest == expected
     assert record.errors
+
+
+_HOSTILE = [*INVALID, *INVALID_TEXT, ("many-unknown-keys", many_unknown_keys(110_000))]  # 1 MB
+
+
+@pytest.mark.parametrize(("case", "raw"), _HOSTILE, ids=[c for c, _ in _HOSTILE])
+def test_a_hostile_request_is_a_logged_deny_with_a_small_record(
+    case: str, raw: Any, tmp_path: Path
+):
+    """Issue 12: these raised UnicodeEncodeError, ValueError or RecursionError, or logged
+    a 24 MB record; each is now a deny whose record is written and verifies."""
+    log = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=log) as guard:
+        record = guard.check(raw)
+    assert record.decision == "deny" and record.request is None
+    assert {e.code for e in record.errors} == {"invalid-request"}
+    assert len(record.errors) <= RequestError.max_errors + 1
+    assert len(log.read_bytes()) < 40_000
+    assert verify_log(log).count == 1
+
+
+def test_too_many_errors_are_counted_in_the_record():
+    record = Enforcer(audit_log=MemorySink()).check(many_unknown_keys(1000))
+    assert len(record.errors) == RequestError.max_errors + 1
+    assert record.errors[-1].message.startswith("$: too-many-errors: 900 more errors left out")
+
+
+@pytest.mark.parametrize(("case", "raw", "plain"), SUBCLASSED, ids=[c for c, _, _ in SUBCLASSED])
+def test_str_subclasses_are_decided_and_logged_as_plain_strings(
+    case: str, raw: Any, plain: Any, tmp_path: Path
+):
+    log = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=log) as guard:
+        record = guard.check(raw)  # raised TypeError
+        expected = guard.check(plain)
+    assert record.decision == expected.decision
+    assert record.determining_rule == expected.determining_rule
+    assert verify_log(log).count == 2
+
+
+def test_a_record_that_cannot_be_made_is_a_logged_deny(monkeypatch: pytest.MonkeyPatch):
+    def broken(self: Any) -> DecisionRecord:
+        raise TypeError("Encoding objects of type \ud800 is unsupported")
+
+    monkeypatch.setattr(usepolicy.engine.Decision, "record", broken)
+    sink = MemorySink()
+    record = Enforcer(audit_log=sink).check(ALLOWED)
+    assert record.decision == "deny" and record == sink.records[0]
+    assert [e.code for e in record.errors] == ["internal-error"]
+    assert "\\ud800" in record.errors[0].message
 
 
 @pytest.mark.parametrize(

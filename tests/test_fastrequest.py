@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from types import MappingProxyType
 from typing import Any
 
 import pydantic
@@ -9,11 +11,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from usepolicy import RequestError, UseRequest
-from usepolicy._fastrequest import request_to_builtins, validate_request
+from usepolicy._fastrequest import request_to_builtins, validate_many, validate_request
+from usepolicy._record import canonical_json
 from usepolicy._vocabulary import STANDARD_VOCABULARY, AttributeSpec, Vocabulary
 
+from .hostile import LyingStr, nested, nested_dicts
 from .strategies import requests
 
+_surrogates = st.sampled_from(["\ud800", "a\udfff", "\udc00b", "\ud83d", "\udfff" * 3])
+#: what a hostile caller passes (issue 12, item 5): lone surrogates, integers of
+#: thousands of digits, values nested thousands deep
+_hostile_scalars = st.one_of(
+    _surrogates,
+    # built, not listed: hypothesis describes a strategy by repr, which a huge int fails
+    st.tuples(st.sampled_from([1, -1]), st.sampled_from([5000, 700, 16])).map(
+        lambda sign_digits: sign_digits[0] * 10 ** sign_digits[1]
+    ),
+    st.sampled_from([2**53, 2**64, 10**15 + 1]),
+    st.builds(nested, st.sampled_from([40, 5000])),
+    st.builds(nested_dicts, st.sampled_from([40, 5000])),
+)
 _json_scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -21,11 +38,13 @@ _json_scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=8),
     st.sampled_from(["none", "domestic", "bulk", "secret", "US", "us", "", "general.assistant"]),
+    _hostile_scalars,
 )
 _json = st.recursive(
     _json_scalars,
     lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.text(max_size=6) | _surrogates, children, max_size=3)
     ),
     max_leaves=8,
 )
@@ -80,6 +99,118 @@ def fast_accepts(obj: Any) -> dict[str, Any] | None:
 @given(mutated_requests())
 def test_fast_path_and_public_model_agree(obj: Any) -> None:
     assert fast_accepts(obj) == pydantic_accepts(obj)
+
+
+class _Str(str):
+    __slots__ = ()
+
+
+class _List(list[Any]):
+    pass
+
+
+class _Dict(dict[Any, Any]):
+    pass
+
+
+_STRINGS: tuple[Any, ...] = (_Str, LyingStr)
+_KEYS: tuple[Any, ...] = (_Str,)  # a lying key is simply a different key
+_LISTS: tuple[Any, ...] = (_List, tuple, set, frozenset)
+_DICTS: tuple[Any, ...] = (_Dict, OrderedDict, MappingProxyType)
+
+
+#: a request is at most four levels deep; deeper (hostile) values are left as they are
+_RETYPE_DEPTH = 4
+
+
+def _count(value: Any, keys: bool, depth: int = 0) -> int:
+    """How many strings, lists and dicts (and keys) ``value`` holds, itself included."""
+    if depth > _RETYPE_DEPTH:
+        return 0
+    if isinstance(value, dict):
+        return 1 + sum(keys + _count(v, keys, depth + 1) for v in value.values())
+    if isinstance(value, list):
+        return 1 + sum(_count(v, keys, depth + 1) for v in value)
+    return 1 if isinstance(value, str) else 0
+
+
+class _Retype:
+    """Replace the nodes numbered in ``targets`` (in ``_count`` order) by other Python
+    types for the same JSON: ``str`` subclasses, tuples, sets, other mappings."""
+
+    def __init__(self, draw: st.DrawFn, targets: set[int], keys: bool) -> None:
+        self.draw = draw
+        self.targets = targets
+        self.keys = keys
+        self.seen = -1
+
+    def hit(self) -> bool:
+        self.seen += 1
+        return self.seen in self.targets
+
+    def __call__(self, value: Any, depth: int = 0) -> Any:
+        if depth > _RETYPE_DEPTH:
+            return value
+        if isinstance(value, dict):
+            hit = self.hit()
+            pairs = {}
+            for k, v in value.items():
+                key = self.draw(st.sampled_from(_KEYS))(k) if self.keys and self.hit() else k
+                pairs[key] = self(v, depth + 1)
+            return self.draw(st.sampled_from(_DICTS))(pairs) if hit else pairs
+        if isinstance(value, list):
+            hit = self.hit()
+            items = [self(item, depth + 1) for item in value]
+            if not hit:
+                return items
+            hashable = all(isinstance(i, str) for i in items)
+            return self.draw(st.sampled_from(_LISTS if hashable else _LISTS[:2]))(items)
+        if isinstance(value, str) and self.hit():
+            return self.draw(st.sampled_from(_STRINGS))(value)
+        return value
+
+
+def _retyped(draw: st.DrawFn, request: dict[str, Any]) -> Any:
+    """``request`` with one to three of its parts retyped (see ``_Retype``)."""
+    # msgspec refuses a key subclass: the model decides
+    keys = draw(st.sampled_from([False, False, False, True]))
+    size = _count(request, keys)
+    # not the request itself (0): anything but a plain dict goes straight to the model
+    targets = draw(st.sets(st.sampled_from(range(1, size)), min_size=1, max_size=3))
+    return _Retype(draw, targets, keys)(request)
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn) -> Any:
+    """A request as a hostile caller might pass it: a valid one retyped, or one with a
+    hostile value or key in one place, or both."""
+    how = draw(st.sampled_from(["retyped", "hostile", "both"]))
+    if how == "retyped":
+        return _retyped(draw, draw(requests()))
+    request: Any = draw(st.one_of(requests(), mutated_requests()))
+    target = request
+    for key in draw(st.sampled_from([(), ("data",), ("attributes",), ("requester",)])):
+        target = target.setdefault(key, {})
+        if not isinstance(target, dict):
+            break
+    else:
+        key = draw(st.one_of(_surrogates, st.sampled_from(["a.b", "x" * 200, "k"])))
+        target[key] = draw(st.one_of(_hostile_scalars, _json))
+    return _retyped(draw, request) if how == "both" else request
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_requests())
+def test_hostile_requests_get_one_verdict_from_both_validators(obj: Any) -> None:
+    fast = fast_accepts(obj)  # anything but RequestError fails the test
+    assert fast == pydantic_accepts(obj)  # anything but ValidationError fails the test
+    try:
+        many = [request_to_builtins(r) for r in validate_many([obj, obj], STANDARD_VOCABULARY)]
+    except RequestError:
+        many = None
+    assert many == (None if fast is None else [fast, fast])
+    if fast is not None:
+        canonical_json(fast)  # plain JSON types only: the record can be written
 
 
 @settings(max_examples=300)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic
 import pytest
 
 import usepolicy
 from usepolicy import RequestError, UseRequest, Vocabulary
 from usepolicy._fastrequest import request_to_builtins, validate_request
+from usepolicy._record import canonical_json
 from usepolicy._request import LIMITS
 from usepolicy._vocabulary import STANDARD_VOCABULARY
+
+from .hostile import DENIED_ORG, INVALID, INVALID_TEXT, SUBCLASSED, LyingStr, with_
 
 MINIMAL = {
     "requester": {"organization": "Army Intelligence Center"},
@@ -158,3 +162,85 @@ def test_json_schema_lists_every_enum() -> None:
     schema = json.dumps(UseRequest.model_json_schema())
     for value in ("fully_autonomous", "top_secret", "court_order", "web_browsing", "commercial"):
         assert value in schema
+
+
+# -- hostile requests (issue 12, item 5): one verdict from both validators -------------
+
+
+@pytest.mark.parametrize(("case", "request_"), INVALID, ids=[c for c, _ in INVALID])
+def test_hostile_request_is_rejected_by_both_validators(case: str, request_: Any) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        UseRequest.model_validate(request_)
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    with pytest.raises(RequestError) as info:
+        engine.evaluate(request_)
+    for err in info.value.errors:
+        # every error prints on one line and can be recorded
+        line = str(err)
+        assert line.isprintable() and len(line) < 2000
+        canonical_json({"path": err.path, "message": err.message})
+
+
+@pytest.mark.parametrize(
+    ("case", "request_", "plain"), SUBCLASSED, ids=[c for c, _, _ in SUBCLASSED]
+)
+def test_str_subclasses_are_accepted_as_plain_strings(
+    case: str, request_: Any, plain: dict[str, Any]
+) -> None:
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    decision, expected = engine.evaluate(request_), engine.evaluate(plain)
+    assert decision.request == expected.request
+    assert decision.determining_rule == expected.determining_rule
+    assert _plain_types(decision.request)
+    record = decision.record()  # a subclass kept as it was made this raise TypeError
+    assert (
+        record.request is not None and record.request["requester"] == expected.request["requester"]
+    )
+    model = UseRequest.model_validate(request_).model_dump(mode="json")
+    assert model == UseRequest.model_validate(plain).model_dump(mode="json")
+
+
+def _plain_types(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(type(k) is str and _plain_types(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_types(v) for v in value)
+    return type(value) in (str, int, float, bool, type(None))
+
+
+def test_a_lying_str_subclass_cannot_slip_past_a_denied_list() -> None:
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    request = {**MINIMAL, "requester": {"organization": LyingStr(DENIED_ORG)}}
+    assert engine.evaluate(request).determining_rule == "denied-entity"
+    assert engine.evaluate_many([request])[0].determining_rule == "denied-entity"
+
+
+@pytest.mark.parametrize(("case", "text"), INVALID_TEXT, ids=[c for c, _ in INVALID_TEXT])
+def test_hostile_json_text_is_an_invalid_request(case: str, text: str) -> None:
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    with pytest.raises(RequestError) as info:
+        engine.evaluate(text)
+    with pytest.raises(RequestError):
+        engine.evaluate(text.encode())
+    assert all(str(err).isprintable() for err in info.value.errors)
+
+
+def test_a_huge_integer_in_json_text_is_refused_with_its_position() -> None:
+    text = '{\n  "purpose": "general.assistant",\n  "data": {"subject_count": ' + "7" * 5000 + "}}"
+    assert errors_of(text) == {"$": "number-too-long"}
+    with pytest.raises(RequestError) as info:
+        validate_request(text, STANDARD_VOCABULARY)
+    (err,) = info.value.errors
+    assert (err.line, err.col) == (3, 29)
+    assert "5000 digits" in err.message
+    # digits inside a string are text, not a number
+    quoted = '{"description": "' + "7" * 5000 + '", "x": -' + "7" * 700 + "}"
+    with pytest.raises(RequestError) as info:
+        validate_request(quoted, STANDARD_VOCABULARY)
+    assert [(e.code, e.col) for e in info.value.errors] == [("number-too-long", 5026)]
+    # the longest integer read still gets its field's own error
+    assert errors_of(with_({"data": {"subject_count": 10**639}})) == {
+        "data.subject_count": "less-than-equal"
+    }
+    text = json.dumps(MINIMAL)[:-1] + ', "data": {"subject_count": ' + "9" * 640 + "}}"
+    assert errors_of(text) == {"data.subject_count": "less-than-equal"}

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ._errors import AuditError, RequestError, UseDenied
+from ._errors import AuditError, RequestError, UseDenied, printable
 from ._record import ENGINE_NAME, DecisionRecord, digest, record_digest, utc_timestamp
 from ._request import UseRequest
 from ._version import __version__
@@ -127,10 +127,10 @@ class Enforcer:
 
     def _check(self, request: Any) -> tuple[DecisionRecord, AuditError | None]:
         try:
-            decision = self.engine.evaluate(request)
+            record = self.engine.evaluate(request).record()
         except Exception as exc:  # RequestError, or anything unexpected: fail closed
             return self._store(_rejected_record(request, exc, self.policy))
-        return self._store(decision.record())
+        return self._store(record)
 
     def _store(self, record: DecisionRecord) -> tuple[DecisionRecord, AuditError | None]:
         try:
@@ -169,7 +169,9 @@ class Enforcer:
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    # printable: the text may quote a request's value, and the record must be writable
+    text = printable(str(exc))[:1000]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _raw_digest(raw: Any) -> str | None:

@@ -16,8 +16,9 @@ separate ``hint`` where there is one.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Final
 
 if TYPE_CHECKING:
     from ._record import DecisionRecord
@@ -32,6 +33,9 @@ __all__ = [
     "RequestError",
     "UseDenied",
     "UsePolicyError",
+    "path_part",
+    "printable",
+    "quote_value",
 ]
 
 
@@ -74,9 +78,74 @@ class PolicyError(UsePolicyError):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
+#: a key longer than this is cut in field paths (no request key may be longer than 64)
+_MAX_PATH_PART: Final = 64
+#: a message longer than this is cut: an error must stay small enough to print and record
+_MAX_MESSAGE: Final = 1000
+
+
+def printable(text: str) -> str:
+    """``text`` with every unprintable character (controls, lone surrogates, bidi and
+    other format characters) written as its Python escape, so it fits on one line, in
+    UTF-8 and in canonical JSON."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def path_part(key: object) -> str:
+    """A request key as it appears in a ``FieldError`` path: printable and cut short.
+
+    The request layer's JSON locator names keys the same way, so the paths it indexes
+    match the paths that errors carry.
+    """
+    text = printable(str.__str__(key) if isinstance(key, str) else str(key))
+    return text if len(text) <= _MAX_PATH_PART else text[:_MAX_PATH_PART] + "…"
+
+
+class _ShortRepr(reprlib.Repr):
+    """``reprlib`` bounded in depth and length, and safe for any value a caller passes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = 60
+        self.maxother = 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        # repr of an int over 4,300 digits raises, and a long one is slow to build
+        if x.bit_length() > 128:
+            return f"<an integer of about {int(x.bit_length() * 0.30103) + 1} digits>"
+        return int.__repr__(x)
+
+    def repr_str(self, x: str, level: int) -> str:
+        return super().repr_str(str.__str__(x), level)
+
+
+_short_repr: Final = _ShortRepr()
+
+
+def quote_value(value: object, limit: int = 60) -> str:
+    """A user's value for an error message: bounded, one line, in backticks.
+
+    Safe for any input: huge integers, deep nesting, lone surrogates, ``str``
+    subclasses and objects whose ``repr`` fails.
+    """
+    try:
+        text = _short_repr.repr(value)
+    except Exception:  # a hostile __repr__ reached through a builtin container
+        text = f"<{type(value).__name__}>"
+    text = printable(text)
+    return f"`{text[:limit]}…`" if len(text) > limit else f"`{text}`"
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One bad field of a request: its dotted path (``$`` for the whole request)."""
+    """One bad field of a request: its dotted path (``$`` for the whole request).
+
+    ``path`` and ``message`` are made printable (see ``printable``) and the message is
+    cut at 1,000 characters, so any error can be printed on one line and recorded.
+    """
 
     path: str
     code: str
@@ -84,18 +153,47 @@ class FieldError:
     line: int | None = None
     col: int | None = None
 
+    def __post_init__(self) -> None:
+        message = printable(self.message)
+        if len(message) > _MAX_MESSAGE:
+            message = message[: _MAX_MESSAGE - 1] + "…"
+        object.__setattr__(self, "path", printable(self.path))
+        object.__setattr__(self, "message", message)
+
     def __str__(self) -> str:
         where = f"{self.line}:{self.col}: " if self.line is not None else ""
         return f"{where}{self.path}: {self.code}: {self.message}"
 
 
 class RequestError(UsePolicyError):
-    """A request is invalid. ``errors`` lists every bad field path at once."""
+    """A request is invalid. ``errors`` lists every bad field path at once.
+
+    At most ``max_errors`` field errors are kept; when there were more, a last entry
+    (path ``$``, code ``too-many-errors``) says how many were left out, and ``omitted``
+    holds that number.
+    """
 
     code = "invalid-request"
+    #: the most field errors a RequestError (and so a decision record) carries
+    max_errors: ClassVar[int] = 100
 
-    def __init__(self, errors: list[FieldError], source: str | None = None) -> None:
+    def __init__(
+        self, errors: list[FieldError], source: str | None = None, *, omitted: int = 0
+    ) -> None:
+        """``omitted``: errors the caller found but did not build (beyond the cap)."""
+        keep = self.max_errors
+        omitted += max(0, len(errors) - keep)
+        errors = errors[:keep]
+        if omitted:
+            errors.append(
+                FieldError(
+                    "$",
+                    "too-many-errors",
+                    f"{omitted} more errors left out (at most {keep} are reported)",
+                )
+            )
         self.errors = errors
+        self.omitted = omitted
         self.source = source
         super().__init__("; ".join(str(e) for e in errors))
 

@@ -2,9 +2,15 @@
 
 ``msgspec.convert`` validates and fills defaults several times faster than nested
 pydantic models. It must accept exactly what ``UseRequest`` accepts: when it rejects
-an input, the pydantic model runs to report every bad field at once (and is the
-authority), and a property test checks that msgspec never accepts what pydantic
-rejects.
+an input (or fails in any way), the pydantic model runs to report every bad field at
+once (and is the authority), and property tests (``test_fast_path_and_public_model_agree``,
+``test_hostile_requests_get_one_verdict_from_both_validators``) check that both give one
+verdict.
+
+msgspec is more lenient than the strict model in a few places, checked after it
+accepts: it keeps ``str`` subclasses as they are (the model makes plain strings, and
+a subclass could redefine equality under the engine), takes any mapping for an object
+and a tuple or set for a list (the model takes dicts and lists).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -30,9 +36,6 @@ from ._enums import (
     unicode_problem,
 )
 from ._errors import FieldError, RequestError
-
-if TYPE_CHECKING:
-    from ._request import UseRequest
 from ._vocabulary import AttributeSpec, Vocabulary
 
 __all__ = [
@@ -72,30 +75,72 @@ def _country_ok(country: str) -> bool:
     return True
 
 
-def _unicode_ok(req: Req) -> bool:
-    """No unpaired surrogates (they cannot be canonical JSON); ASCII is the fast path."""
+def _plain_ok(req: Req, obj: dict[str, Any]) -> bool:
+    """What msgspec let through that the strict model does not: a ``str`` subclass
+    (msgspec keeps it; the model makes a plain string, and a subclass could redefine
+    equality under the engine), a mapping other than a dict for an object, a tuple, set
+    or frozenset for a list; and unpaired surrogates (they cannot be canonical JSON).
+
+    Runs before the caches of good keys and countries are consulted, so that only plain
+    strings ever enter them. ASCII text and absent parts are the fast paths.
+    """
     r = req.requester
+    # purpose and country must match ASCII patterns later: only their type matters here
+    if type(req.purpose) is not str or (r.country is not None and type(r.country) is not str):
+        return False
     for text in (r.organization, r.entity_id, req.model, req.description, req.request_id):
-        if text is not None and not text.isascii() and unicode_problem(text) is not None:
-            return False
-    for value in req.attributes.values():
-        if type(value) is str:
-            if not value.isascii() and unicode_problem(value) is not None:
+        if type(text) is str:
+            if not text.isascii() and unicode_problem(text) is not None:
                 return False
-        elif type(value) is list:
-            for item in value:
-                if not item.isascii() and unicode_problem(item) is not None:
-                    return False
-    return True
+        elif text is not None:
+            return False
+    # an absent part is the shared default: only a part that was given is looked at
+    if not isinstance(obj["requester"], dict):
+        return False
+    if req.data is not _DEFAULT_DATA:
+        data = obj["data"]
+        if not isinstance(data, dict):
+            return False
+        categories = data.get("categories")
+        if not (categories is None or type(categories) is list or isinstance(categories, list)):
+            return False
+    if req.autonomy is not _DEFAULT_AUTONOMY and not isinstance(obj["autonomy"], dict):
+        return False
+    if req.environment is not _DEFAULT_ENVIRONMENT and not isinstance(obj["environment"], dict):
+        return False
+    if not req.attributes:
+        return "attributes" not in obj or isinstance(obj["attributes"], dict)
+    given = obj["attributes"]
+    return isinstance(given, dict) and _attributes_ok(req.attributes, given)
 
 
-def _keys_ok(attributes: dict[str, Any]) -> bool:
-    for key in attributes:
+_SCALARS: Final = frozenset({int, float, bool})
+
+
+def _attributes_ok(attributes: dict[str, Any], given: dict[str, Any]) -> bool:
+    """Keys that match the pattern (through a bounded cache of good keys), values of
+    plain types without unpaired surrogates, lists that were lists."""
+    for key, value in attributes.items():
         if key not in _good_keys:
+            # msgspec takes only plain str keys, so a subclass never reaches the cache
             if _KEY_RE.fullmatch(key) is None:
                 return False
             if len(_good_keys) < _GOOD_KEYS_MAX:
                 _good_keys.add(key)
+        if type(value) is str:
+            if not value.isascii() and unicode_problem(value) is not None:
+                return False
+        elif type(value) is list:
+            raw = given[key]
+            if type(raw) is not list and not isinstance(raw, list):
+                return False
+            for item in value:
+                if type(item) is not str or (
+                    not item.isascii() and unicode_problem(item) is not None
+                ):
+                    return False
+        elif type(value) not in _SCALARS:
+            return False  # a str subclass
     return True
 
 
@@ -179,8 +224,28 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
+#: integer literals longer than this are refused as the text is parsed: no field takes
+#: more than 16 digits, and turning thousands of digits into an int is slow (CPython
+#: refuses over 4,300 by default, and this is its lowest allowed setting)
+_MAX_INT_DIGITS: Final = 640
+
+
+class _LongInteger(ValueError):
+    def __init__(self, digits: int) -> None:
+        super().__init__(digits)
+        self.digits = digits
+
+
+def _parse_int(literal: str) -> int:
+    digits = len(literal) - (literal[0] == "-")
+    if digits > _MAX_INT_DIGITS:
+        raise _LongInteger(digits)
+    return int(literal)
+
+
 def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
-    """Parse request JSON text with size, syntax, nesting and duplicate-key checks.
+    """Parse request JSON text with size, syntax, nesting, integer-length and
+    duplicate-key checks.
 
     Raises:
         RequestError: with line and column of a syntax error where known.
@@ -209,7 +274,25 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
                 source,
             ) from None
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicates)
+        return json.loads(text, object_pairs_hook=_reject_duplicates, parse_int=_parse_int)
+    except _LongInteger as exc:
+        from ._jsonpos import line_col, long_integer_at
+
+        offset = long_integer_at(text, _MAX_INT_DIGITS)
+        line, col = (None, None) if offset is None else line_col(text, offset)
+        raise RequestError(
+            [
+                FieldError(
+                    "$",
+                    "number-too-long",
+                    f"an integer of {exc.digits} digits; at most {_MAX_INT_DIGITS} are read"
+                    " (no field takes more than 16)",
+                    line,
+                    col,
+                )
+            ],
+            source,
+        ) from None
     except json.JSONDecodeError as exc:
         raise RequestError(
             [FieldError("$", "bad-json", exc.msg, exc.lineno, exc.colno)], source
@@ -225,96 +308,6 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
         ) from None
 
 
-def _pydantic_errors(
-    obj: Any, vocabulary: Vocabulary
-) -> tuple[UseRequest | None, list[FieldError]]:
-    import pydantic
-
-    from ._request import UseRequest
-
-    try:
-        return (
-            UseRequest.model_validate(obj, context={"vocabulary": vocabulary}),
-            [],
-        )
-    except pydantic.ValidationError as exc:
-        errors: list[FieldError] = []
-        for err in exc.errors(include_url=False):
-            if err["type"] == "bad_attribute_value":
-                errors.extend(
-                    FieldError(f"attributes.{key}", "bad-attribute-value", message)
-                    for key, message in err.get("ctx", {}).get("errors", ())
-                )
-                continue
-            path = ".".join(str(p) for p in err["loc"]) or "$"
-            code = _ERROR_CODES.get(err["type"], err["type"].replace("_", "-"))
-            message = err["msg"]
-            if err["type"] == "value_error":
-                message = message.removeprefix("Value error, ")
-            elif err["type"] == "extra_forbidden":
-                message = f"unknown field `{err['loc'][-1]}`" + _field_hint(err["loc"])
-            elif err["type"] == "missing":
-                message = "this field is required"
-            elif "input" in err and err["type"] not in ("missing", "unknown_purpose"):
-                message = f"{message}, got {_short(err['input'])}"
-            if len(err["loc"]) == 3 and err["loc"][0] == "attributes" and err["loc"][2] == "[key]":
-                errors.append(
-                    FieldError(
-                        f"attributes.{err['loc'][1]}",
-                        "bad-attribute-key",
-                        f"attribute key `{err['loc'][1]}` must match {ATTRIBUTE_KEY_PATTERN}"
-                        f" (at most {LIMITS.max_attribute_key} characters)",
-                    )
-                )
-                continue
-            if len(err["loc"]) > 2 and err["loc"][0] == "attributes":
-                # a failed union reports once per member; say it once, plainly
-                path = f"attributes.{err['loc'][1]}"
-                code = "bad-attribute"
-                message = (
-                    "an attribute is a string, a finite number, a boolean or a list"
-                    f" of strings, got {_short(err.get('input'))}"
-                )
-                if errors and errors[-1].path == path:
-                    continue
-            errors.append(FieldError(path, code, message))
-        return None, errors
-    except RecursionError:
-        return None, [FieldError("$", "too-deep", "request is nested too deeply")]
-
-
-_ERROR_CODES: Final = {
-    "extra_forbidden": "unknown-field",
-    "missing": "missing-field",
-    "value_error": "bad-value",
-    "enum": "bad-enum-value",
-}
-
-
-def _field_hint(loc: tuple[int | str, ...]) -> str:
-    import difflib
-
-    import pydantic
-
-    from ._request import UseRequest
-
-    model: Any = UseRequest
-    for part in loc[:-1]:
-        field = getattr(model, "model_fields", {}).get(part)
-        annotation = getattr(field, "annotation", None)
-        if not isinstance(annotation, type) or not issubclass(annotation, pydantic.BaseModel):
-            return ""
-        model = annotation
-    names = list(getattr(model, "model_fields", {}))
-    close = difflib.get_close_matches(str(loc[-1]), names, n=1)
-    return f"; did you mean `{close[0]}`?" if close else f"; known fields: {', '.join(names)}"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return f"`{text[:60]}…`" if len(text) > 60 else f"`{text}`"
-
-
 def _declared_ok(attributes: dict[str, Any], specs: Mapping[str, AttributeSpec]) -> bool:
     for key, value in attributes.items():
         spec = specs.get(key)
@@ -323,16 +316,17 @@ def _declared_ok(attributes: dict[str, Any], specs: Mapping[str, AttributeSpec])
     return True
 
 
-def _accepted(req: Req, names: frozenset[str], specs: Mapping[str, AttributeSpec] | None) -> bool:
-    """The checks msgspec cannot express cheaply (purpose vocabulary, patterns, text,
-    declared attributes)."""
+def _accepted(
+    req: Req, obj: dict[str, Any], names: frozenset[str], specs: Mapping[str, AttributeSpec] | None
+) -> bool:
+    """The checks msgspec cannot express cheaply (plain types, text, attribute keys,
+    purpose vocabulary, country pattern, declared attributes)."""
     country = req.requester.country
     return (
-        req.purpose in names
+        _plain_ok(req, obj)
+        and req.purpose in names
         and (country is None or country in _good_countries or _country_ok(country))
-        and (not req.attributes or _keys_ok(req.attributes))
         and (specs is None or _declared_ok(req.attributes, specs))
-        and _unicode_ok(req)
     )
 
 
@@ -352,17 +346,18 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
                 obj = obj.model_dump(mode="python")
     if type(obj) is dict:
         try:
-            req = _convert(obj, Req)
-        except (msgspec.ValidationError, TypeError, RecursionError):
-            pass
-        else:
-            if _accepted(req, vocabulary.names, vocabulary.attributes):
-                return req
-    model, errors = _pydantic_errors(obj, vocabulary)
+            req: Req | None = _convert(obj, Req)
+        except Exception:  # not only ValidationError (a lone surrogate: UnicodeEncodeError)
+            req = None  # the model decides
+        if req is not None and _accepted(req, obj, vocabulary.names, vocabulary.attributes):
+            return req
+    from ._rejection import explain_rejection
+
+    model, errors, omitted = explain_rejection(obj, vocabulary)
     if model is not None:
         # pydantic is the authority; reaching here means msgspec was stricter
         return msgspec.convert(model.model_dump(mode="python"), Req)
-    raise RequestError(errors, source)
+    raise RequestError(errors, source, omitted=omitted)
 
 
 def validate_many(objs: list[Any], vocabulary: Vocabulary) -> list[Req]:
@@ -375,10 +370,11 @@ def validate_many(objs: list[Any], vocabulary: Vocabulary) -> list[Req]:
     specs = vocabulary.attributes
     if all(type(obj) is dict for obj in objs):
         try:
-            reqs = _convert(objs, list[Req])
-        except (msgspec.ValidationError, TypeError, RecursionError):
-            pass
-        else:
-            if all(_accepted(req, names, specs) for req in reqs):
-                return reqs
+            reqs: list[Req] | None = _convert(objs, list[Req])
+        except Exception:  # as in validate_request: each one again, the model decides
+            reqs = None
+        if reqs is not None and all(
+            _accepted(req, obj, names, specs) for req, obj in zip(reqs, objs, strict=True)
+        ):
+            return reqs
     return [validate_request(obj, vocabulary) for obj in objs]

@@ -15,12 +15,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -164,6 +166,16 @@ class UseRequest(BaseModel):
     attributes: Annotated[
         dict[_AttrKey, AttributeValue], Field(max_length=LIMITS.max_attributes)
     ] = Field(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _not_too_deep(cls, value: Any, handler: ModelWrapValidatorHandler[UseRequest]) -> Any:
+        # a value nested thousands deep where an enum belongs makes Python's enum lookup
+        # fail while it formats its own error: a RecursionError, not a validation error
+        try:
+            return handler(value)
+        except RecursionError:
+            raise PydanticCustomError("too_deep", "request is nested too deeply") from None
 
     @field_validator("purpose")
     @classmethod

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
+from ._errors import quote_value
+
 __all__ = [
     "ATTRIBUTE_TYPES",
     "PURPOSE_PATTERN",
@@ -110,7 +112,7 @@ class AttributeSpec:
             what = (
                 f"one of {allowed}" if self.type == "string" else f"{what}, each one of {allowed}"
             )
-        return f"must be {what}, got {_short(value)}"
+        return f"must be {what}, got {quote_value(value)}"
 
     def document(self) -> dict[str, Any]:
         return {
@@ -118,11 +120,6 @@ class AttributeSpec:
             "values": None if self.values is None else sorted(self.values),
             "description": self.description,
         }
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return f"`{text[:60]}…`" if len(text) > 60 else f"`{text}`"
 
 
 class Vocabulary:

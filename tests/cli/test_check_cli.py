@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import EXAMPLES, REPO, RunCli
+from ..hostile import INVALID_TEXT, many_unknown_keys
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
 EXPECTED = EXAMPLES / "expected"  # kept apart, so that `examples/requests/*.json` is requests only
@@ -228,3 +230,52 @@ def test_validate_and_schema(run_cli: RunCli, tmp_path: Path) -> None:
     schema = json.loads(run_cli("schema").stdout)
     assert schema["title"] == "usepolicy request"
     assert set(schema["required"]) == {"requester", "purpose"}
+
+
+def test_hostile_requests_are_invalid_requests_never_internal_errors(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Issue 12, item 5: lone surrogates, a 5,000-digit integer and deep nesting each
+    stopped `check` with "internal error" (exit 1)."""
+    files = []
+    for case, text in INVALID_TEXT:
+        path = tmp_path / f"{case}.json"
+        path.write_text(text)
+        files.append(str(path))
+    log = tmp_path / "audit.jsonl"
+    result = run_cli("check", "--audit-log", str(log), *files)
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.splitlines()
+    assert {line.split(":")[1].strip() for line in lines} == set(files)
+    for line in lines:
+        assert line.startswith("usepolicy: ") and line.isprintable()
+        assert "internal" not in line
+    huge = next(line for line in lines if "huge-integer.json" in line)
+    assert re.search(r"huge-integer\.json:1:96: number-too-long: \$: an integer of 5000", huge)
+    assert "data.subjects: " in next(line for line in lines if "surrogate-enum" in line)
+    assert run_cli("audit", "verify", str(log)).returncode == 0
+
+
+def test_many_unknown_keys_are_located_in_one_pass_and_capped(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Issue 12, item 3: 8,000 unknown keys (64 KB) took 85 s, one walk of the text per
+    error, and printed 8,000 lines."""
+    path = tmp_path / "keys.json"
+    text = many_unknown_keys(8000)
+    path.write_text(text)
+    result = run_cli("check", str(path))
+    assert result.returncode == 3
+    lines = result.stderr.splitlines()
+    assert len(lines) == 101
+    first, hundredth = text.index('"0"') + 1, text.index('"63"') + 1
+    assert lines[0] == (
+        f"usepolicy: {path}:1:{first}: unknown-field: 0: unknown field `0`;"
+        " known fields: request_id, requester, model, purpose, description, data, autonomy,"
+        " environment, attributes"
+    )
+    assert lines[99].startswith(f"usepolicy: {path}:1:{hundredth}: unknown-field: 63: ")
+    assert lines[100] == (
+        f"usepolicy: {path}:1:1: too-many-errors: $: 7900 more errors left out"
+        " (at most 100 are reported)"
+    )

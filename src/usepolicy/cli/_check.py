@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .._enums import LIMITS
 from .._errors import AuditError, FieldError, PolicyError, RequestError
 from .._files import InputFileError, read_bytes, read_stdin
+from .._jsonpos import locate_errors
 from ..engine import Decision, Engine, Explanation
-from ._locate import locate
 from ._output import (
     EXIT_ALLOWED,
     EXIT_DENIED,
@@ -102,25 +101,6 @@ def _read(name: str) -> bytes:
     return read_stdin(limit) if name == "-" else read_bytes(name, limit)
 
 
-def _locate_errors(text: str | bytes, exc: RequestError) -> list[FieldError]:
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            return exc.errors
-    located = []
-    for err in exc.errors:
-        path = err.path
-        while err.line is None and path and path != "$":
-            # a missing field has no position: point at the object that lacks it
-            where = locate(text, path)
-            if where is not None:
-                err = replace(err, line=where[0], col=where[1])
-            path = path.rpartition(".")[0]
-        located.append(err)
-    return located
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         policy = load_from_args(args)
@@ -160,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
                 explanation = None
                 decision = decider.evaluate(text)
         except RequestError as exc:
-            for err in _locate_errors(text, exc):
+            for err in locate_errors(text, exc.errors):
                 error(field_error_line(source, err))
             if status != EXIT_ERROR:
                 status = EXIT_INVALID

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-from ..._errors import BackendError
+from ..._errors import BackendError, quote_value
 from ..._fastrequest import Req, request_to_builtins, validate_request
 from ..._vocabulary import Vocabulary
 from ...engine._decision import Decision, DecisionError, MatchedRule, Obligation
@@ -365,8 +365,7 @@ def _bad(message: str) -> _Failure:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return f"`{text[:80]}…`" if len(text) > 80 else f"`{text}`"
+    return quote_value(value, 80)
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
