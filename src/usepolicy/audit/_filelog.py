@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from .._errors import AuditError
 from .._record import DecisionRecord, canonical_json
 from ._redact import check_redact_paths, redact_body
+from ._treehook import TreeHook
 
 if sys.platform != "win32":
     import fcntl
@@ -142,6 +143,8 @@ class AuditLog:
         signer: sign each record (``Signer`` from ``usepolicy.audit``, extra ``[sign]``).
         redact: request fields to store only as their digest (``"description"``,
             ``"attributes.case_notes"``).
+        tree: keep the log's Merkle tree in ``LOG.tree`` (``usepolicy.tlog``), for
+            signed checkpoints and proofs.
 
     Raises:
         AuditError: the log cannot be opened, or its tail is not a decision log.
@@ -158,6 +161,7 @@ class AuditLog:
         durability: Durability = "always",
         signer: Signer | None = None,
         redact: Iterable[str] = (),
+        tree: bool = True,
     ) -> None:
         if durability not in get_args(Durability):
             raise ValueError(f"durability must be always, batch or none, not `{durability}`")
@@ -167,6 +171,8 @@ class AuditLog:
         self._signer = signer
         self._redact = check_redact_paths(redact)
         self._fd = -1
+        self._keep_tree = tree
+        self._tree: TreeHook | None = None
         self._open()
 
     # -- opening, forking, closing -----------------------------------------------------
@@ -188,6 +194,8 @@ class AuditLog:
         try:
             with locked(self._fd):
                 self._catch_up()
+                if self._keep_tree:
+                    self._tree = TreeHook(self.path, self._fd, self._size)
             if self.durability != "none":
                 _sync_dir(self.path)
         except BaseException:
@@ -200,6 +208,8 @@ class AuditLog:
         # it needs its own, or the two would not exclude each other.
         if self._fd >= 0:
             os.close(self._fd)
+        if self._tree is not None:
+            self._tree.close()
         self._open()
 
     def close(self) -> None:
@@ -208,6 +218,8 @@ class AuditLog:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+            if self._tree is not None:
+                self._tree.close()
 
     def __enter__(self) -> AuditLog:
         return self
@@ -321,6 +333,8 @@ class AuditLog:
                     self._write_line(line)
                     if self.durability == "always":
                         self._fsync()
+                    if self._tree is not None:
+                        self._tree.grow([line], self._size)
             except OSError as exc:  # flock, fstat or reading the tail
                 raise AuditError(f"{self.path}: cannot append: {_why(exc)}") from exc
             self._size += len(line)
