@@ -11,11 +11,30 @@ or raises ``AuditError`` when it cannot make it durable.
 - ``verify_log``: check a log offline (chain, digests, signatures, anchors).
 - ``Signer`` / ``Verifier`` / ``generate_keypair``: Ed25519 signing (extra ``[sign]``).
 - ``redact`` / ``unredact``: store request fields only as digests, and prove them later.
+- ``checkpoint_log`` / ``prove_inclusion_log`` / ``prove_consistency_log`` /
+  ``verify_checkpoint`` (and the ``_db`` forms for a writer chain): each log as a
+  transparency log (RFC 9162 Merkle tree, C2SP signed checkpoints; ``usepolicy.tlog``).
 """
 
 from ._filelog import AuditLog, Durability
+from ._logtree import (
+    CheckpointVerdict,
+    checkpoint_log,
+    find_decision,
+    open_tree,
+    prove_consistency_log,
+    prove_inclusion_log,
+    verify_checkpoint,
+)
 from ._pgread import export_db, query_db
 from ._pgschema import PostgresUnavailableError, init_db
+from ._pgtree import (
+    checkpoint_db,
+    find_decision_db,
+    prove_consistency_db,
+    prove_inclusion_db,
+    verify_checkpoint_db,
+)
 from ._pgverify import DbVerifyResult, WriterResult, verify_db
 from ._postgres import PostgresSink
 from ._redact import redact, unredact
@@ -26,6 +45,7 @@ from ._verify import PROBLEMS, VerifyResult, read_records, verify_log
 __all__ = [
     "PROBLEMS",
     "AuditLog",
+    "CheckpointVerdict",
     "DbVerifyResult",
     "Durability",
     "MemorySink",
@@ -37,14 +57,25 @@ __all__ = [
     "Verifier",
     "VerifyResult",
     "WriterResult",
+    "checkpoint_db",
+    "checkpoint_log",
     "export_db",
+    "find_decision",
+    "find_decision_db",
     "generate_keypair",
     "init_db",
     "key_id",
+    "open_tree",
+    "prove_consistency_db",
+    "prove_consistency_log",
+    "prove_inclusion_db",
+    "prove_inclusion_log",
     "query_db",
     "read_records",
     "redact",
     "unredact",
+    "verify_checkpoint",
+    "verify_checkpoint_db",
     "verify_db",
     "verify_log",
 ]

@@ -39,7 +39,7 @@ __all__ = [
     "row_values",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 GATEWAY_ROLE: Final = "usepolicy_gateway"
 _INSTALL_HINT = "the PostgreSQL audit store needs psycopg 3: pip install 'usepolicy[postgres]'"
 
@@ -119,6 +119,90 @@ CREATE TRIGGER usepolicy_decisions_append_only
 CREATE TRIGGER usepolicy_decisions_no_truncate
     BEFORE TRUNCATE ON usepolicy_decisions
     FOR EACH STATEMENT EXECUTE FUNCTION usepolicy_append_only();
+""",
+    ),
+    (
+        2,
+        "each writer chain's Merkle tree (RFC 9162), kept by a trigger",
+        """
+-- One row per complete subtree of a writer's tree: (level, idx) covers the leaves
+-- [idx * 2^level, (idx + 1) * 2^level), leaf i being the record at seq i + 1. The
+-- trigger below adds a record's leaf and the parents it completes, in the transaction
+-- that inserts the record, whatever inserts it; proofs read O(log n) rows.
+CREATE TABLE usepolicy_tree (
+    writer_id text     NOT NULL,
+    level     smallint NOT NULL CHECK (level >= 0 AND level < 63),
+    idx       bigint   NOT NULL CHECK (idx >= 0),
+    hash      bytea    NOT NULL CHECK (length(hash) = 32),
+    CONSTRAINT usepolicy_tree_pkey PRIMARY KEY (writer_id, level, idx)
+);
+
+-- SECURITY DEFINER: gateways need no grant on the tree, and cannot write it directly.
+CREATE FUNCTION usepolicy_tree_add(writer text, seq bigint, record text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+DECLARE
+    node    bytea    := sha256('\\x00'::bytea || convert_to(record, 'UTF8'));
+    k       bigint   := seq - 1;
+    lvl     smallint := 0;
+    sibling bytea;
+BEGIN
+    INSERT INTO usepolicy_tree (writer_id, level, idx, hash) VALUES (writer, 0, k, node);
+    WHILE k % 2 = 1 LOOP
+        SELECT t.hash INTO sibling FROM usepolicy_tree t
+            WHERE t.writer_id = writer AND t.level = lvl AND t.idx = k - 1;
+        IF sibling IS NULL THEN  -- a gap in seq: no record goes in that the tree cannot hold
+            RAISE EXCEPTION 'usepolicy_tree: writer % lacks the records before seq %',
+                writer, seq USING ERRCODE = 'integrity_constraint_violation';
+        END IF;
+        node := sha256('\\x01'::bytea || sibling || node);
+        k := k / 2;
+        lvl := lvl + 1;
+        INSERT INTO usepolicy_tree (writer_id, level, idx, hash) VALUES (writer, lvl, k, node);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION usepolicy_tree_append() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    PERFORM usepolicy_tree_add(NEW.writer_id, NEW.seq, NEW.record);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER usepolicy_decisions_tree
+    AFTER INSERT ON usepolicy_decisions
+    FOR EACH ROW EXECUTE FUNCTION usepolicy_tree_append();
+
+-- Chains are deleted whole (retention): their trees go with them.
+CREATE FUNCTION usepolicy_tree_forget() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    DELETE FROM usepolicy_tree t USING (SELECT DISTINCT writer_id FROM gone) g
+        WHERE t.writer_id = g.writer_id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER usepolicy_decisions_tree_forget
+    AFTER DELETE ON usepolicy_decisions REFERENCING OLD TABLE AS gone
+    FOR EACH STATEMENT EXECUTE FUNCTION usepolicy_tree_forget();
+
+CREATE TRIGGER usepolicy_tree_append_only
+    BEFORE UPDATE OR DELETE ON usepolicy_tree
+    FOR EACH ROW EXECUTE FUNCTION usepolicy_append_only();
+CREATE TRIGGER usepolicy_tree_no_truncate
+    BEFORE TRUNCATE ON usepolicy_tree
+    FOR EACH STATEMENT EXECUTE FUNCTION usepolicy_append_only();
+
+-- the chains stored before this migration, record by record in chain order
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT writer_id, seq, record FROM usepolicy_decisions ORDER BY writer_id, seq LOOP
+        PERFORM usepolicy_tree_add(r.writer_id, r.seq, r.record);
+    END LOOP;
+END
+$$;
 """,
     ),
 )

@@ -1,5 +1,8 @@
 """``usepolicy audit verify LOG`` and ``usepolicy audit show LOG``; with a database URL
-for LOG, and ``init-db URL`` and ``export URL``, the PostgreSQL store (``_audit_db``)."""
+for LOG, and ``init-db URL`` and ``export URL``, the PostgreSQL store (``_audit_db``).
+The transparency-log actions are in their own modules: ``checkpoint``
+(``_audit_checkpoint``), ``prove`` (``_audit_prove``), ``witness`` (``_audit_witness``),
+and ``verify --checkpoint`` (``_audit_receipt``)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from typing import Any
 from .._errors import AuditError
 from .._record import DecisionRecord
 from ..audit import Verifier, read_records, verify_log
+from . import _audit_checkpoint, _audit_prove, _audit_receipt, _audit_witness
+from ._notekeys import is_note_key, note_verifier
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
 
 __all__ = ["configure"]
@@ -19,7 +24,8 @@ __all__ = ["configure"]
 def configure(parser: argparse.ArgumentParser) -> None:
     """Describe ``usepolicy audit`` and add its options (``cli.COMMANDS`` names it)."""
     parser.description = (
-        "Check an audit log's chain and signatures, or list its records. "
+        "Check an audit log's chain and signatures, or list its records; sign "
+        "checkpoints of its Merkle tree, prove records in it, witness checkpoints. "
         "LOG is a file, or a PostgreSQL audit store (postgresql://...)."
     )
     actions = parser.add_subparsers(title="actions", metavar="ACTION", parser_class=type(parser))
@@ -30,7 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "or 1 naming the first bad line and what is wrong there (edited, inserted, "
         "deleted, reordered, torn tail, bad signature, truncated against an anchor). "
         "Records cut off the end cannot be seen from the file alone: keep the head "
-        "digest and count elsewhere and pass them as --expect-head/--expect-count.",
+        "digest and count elsewhere and pass them as --expect-head/--expect-count, or "
+        "keep a signed checkpoint and pass it as --checkpoint.",
     )
     verify.add_argument("log", metavar="LOG", help="a log file or postgresql://... URL")
     verify.add_argument("--writer", metavar="ID", help="database: verify only this writer's chain")
@@ -38,12 +45,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--key",
         action="append",
         metavar="PUB",
-        help="public key file: every record must be signed by it (repeatable, for rotated keys)",
+        help="public key file: every record must be signed by it (repeatable, for rotated "
+        "keys); with --checkpoint, also the log's note verifier key (VKEY or a file)",
     )
     verify.add_argument("--expect-head", metavar="DIGEST", help="a head digest kept elsewhere")
     verify.add_argument(
         "--expect-count", type=int, metavar="N", help="the record count kept with it"
     )
+    _audit_receipt.add_options(verify)
     verify.add_argument("--format", choices=("human", "json"), default="human")
     verify.set_defaults(run=run_verify)
 
@@ -94,6 +103,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     export.add_argument("--writer", metavar="ID", help="export only this writer's chain")
     export.set_defaults(run=_db_action("run_export"))
+    _audit_checkpoint.configure(actions)
+    _audit_prove.configure(actions)
+    _audit_witness.configure(actions)
     parser.set_defaults(run=_no_action)
 
 
@@ -114,7 +126,10 @@ def _is_url(text: str) -> bool:
 
 
 def _no_action(args: argparse.Namespace) -> int:
-    error("audit: give an action: verify, show, init-db or export (see --help)")
+    error(
+        "audit: give an action: verify, show, init-db, export, checkpoint, prove or "
+        "witness (see --help)"
+    )
     return EXIT_ERROR
 
 
@@ -134,7 +149,19 @@ def _records(count: int) -> str:
 # -- verify ----------------------------------------------------------------------------
 def run_verify(args: argparse.Namespace) -> int:
     keys: list[Verifier] = []
+    receipt = None
+    note_keys = [note_verifier(value) for value in args.key or () if is_note_key(value)]
+    if note_keys and args.checkpoint is None:
+        error("a note verifier key (--key VKEY) is for checking a --checkpoint")
+        return EXIT_ERROR
+    if args.checkpoint is not None:
+        checked = _audit_receipt.check(args, note_keys)
+        if isinstance(checked, int):
+            return checked
+        receipt = checked
     for path in args.key or ():
+        if is_note_key(path):
+            continue
         try:
             keys.append(Verifier.from_file(path))
         except OSError as exc:
@@ -146,7 +173,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if _is_url(args.log):
         from ._audit_db import run_verify_db
 
-        return run_verify_db(args, keys)
+        return run_verify_db(args, keys, receipt)
     if args.writer is not None:
         error("--writer applies to a database URL, not to a log file")
         return EXIT_ERROR
@@ -161,9 +188,15 @@ def run_verify(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     if args.format == "json":
-        print(json.dumps(result.to_dict()))
+        body = result.to_dict()
+        if receipt is not None:
+            body["checkpoint"] = receipt.to_dict()
+        print(json.dumps(body))
     if not result.ok:
         error(str(result))
+        return EXIT_ERROR
+    if receipt is not None and not receipt.ok:
+        error(str(receipt))
         return EXIT_ERROR
     if args.format == "human":
         print(f"{args.log}: ok: {_records(result.count)}")
@@ -173,7 +206,9 @@ def run_verify(args: argparse.Namespace) -> int:
             print(f"  signatures: {result.count} good (key {ids})")
         elif result.signed:
             print(f"  signatures: {result.signed} signed, not checked (give --key PUB)")
-        if args.expect_head is None and args.expect_count is None:
+        if receipt is not None:
+            _audit_receipt.report(receipt)
+        elif args.expect_head is None and args.expect_count is None:
             print("  end: not anchored (records cut off the end would not show)")
         for name in result.torn_files:
             print(f"  torn tail set aside: {escape(name)}")

@@ -16,7 +16,7 @@ from ..audit._pgschema import PostgresUnavailableError, display_url
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
 
 if TYPE_CHECKING:
-    from ..audit import Verifier
+    from ..audit import CheckpointVerdict, Verifier
 
 __all__ = ["run_export", "run_init_db", "run_show_db", "run_verify_db"]
 
@@ -42,7 +42,9 @@ def run_init_db(args: argparse.Namespace) -> int:
     return EXIT_ALLOWED
 
 
-def run_verify_db(args: argparse.Namespace, keys: list[Verifier]) -> int:
+def run_verify_db(
+    args: argparse.Namespace, keys: list[Verifier], receipt: CheckpointVerdict | None = None
+) -> int:
     try:
         result = verify_db(
             args.log,
@@ -55,12 +57,18 @@ def run_verify_db(args: argparse.Namespace, keys: list[Verifier]) -> int:
         error(str(exc))
         return EXIT_ERROR
     if args.format == "json":
-        print(json.dumps(result.to_dict()))
+        body = result.to_dict()
+        if receipt is not None:
+            body["checkpoint"] = receipt.to_dict()
+        print(json.dumps(body))
     if not result.ok:
         for writer in result.writers:
             if not writer.ok:
                 error(f"{result.url}: writer `{writer.writer}` seq {writer.seq}: "
                       f"{writer.problem}: {writer.message}")  # fmt: skip
+        return EXIT_ERROR
+    if receipt is not None and not receipt.ok:
+        error(str(receipt))
         return EXIT_ERROR
     if args.format == "human":
         count = len(result.writers)
@@ -74,7 +82,11 @@ def run_verify_db(args: argparse.Namespace, keys: list[Verifier]) -> int:
                 signed = f", {writer.signed} signed (not checked: give --key PUB)"
             name = escape(writer.writer)
             print(f"  {name}: {_records(writer.count)}, head {writer.head}{signed}")
-        if args.expect_head is None and args.expect_count is None:
+        if receipt is not None:
+            from ._audit_receipt import report
+
+            report(receipt)
+        elif args.expect_head is None and args.expect_count is None:
             print("  end: not anchored (records cut off the end of a chain would not show)")
     return EXIT_ALLOWED
 

@@ -1,4 +1,5 @@
-"""``usepolicy keygen -o KEYFILE``: make an Ed25519 key pair for signing audit records."""
+"""``usepolicy keygen -o KEYFILE``: make an Ed25519 key pair for signing audit records;
+with ``--note NAME``, a note key for signing checkpoints (or, ``--witness``, cosigning)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Write an Ed25519 private key (PEM, mode 0600) to KEYFILE and its "
         "public key to KEYFILE.pub. Give the private key to `check --sign-key` or "
-        "`Enforcer(signer=...)`; give inspectors the public key. KEYFILE must not be in "
-        "a git work tree unless git ignores it, so that `git add .` cannot commit it. "
+        "`Enforcer(signer=...)`; give inspectors the public key. With --note NAME, "
+        "write a note key instead (C2SP signed-note, Go's sumdb/note format) for "
+        "`audit checkpoint --sign-key` or, with --witness, `audit witness --key`; "
+        "KEYFILE.pub is then its verifier key. KEYFILE must not be in a git work tree "
+        "unless git ignores it, so that `git add .` cannot commit it. "
         "Needs pip install 'usepolicy[sign]'."
     )
     parser.add_argument("-o", "--output", required=True, metavar="KEYFILE")
+    parser.add_argument(
+        "--note",
+        metavar="NAME",
+        help="make a note key named NAME (e.g. example.com/audit: a log's checkpoint origin)",
+    )
+    parser.add_argument(
+        "--witness",
+        action="store_true",
+        help="with --note: a witness key (its verifier key is type 0x04, cosignature/v1)",
+    )
     parser.add_argument(
         "--force",
         action="store_true",
@@ -56,7 +70,11 @@ def _git_ignores(tree: Path, path: Path) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from ..audit import SigningUnavailableError, generate_keypair
+    from ..tlog import NoteError, generate_note_key
 
+    if args.witness and args.note is None:
+        error("--witness makes a note key: give --note NAME")
+        return EXIT_ERROR
     tree = _work_tree(Path(args.output))
     if tree is not None and not args.force and not _git_ignores(tree, Path(args.output)):
         error(
@@ -66,8 +84,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_ERROR
     try:
-        signer, private, public = generate_keypair(args.output, overwrite=args.force)
-    except SigningUnavailableError as exc:
+        if args.note is not None:
+            note_signer, private, public = generate_note_key(
+                args.output, args.note, witness=args.witness, overwrite=args.force
+            )
+        else:
+            signer, private, public = generate_keypair(args.output, overwrite=args.force)
+    except (SigningUnavailableError, NoteError) as exc:
         error(str(exc))
         return EXIT_ERROR
     except FileExistsError as exc:
@@ -77,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
         error(f"{args.output}: cannot write: {exc.strerror or exc}")
         return EXIT_ERROR
     print(f"private key: {private} (mode 0600: keep it secret)")
-    print(f"public key:  {public}")
-    print(f"key id:      {signer.key_id}")
+    if args.note is None:
+        print(f"public key:  {public}")
+        print(f"key id:      {signer.key_id}")
+        return EXIT_ALLOWED
+    role = "witness" if args.witness else "log"
+    verifier = note_signer.cosigner() if args.witness else note_signer.verifier()
+    print(f"{role} verifier key: {public}")
+    print(f"  {verifier.vkey}")
     return EXIT_ALLOWED

@@ -20,6 +20,7 @@ Signing and verifying notes needs ``cryptography`` (``pip install 'usepolicy[sig
 
 from ._checkpoint import Checkpoint, CheckpointError, OpenedCheckpoint, open_checkpoint
 from ._hash import EMPTY_ROOT, HashReader, leaf_hash, node_hash
+from ._keyfile import generate_note_key
 from ._note import COSIGNATURE_V1, ED25519, Note, NoteError, NoteSignature, NoteSigner, NoteVerifier
 from ._proof import (
     ConsistencyProof,
@@ -55,6 +56,7 @@ __all__ = [
     "TreeState",
     "Witness",
     "WitnessError",
+    "generate_note_key",
     "leaf_hash",
     "node_hash",
     "open_checkpoint",

@@ -109,14 +109,14 @@ def read_key_text(path: str | os.PathLike[str]) -> str:
     try:
         text = data.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise NoteError(f"{path}: not a note key (not UTF-8 text)") from None
+        raise NoteError("not a note key (not UTF-8 text)") from None
     if len(data) > 4096 or "\n" in text or not text:
         if b"-----BEGIN" in data:
             raise NoteError(
-                f"{path}: a PEM key (for signing records), not a note key: make one "
-                "with `usepolicy keygen --note NAME -o FILE`"
+                "a PEM key (for signing records), not a note key: make one with "
+                "`usepolicy keygen --note NAME -o FILE`"
             )
-        raise NoteError(f"{path}: not a note key (expected one line)")
+        raise NoteError("not a note key (expected one line)")
     return text
 
 
@@ -180,7 +180,11 @@ class NoteVerifier:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> NoteVerifier:
-        return cls.from_vkey(read_key_text(path))
+        """The verifier key in a file (``KEYFILE.pub`` of ``keygen --note``)."""
+        try:
+            return cls.from_vkey(read_key_text(path))
+        except NoteError as exc:
+            raise NoteError(f"{path}: {exc}") from None
 
     @property
     def vkey(self) -> str:
@@ -268,7 +272,11 @@ class NoteSigner:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> NoteSigner:
-        return cls.from_skey(read_key_text(path))
+        """The signer key in a file (``KEYFILE`` of ``keygen --note``)."""
+        try:
+            return cls.from_skey(read_key_text(path))
+        except NoteError as exc:
+            raise NoteError(f"{path}: {exc}") from None
 
     @property
     def skey(self) -> str:

@@ -118,6 +118,7 @@ class TreeState:
         self.log_path = Path(log)
         self.path = sidecar_path(log) if path is None else Path(path)
         self.writable = writable
+        self.name = self.path.name
         self.set_aside: Path | None = None
         self._lock = threading.Lock()
         self._fd = -1
