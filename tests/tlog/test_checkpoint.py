@@ -75,17 +75,19 @@ def test_a_quorum_counts_distinct_known_witnesses() -> None:
     keys = [w.cosigner() for w in (w0, w1, w2)]
     opened = open_checkpoint(note, LOG.verifier(), keys, min_witnesses=2)
     assert [w.name for w in opened.witnesses] == ["witness.example/w0", "witness.example/w1"]
-    with pytest.raises(CheckpointError, match="2 of the 3 known witnesses cosigned, 3 required") as c:
+    with pytest.raises(
+        CheckpointError, match="2 of the 3 known witnesses cosigned, 3 required"
+    ) as c:
         open_checkpoint(note, LOG.verifier(), keys, min_witnesses=3)
     assert c.value.code == "witness-quorum"
     # the same witness named twice, or its line repeated, is still one witness
     doubled = Note.parse(note.format() + note.signatures[1].line())
-    with pytest.raises(CheckpointError, match="witness-quorum|1 of the 1"):
+    with pytest.raises(CheckpointError, match="1 of the 1 known"):
         open_checkpoint(doubled, LOG.verifier(), [w0.cosigner(), w0.cosigner()], min_witnesses=2)
     # a witness's type 0x01 key is taken as its cosigner key
     assert len(open_checkpoint(note, LOG.verifier(), [w0.verifier()]).witnesses) == 1
     # an unknown witness's line never counts, a known witness's bad line refuses the note
     assert open_checkpoint(note, LOG.verifier(), [w3.cosigner()]).witnesses == ()
     bad = note.format().replace(note.signatures[1].line(), w0.cosign(b"other\n", 1).line())
-    with pytest.raises(CheckpointError, match="witness.example/w0"):
+    with pytest.raises(CheckpointError, match=r"witness\.example/w0"):
         open_checkpoint(bad, LOG.verifier(), keys)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -93,7 +95,7 @@ def test_a_range_is_its_complete_subtrees(start: int, length: int) -> None:
     nodes = range_nodes(lo, lo + length)
     covered = [(k << level, (k + 1) << level) for level, k in nodes]
     assert covered[0][0] == lo and covered[-1][1] == lo + length
-    assert all(a[1] == b[0] for a, b in zip(covered, covered[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(covered))
     assert len(nodes) == bin(length).count("1")
 
 

@@ -209,7 +209,9 @@ def _stray_bits(text: str) -> str:
 def test_json_round_trip_and_strict_parsing() -> None:
     made = prove_inclusion(5, 8, Memory(LEAVES))
     assert InclusionProof.from_json(made.to_json()) == made
-    assert json.loads(made.to_json())["hashes"][0] == base64.b64encode(h(INCLUSION[1][2][0])).decode()
+    assert (
+        json.loads(made.to_json())["hashes"][0] == base64.b64encode(h(INCLUSION[1][2][0])).decode()
+    )
     cons = prove_consistency(2, 5, Memory(LEAVES))
     assert ConsistencyProof.from_json(cons.to_json()) == cons
     good = made.to_dict()

@@ -41,7 +41,9 @@ def records(n: int, start: int = 0) -> list[bytes]:
     return [b'{"n":%d,"pad":"%s"}' % (i, b"x" * (i % 7)) for i in range(start, start + n)]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.integers(1, 9), min_size=1, max_size=8))
 def test_appends_in_batches_give_the_rfc_tree(tmp_path: Path, batches: list[int]) -> None:
     log = tmp_path / f"a{len(list(tmp_path.iterdir()))}.jsonl"
@@ -108,7 +110,9 @@ def test_a_stale_sidecar_is_set_aside_and_rebuilt(tmp_path: Path) -> None:
     write_log(log, other)  # the log replaced: the sidecar no longer matches it
     with synced(log) as tree:
         assert tree.root() == mth(other)
-        assert tree.set_aside is not None and tree.set_aside.name.startswith("audit.jsonl.tree.stale-")
+        assert tree.set_aside is not None and tree.set_aside.name.startswith(
+            "audit.jsonl.tree.stale-"
+        )
         with TreeState(log, path=tree.set_aside, writable=False) as kept:
             assert kept.root() == old_root  # kept: it names what the old log held
 

@@ -45,7 +45,9 @@ def refused(witness: Witness, note: Note, proof: object = None, code: str = "") 
 def test_cosigns_a_log_that_only_grows(witness: Witness) -> None:
     first = witness.cosign(checkpoint(10), LOG.verifier(), now=1_800_000_000)
     assert first.previous is None  # the first checkpoint of a log is taken as it is
-    opened = open_checkpoint(first.note, LOG.verifier(), [witness.signer.cosigner()], min_witnesses=1)
+    opened = open_checkpoint(
+        first.note, LOG.verifier(), [witness.signer.cosigner()], min_witnesses=1
+    )
     assert opened.note.signatures[-1].timestamp == 1_800_000_000
     again = witness.cosign(checkpoint(10), LOG.verifier())  # the same head: re-cosigned
     assert again.previous == first.checkpoint
