@@ -61,7 +61,9 @@ class Spool:
 
     def _open(self) -> AuditLog:
         if self._log is None:
-            self._log = AuditLog(self.path, signer=self._signer)
+            # no Merkle tree: a spool is moved aside once replayed, its records then
+            # live in the database chain (and its tree)
+            self._log = AuditLog(self.path, signer=self._signer, tree=False)
         return self._log
 
     def add(self, body: dict[str, Any]) -> DecisionRecord:

@@ -1,0 +1,149 @@
+"""The file log keeps its Merkle tree as it appends: threads, processes, recovery, and a
+tree that fails never fails an append."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from usepolicy import Engine, load_policy
+from usepolicy.audit import AuditLog, verify_log
+from usepolicy.tlog import TreeError, TreeState, sidecar_path
+
+from ..tlog.reference import mth
+from .conftest import ALLOWED, MakeRecord, lines_of
+
+
+def tree_of(path: Path) -> TreeState:
+    """The sidecar as it stands (read-only: nothing caught up for the test)."""
+    return TreeState(path, writable=False)
+
+
+def records_of(path: Path) -> list[bytes]:
+    return [line.rstrip(b"\n") for line in lines_of(path)]
+
+
+@pytest.mark.parametrize("durability", ["always", "batch", "none"])
+def test_every_append_grows_the_tree(tmp_path: Path, make_record: MakeRecord, durability: str):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, durability=durability) as log:  # type: ignore[arg-type]
+        for i in range(11):
+            log.append(make_record(deny=bool(i % 3)))
+            with tree_of(path) as tree:
+                assert tree.size == i + 1 and tree.covered == path.stat().st_size
+    with tree_of(path) as tree:
+        assert tree.root() == mth(records_of(path))
+
+
+def test_threads_sharing_a_log_share_its_tree(tmp_path: Path, make_record: MakeRecord):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, durability="batch")
+    record = make_record()
+
+    def work() -> None:
+        for _ in range(50):
+            log.append(record)
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    with tree_of(path) as tree:
+        assert tree.size == 300 and tree.root() == mth(records_of(path))
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from usepolicy import DecisionRecord
+    from usepolicy.audit import AuditLog
+
+    record = DecisionRecord.from_json(sys.argv[2])
+    with AuditLog(sys.argv[1], durability="none") as log:
+        sys.stdin.readline()
+        for _ in range(100):
+            log.append(record)
+    """
+)
+
+
+def test_processes_appending_to_one_log_keep_one_tree(tmp_path: Path):
+    path = tmp_path / "audit.jsonl"
+    record = Engine(load_policy()).evaluate(ALLOWED).record().to_json()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(path), record], stdin=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    for child in children:  # start together
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    for child in children:
+        child.communicate(timeout=120)
+        assert child.returncode == 0
+    assert verify_log(path).count == 400
+    with tree_of(path) as tree:
+        assert tree.size == 400 and tree.root() == mth(records_of(path))
+
+
+def test_a_torn_tail_is_never_a_leaf(tmp_path: Path, make_record: MakeRecord):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        for _ in range(3):
+            log.append(make_record())
+    with open(path, "ab") as handle:
+        handle.write(b'{"record_version":1,"decis')  # a writer killed mid-line
+    with AuditLog(path) as log:
+        assert log.recovered is not None
+        log.append(make_record())
+    with tree_of(path) as tree:
+        assert tree.size == 4 and tree.root() == mth(records_of(path))
+
+
+def test_a_tree_that_fails_costs_a_warning_not_an_append(
+    tmp_path: Path,
+    make_record: MakeRecord,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path)
+    log.append(make_record())
+    real = TreeState.extend
+
+    def broken(self: TreeState, *args: object, **kwargs: object) -> None:
+        raise TreeError(28, f"{self.path}: No space left on device")
+
+    monkeypatch.setattr(TreeState, "extend", broken)
+    with caplog.at_level(logging.WARNING, logger="usepolicy.audit"):
+        for _ in range(3):
+            log.append(make_record())  # durable and returned, whatever the tree
+    warnings = [r.getMessage() for r in caplog.records if "No space left" in r.getMessage()]
+    assert len(warnings) == 1 and "the log is unaffected" in warnings[0]
+    assert verify_log(path).count == 4
+    monkeypatch.setattr(TreeState, "extend", real)
+    log.append(make_record())  # the tree catches up with what it missed
+    log.close()
+    with tree_of(path) as tree:
+        assert tree.size == 5 and tree.root() == mth(records_of(path))
+
+
+def test_no_tree_when_not_wanted(tmp_path: Path, make_record: MakeRecord):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, tree=False) as log:
+        log.append(make_record())
+    assert not sidecar_path(path).exists()
+    with AuditLog(path) as log:  # a log written without a tree gets one when asked
+        log.append(make_record())
+    with tree_of(path) as tree:
+        assert tree.size == 2
