@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,47 +35,7 @@ from usepolicy.audit._postgres import body_key
 
 from ..conftest import REPO
 from .conftest import ALLOWED, DENIED
-from .pg_server import PgServer, find_binaries
-
-REQUIRED = os.environ.get("USEPOLICY_REQUIRE_POSTGRES") == "1"
-
-
-def _unavailable(why: str) -> None:
-    if REQUIRED:
-        pytest.fail(f"USEPOLICY_REQUIRE_POSTGRES=1 but {why}")
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[PgServer]:
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed: pip install 'usepolicy[postgres]'")
-    folder, why = find_binaries()
-    if folder is None:
-        _unavailable(f"no PostgreSQL server can be started: {why}")
-    # fsync off: these tests are about usepolicy, not the disk (on a slow virtual disk,
-    # the checkpoint of a fast shutdown took 20 s); the benchmark keeps fsync on
-    srv = PgServer(fsync=False)
-    yield srv
-    srv.destroy()
-
-
-_names = itertools.count(1)
-
-
-@pytest.fixture
-def blank(server: PgServer) -> str:
-    """The URL of a new, empty database."""
-    return server.create_database(f"t{os.getpid()}_{next(_names)}")
-
-
-@pytest.fixture
-def db(blank: str) -> str:
-    """The URL of a new database holding the audit tables."""
-    assert init_db(blank) == [1]
-    return blank
+from .pg_server import PgServer
 
 
 def allowed(engine: Engine, **changes: Any) -> DecisionRecord:
@@ -149,10 +107,10 @@ def test_init_db_is_idempotent_and_a_sink_checks_the_schema_version(
     with PostgresSink(blank, "gw-1", retry_interval=0) as sink:
         with pytest.raises(AuditError, match="run `usepolicy audit init-db URL`"):
             sink.append(allowed(engine))
-        assert init_db(blank) == [1]
+        assert init_db(blank) == [1, 2]
         assert init_db(blank) == []
         assert sink.append(allowed(engine)).prev_digest is None  # works once initialised
-    tamper(server, blank, "INSERT INTO usepolicy_schema (version, description) VALUES (2, 'x')")
+    tamper(server, blank, "INSERT INTO usepolicy_schema (version, description) VALUES (3, 'x')")
     with (
         PostgresSink(blank, "gw-1", retry_interval=0) as sink,
         pytest.raises(AuditError, match="newer than this usepolicy knows"),
@@ -532,7 +490,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_command_line(server: PgServer, blank: str, tmp_path: Path) -> None:
     init = _cli("audit", "init-db", blank, "--gateway-role")
     assert init.returncode == 0, init.stderr
-    assert "schema version 1" in init.stdout and "usepolicy_gateway" in init.stdout
+    assert "schema version 2" in init.stdout and "usepolicy_gateway" in init.stdout
     requests = [str(REPO / "examples/requests" / name) for name in
                 ("foreign_intercept_translation.json", "broker_location_data.json")]  # fmt: skip
     check = _cli("check", *requests, "--audit-db", blank, "--writer-id", "gw-cli")
