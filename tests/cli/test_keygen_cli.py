@@ -1,4 +1,5 @@
-"""``usepolicy keygen`` does not leave a private key where ``git add .`` would commit it."""
+"""``usepolicy keygen`` does not leave a private key where ``git add .`` would commit it;
+``keygen --note NAME [--witness]`` makes note keys in Go's sumdb/note format."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from usepolicy.tlog import COSIGNATURE_V1, ED25519, NoteSigner, NoteVerifier
 
 from ..conftest import REPO, RunCli
 
@@ -80,3 +83,33 @@ def test_this_repository_ignores_private_keys() -> None:
 
     assert ignored("usepolicy.key") and ignored("keys/gateway.key")
     assert not ignored("usepolicy.key.pub")
+
+
+def test_a_note_key_in_a_work_tree_is_refused_too(work_tree: Path, run_cli: RunCli) -> None:
+    result = run_cli("keygen", "--note", "example.com/audit", "-o", "config/log.key", cwd=work_tree)
+    assert result.returncode == 1 and "would commit the private key" in result.stderr
+    assert list((work_tree / "config").iterdir()) == []
+
+
+def test_a_log_key_and_a_witness_key(tmp_path: Path, run_cli: RunCli) -> None:
+    made = run_cli("keygen", "--note", "example.com/audit", "-o", str(tmp_path / "log.key"))
+    assert made.returncode == 0, made.stderr
+    signer = NoteSigner.from_file(tmp_path / "log.key")
+    verifier = NoteVerifier.from_file(tmp_path / "log.key.pub")
+    assert signer.verifier() == verifier and verifier.key_type == ED25519
+    assert verifier.vkey in made.stdout and "log verifier key" in made.stdout
+    assert (tmp_path / "log.key").stat().st_mode & 0o777 == 0o600
+    made = run_cli("keygen", "--note", "w.example", "--witness", "-o", str(tmp_path / "w.key"))
+    assert made.returncode == 0 and "witness verifier key" in made.stdout
+    assert NoteVerifier.from_file(tmp_path / "w.key.pub").key_type == COSIGNATURE_V1
+
+
+def test_bad_uses(tmp_path: Path, run_cli: RunCli) -> None:
+    again = run_cli("keygen", "--note", "a", "-o", str(tmp_path / "k"))
+    assert again.returncode == 0
+    exists = run_cli("keygen", "--note", "a", "-o", str(tmp_path / "k"))
+    assert exists.returncode == 1 and "exists (use --force" in exists.stderr
+    spaced = run_cli("keygen", "--note", "a b", "-o", str(tmp_path / "s"))
+    assert spaced.returncode == 1 and "bad key name `a b`" in spaced.stderr
+    alone = run_cli("keygen", "--witness", "-o", str(tmp_path / "w"))
+    assert alone.returncode == 1 and "give --note NAME" in alone.stderr
