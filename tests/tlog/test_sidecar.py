@@ -151,13 +151,25 @@ def test_two_writers_share_one_sidecar(tmp_path: Path) -> None:
     assert second.root() == mth(lines)
 
 
-def test_a_replaced_sidecar_is_noticed(tmp_path: Path) -> None:
+def test_a_sidecar_deleted_under_a_running_writer(tmp_path: Path) -> None:
+    """The writer goes on in its own (unlinked) file; readers rebuild the sidecar from the
+    log and stay right; another writer's append makes the first one reopen it."""
     log = tmp_path / "audit.jsonl"
     first = TreeState(log)
     grow(first, log, records(4))
-    sidecar_path(log).unlink()  # another process set it aside
-    grow(first, log, records(2, 4))  # reopened: rebuilt from the log, then extended
+    sidecar_path(log).unlink()
+    grow(first, log, records(2, 4))
     assert first.size == 6 and first.root() == mth(records(6))
+    with synced(log) as reader:
+        assert reader.size == 6 and reader.root() == mth(records(6))
+    grow(first, log, records(1, 6))
+    with synced(log) as reader:  # behind by the record the first writer kept to itself
+        assert reader.size == 7 and reader.root() == mth(records(7))
+    second = TreeState(log)
+    grow(second, log, records(1, 7))
+    grow(first, log, records(1, 8))  # the log moved on: the first writer reads the sidecar
+    assert first.path.stat().st_ino == os.fstat(first._fd).st_ino
+    assert first.root() == mth(records(9))
 
 
 def test_read_only_refuses_to_repair(tmp_path: Path) -> None:

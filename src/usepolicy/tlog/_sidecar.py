@@ -342,8 +342,9 @@ class TreeState:
         log at ``offset``, in order. Call it with the log's lock held, once they are
         written (and durable, if the sink makes them durable under that lock).
 
-        Lines the tree lacks before ``offset`` (written by a writer that keeps no tree)
-        are read from the log first (``log_fd``, or the log opened by name).
+        Lines the tree lacks before ``offset`` (written by another process, or by a
+        writer that keeps no tree) are read from the log first (``log_fd``, or the log
+        opened by name), after taking in the entries other processes appended.
 
         Raises:
             TreeError: the sidecar cannot be written (the log itself is unaffected: the
@@ -351,7 +352,9 @@ class TreeState:
         """
         with self._lock:
             try:
-                self._refresh()
+                # In step with the log (no one else appended since our last call), the
+                # sidecar is as we left it: only a writer that appends to the log also
+                # appends to the tree. So the common case costs no stat.
                 if self._covered != offset:
                     self._sync_from(log_fd, offset)
                 self._append([line[:-1] for line in lines], offset)
@@ -364,7 +367,10 @@ class TreeState:
         if log_fd is not None:
             self._sync(log_fd, offset)
             return
-        fd = os.open(self.log_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fd = os.open(self.log_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise TreeError(exc.errno, f"{self.log_path}: cannot read: {exc.strerror}") from exc
         try:
             self._sync(fd, offset)
         finally:

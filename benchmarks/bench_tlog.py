@@ -1,0 +1,209 @@
+"""The transparency log on a 1,000,000-record audit log: a signed checkpoint, one
+inclusion and one consistency proof (time, and bytes read from the log and its
+sidecar), against rebuilding the tree from the log and re-hashing it to verify a
+checkpoint; and the cost the tree adds to appends, against the same appends without
+it, in the same run.
+
+The big log is built quickly (records from the benchmark request pool, chained with
+fresh decision ids) and kept if ``--log PATH`` names it, to be reused by later runs.
+Bytes read are the process's ``rchar`` (``/proc/self/io``: bytes asked of read calls,
+page cache or not).
+
+    python benchmarks/bench_tlog.py [--records N] [--log PATH] [--appends N] [--dir PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _pool import request_pool
+
+import usepolicy
+from usepolicy import DecisionRecord
+from usepolicy.audit import (
+    AuditLog,
+    checkpoint_log,
+    open_tree,
+    prove_consistency_log,
+    prove_inclusion_log,
+    verify_checkpoint,
+)
+from usepolicy.audit._filelog import add_member, canonical_parts, join_members
+from usepolicy.tlog import NoteSigner, TreeState, open_checkpoint, sidecar_path
+
+
+def read_bytes() -> int:
+    """Bytes this process has asked of read calls so far (Linux ``rchar``)."""
+    with open("/proc/self/io", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def measured(action: Callable[[], Any]) -> tuple[float, int, Any]:
+    """(seconds, bytes read, result) of one call."""
+    before, t0 = read_bytes(), time.perf_counter()
+    result = action()
+    return time.perf_counter() - t0, read_bytes() - before, result
+
+
+def templates(count: int = 500) -> list[dict[str, bytes]]:
+    """Canonical members of real records (varied requests), to chain cheaply."""
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    out = []
+    for request in request_pool(count):
+        body = engine.evaluate(request).record().to_dict()
+        out.append(canonical_parts(body)[1])
+    return out
+
+
+def build_log(path: Path, records: int) -> None:
+    """A valid chained log of ``records`` records, written in large chunks."""
+    parts = templates()
+    head: str | None = None
+    chunk: list[bytes] = []
+    with open(path, "wb") as out:
+        for i in range(records):
+            members = dict(parts[i % len(parts)])
+            add_member(members, "decision_id", str(uuid.UUID(int=i, version=4)))
+            add_member(members, "prev_digest", head)
+            head = "sha256:" + hashlib.sha256(join_members(members)).hexdigest()
+            add_member(members, "record_digest", head)
+            chunk.append(join_members(members) + b"\n")
+            if len(chunk) == 10000:
+                out.write(b"".join(chunk))
+                chunk = []
+        out.write(b"".join(chunk))
+
+
+def appends(folder: Path, records: list[DecisionRecord], tree: bool, durability: str) -> float:
+    """Appends per second of ``records`` to a new log."""
+    path = Path(tempfile.mkstemp(dir=folder, suffix=".jsonl")[1])
+    log = AuditLog(path, durability=durability, tree=tree)  # type: ignore[arg-type]
+    t0 = time.perf_counter()
+    for record in records:
+        log.append(record)
+    elapsed = time.perf_counter() - t0
+    log.close()
+    path.unlink()
+    sidecar_path(path).unlink(missing_ok=True)
+    return len(records) / elapsed
+
+
+def extend_cost(folder: Path, lines: list[bytes]) -> float:
+    """Seconds per record of ``TreeState.extend`` alone (the tree's part of an append)."""
+    log = folder / "lines.jsonl"
+    log.write_bytes(b"".join(lines))
+    sidecar_path(log).unlink(missing_ok=True)
+    with TreeState(log) as tree:
+        offset, t0 = 0, time.perf_counter()
+        for line in lines:
+            tree.extend([line], offset)
+            offset += len(line)
+        elapsed = time.perf_counter() - t0
+    return elapsed / len(lines)
+
+
+def overhead(folder: Path, count: int, rounds: int, durability: str) -> None:
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    records = [engine.evaluate(r).record() for r in request_pool(count)]
+    with_tree: list[float] = []
+    without: list[float] = []
+    for _ in range(rounds):  # alternate, so drift in the machine's load hits both alike
+        without.append(appends(folder, records, False, durability))
+        with_tree.append(appends(folder, records, True, durability))
+    a, b = statistics.median(with_tree), statistics.median(without)
+    ratios = sorted(w / o for w, o in zip(with_tree, without, strict=True))
+    print(
+        f"append, durability {durability}, {count} records x {rounds} rounds: with the tree "
+        f"{a:,.0f}/s, without {b:,.0f}/s: {a / b:.3f} of the throughput (rounds "
+        f"{ratios[0]:.3f}-{ratios[-1]:.3f})"
+    )
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000, help="records in the big log")
+    parser.add_argument("--log", type=Path, help="the big log (built if missing, and kept)")
+    parser.add_argument("--appends", type=int, default=2000, help="appends per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each append measurement")
+    parser.add_argument("--dir", type=Path, default=Path("."), help="where logs are written")
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(dir=args.dir) as scratch:
+        folder = Path(scratch)
+        path = args.log or folder / "big.jsonl"
+        if not path.exists():
+            seconds, _, _ = measured(lambda: build_log(path, args.records))
+            print(f"built a log of {args.records:,} records in {seconds:.1f} s")
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            n = sum(1 for _ in handle)
+        signer = NoteSigner.generate("example.com/bench")
+
+        sidecar_path(path).unlink(missing_ok=True)
+        seconds, read, tree = measured(lambda: open_tree(path))
+        tree.close()
+        print(f"log: {n:,} records, {mb(size)}; sidecar {mb(sidecar_path(path).stat().st_size)} "
+              f"({sidecar_path(path).stat().st_size / size:.1%} of the log)")  # fmt: skip
+        print(f"tree built from the log (no sidecar): {seconds:.2f} s, read {mb(read)}")
+        rebuild = seconds
+
+        runs = [measured(lambda: checkpoint_log(path, signer)) for _ in range(21)]
+        first = runs[0]
+        median = statistics.median(r[0] for r in runs[1:])
+        note = runs[-1][2]
+        print(
+            f"checkpoint with the sidecar: first {first[0] * 1e3:.2f} ms, median of 20 "
+            f"{median * 1e3:.2f} ms, read {runs[-1][1]:,} bytes "
+            f"({rebuild / median:,.0f}x faster than building the tree from the log)"
+        )
+        root = open_checkpoint(note, signer.verifier()).checkpoint.root_hash
+
+        index = n * 2 // 3 + 1
+        seconds, read, proof = measured(lambda: prove_inclusion_log(path, index))
+        proof.verify(root)
+        print(f"inclusion proof of record {index:,} in {n:,}: {seconds * 1e3:.2f} ms, read "
+              f"{read:,} bytes, {len(proof.hashes)} hashes ({len(proof.to_json()):,} bytes "
+              "of JSON)")  # fmt: skip
+        old = n // 3
+        seconds, read, consistency = measured(lambda: prove_consistency_log(path, old))
+        with open_tree(path) as tree:
+            consistency.verify(tree.root(old), root)
+        print(f"consistency proof {old:,} -> {n:,}: {seconds * 1e3:.2f} ms, read {read:,} bytes, "
+              f"{len(consistency.hashes)} hashes")  # fmt: skip
+
+        seconds, read, verdict = measured(lambda: verify_checkpoint(path, note, signer.verifier()))
+        assert verdict.ok, verdict
+        print(f"verify against the checkpoint (every record hashed again): {seconds:.2f} s, "
+              f"read {mb(read)}")  # fmt: skip
+        if args.log is None:
+            sidecar_path(path).unlink()
+
+        with open(path, "rb") as handle:
+            lines = [next(handle) for _ in range(min(n, 20000))]
+        per = statistics.median(extend_cost(folder, lines) for _ in range(3))
+        print(f"the tree's part of an append (TreeState.extend alone): {per * 1e6:.1f} µs a record")
+        overhead(folder, args.appends, args.rounds, "none")
+        overhead(folder, max(200, args.appends // 5), args.rounds, "always")
+
+
+if __name__ == "__main__":
+    main()
