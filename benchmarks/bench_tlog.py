@@ -9,7 +9,11 @@ fresh decision ids) and kept if ``--log PATH`` names it, to be reused by later r
 Bytes read are the process's ``rchar`` (``/proc/self/io``: bytes asked of read calls,
 page cache or not).
 
+With ``--postgres``, also what the tree trigger costs each insert in a throwaway
+PostgreSQL cluster (the Debian package's binaries, as the tests use).
+
     python benchmarks/bench_tlog.py [--records N] [--log PATH] [--appends N] [--dir PATH]
+                                    [--postgres]
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from _pool import request_pool
 import usepolicy
 from usepolicy.audit import (
     AuditLog,
+    PostgresSink,
     checkpoint_log,
+    init_db,
     open_tree,
     prove_consistency_log,
     prove_inclusion_log,
@@ -109,7 +115,7 @@ def overhead(folder: Path, count: int, rounds: int, durability: str) -> None:
     engine = usepolicy.Engine(usepolicy.load_policy())
     records = [engine.evaluate(r).record() for r in request_pool(count)]
     ratios: list[float] = []
-    rates: list[tuple[float, float]] = []
+    total = {True: 0.0, False: 0.0}
     for _ in range(rounds):
         logs = {}
         for tree in (True, False):
@@ -126,16 +132,60 @@ def overhead(folder: Path, count: int, rounds: int, durability: str) -> None:
             log.path.unlink()
             sidecar_path(log.path).unlink(missing_ok=True)
         ratios.append(spent[False] / spent[True])
-        rates.append((count / spent[True], count / spent[False]))
+        for tree in spent:
+            total[tree] += spent[tree]
+    report(f"append, durability {durability}", count, rounds, total, ratios)
+
+
+def report(
+    what: str, count: int, rounds: int, total: dict[bool, float], ratios: list[float]
+) -> None:
     ratios.sort()
-    with_tree = statistics.median(r[0] for r in rates)
-    without = statistics.median(r[1] for r in rates)
+    n = count * rounds
     print(
-        f"append, durability {durability}, {count} records x {rounds} rounds, in lockstep: "
-        f"with the tree {with_tree:,.0f}/s, without {without:,.0f}/s: "
-        f"{statistics.median(ratios):.3f} of the throughput (rounds {ratios[0]:.3f}-"
+        f"{what}, {count} records x {rounds} rounds, in lockstep: with the tree "
+        f"{n / total[True]:,.0f}/s, without {n / total[False]:,.0f}/s: "
+        f"{total[False] / total[True]:.3f} of the throughput (rounds {ratios[0]:.3f}-"
         f"{ratios[-1]:.3f})"
     )
+
+
+def postgres_overhead(folder: Path, count: int, rounds: int) -> None:
+    """The tree trigger's cost: two databases of one throwaway cluster, one with the
+    trigger switched off, one writer each, appending the same records in lockstep."""
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from tests.audit.pg_server import PgServer
+
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    records = [engine.evaluate(r).record() for r in request_pool(count)]
+    server = PgServer(fsync=True, parent=folder)
+    try:
+        urls = {}
+        for tree in (True, False):
+            urls[tree] = server.create_database(f"tree_{tree}".lower())
+            init_db(urls[tree])
+        server.psql(
+            "ALTER TABLE usepolicy_decisions DISABLE TRIGGER usepolicy_decisions_tree",
+            urls[False].rsplit("/", 1)[1],
+        )
+        ratios: list[float] = []
+        total = {True: 0.0, False: 0.0}
+        for number in range(rounds):
+            sinks = {tree: PostgresSink(url, f"bench-{number}") for tree, url in urls.items()}
+            spent = {True: 0.0, False: 0.0}
+            for i, record in enumerate(records):
+                for tree in (True, False) if i % 2 else (False, True):
+                    t0 = time.perf_counter()
+                    sinks[tree].append(record)
+                    spent[tree] += time.perf_counter() - t0
+            for sink in sinks.values():
+                sink.close()
+            ratios.append(spent[False] / spent[True])
+            for tree in spent:
+                total[tree] += spent[tree]
+        report("PostgreSQL append, 1 writer (tree trigger on/off)", count, rounds, total, ratios)
+    finally:
+        server.destroy()
 
 
 def mb(size: int) -> str:
@@ -149,6 +199,9 @@ def main() -> None:
     parser.add_argument("--appends", type=int, default=2000, help="appends per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each append measurement")
     parser.add_argument("--dir", type=Path, default=Path("."), help="where logs are written")
+    parser.add_argument(
+        "--postgres", action="store_true", help="also the tree trigger's cost in PostgreSQL"
+    )
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(dir=args.dir) as scratch:
@@ -207,6 +260,8 @@ def main() -> None:
         print(f"the tree's part of an append (TreeState.extend alone): {per * 1e6:.1f} µs a record")
         overhead(folder, args.appends, args.rounds, "none")
         overhead(folder, max(200, args.appends // 5), args.rounds, "always")
+        if args.postgres:
+            postgres_overhead(folder, max(200, args.appends // 4), args.rounds)
 
 
 if __name__ == "__main__":

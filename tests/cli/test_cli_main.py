@@ -35,7 +35,7 @@ def test_plain_check_imports_no_pydantic_and_no_audit_code() -> None:
         "import sys, usepolicy.cli\n"
         "rc = usepolicy.cli.main(['check', 'examples/requests/network_defense.json'])\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'cryptography')"
-        " or m.startswith(('usepolicy.audit', 'usepolicy.testing', 'usepolicy.backends',"
+        " or m.startswith(('usepolicy.audit', 'usepolicy.tlog', 'usepolicy.testing', 'usepolicy.backends',"
         " 'usepolicy._enforcer', 'usepolicy._record', 'usepolicy._request')))\n"
         "print(rc, heavy)\n"
     )

@@ -184,3 +184,19 @@ def test_key_files(tmp_path: Path) -> None:
     with pytest.raises(NoteError, match="key name"):
         generate_note_key(tmp_path / "x.key", "has space")
     assert base64.b64decode(public.read_text().split("+", 2)[2])[0] == ED25519
+
+
+def test_without_cryptography_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPatch):
+    import sys
+
+    from usepolicy.audit import SigningUnavailableError
+
+    note = Note.parse(TEXT + "\n" + PETER)
+    peter = NoteVerifier.from_vkey(VKEY)  # parsing keys and notes needs no cryptography
+    for name in list(sys.modules):
+        if name == "cryptography" or name.startswith("cryptography."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # makes the import fail
+    for action in (lambda: NoteSigner.generate("x"), lambda: note.verify([peter])):
+        with pytest.raises(SigningUnavailableError, match=r"pip install 'usepolicy\[sign\]'"):
+            action()

@@ -18,9 +18,11 @@ import errno
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from .._errors import UsePolicyError
+from .._crypto import SigningUnavailableError
+from .._crypto import ed25519 as _ed25519
+from .._crypto import serialization as _serialization
 from .._files import read_bytes
 from .._record import DecisionRecord, RecordSignature
 
@@ -41,28 +43,6 @@ __all__ = [
 
 #: a PEM Ed25519 key is a few hundred bytes; the bound keeps a wrong file from being swallowed
 MAX_KEY_FILE_BYTES: Final = 64 * 1024
-_INSTALL_HINT = "signing needs the `cryptography` package: pip install 'usepolicy[sign]'"
-
-
-class SigningUnavailableError(UsePolicyError, ImportError):
-    """``cryptography`` is not installed, so records cannot be signed or checked."""
-
-    code = "signing-unavailable"
-
-
-def _ed25519() -> Any:
-    try:
-        from cryptography.hazmat.primitives.asymmetric import ed25519
-    except ImportError as exc:
-        raise SigningUnavailableError(_INSTALL_HINT) from exc
-    return ed25519
-
-
-def _serialization() -> Any:
-    _ed25519()
-    from cryptography.hazmat.primitives import serialization
-
-    return serialization
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:

@@ -29,8 +29,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("_test", "run policy test files and check invariants"),
     "diff": ("_diff", "requests whose decision changes between two policies"),
     "lint": ("_lint", "find rules that never match or never decide, and unused lists or purposes"),
-    "audit": ("_audit", "verify, show or export an audit log (file or PostgreSQL); init-db"),
-    "keygen": ("_keygen", "make a key pair for signing audit records"),
+    "audit": (
+        "_audit",
+        "verify, show or export an audit log (file or PostgreSQL); init-db; checkpoints, "
+        "proofs, witnessing",
+    ),
+    "keygen": ("_keygen", "make a key pair for signing audit records, or a note key"),
     "export": ("_export", "export a policy for Open Policy Agent (Rego module or bundle)"),
     "schema": ("_schema", "print the JSON Schema of the request"),
 }

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from .._crypto import ed25519 as _ed25519
+from .._crypto import serialization as _serialization
 from .._errors import UsePolicyError
 
 __all__ = [
@@ -46,23 +48,12 @@ MAX_NOTE_BYTES: Final = 1 << 20
 _MAX_SIGNATURES: Final = 100  # the spec asks for at least 16; Go's reader allows 100
 _DASH: Final = "\u2014 "
 _U64: Final = struct.Struct(">Q")
-_INSTALL_HINT = "signed notes need the `cryptography` package: pip install 'usepolicy[sign]'"
 
 
 class NoteError(UsePolicyError, ValueError):
     """A note, key or signature is malformed, or a known key's signature does not hold."""
 
     code = "bad-note"
-
-
-def _ed25519() -> Any:
-    try:
-        from cryptography.hazmat.primitives.asymmetric import ed25519
-    except ImportError as exc:
-        from ..audit._sign import SigningUnavailableError
-
-        raise SigningUnavailableError(_INSTALL_HINT) from exc
-    return ed25519
 
 
 def _b64(data: bytes) -> str:
@@ -208,11 +199,15 @@ class NoteVerifier:
         return signature.name == self.name and signature.key_id == self.key_id
 
     def verify(self, text: bytes, signature: NoteSignature) -> bool:
-        """Whether ``signature`` (made by this key: see ``matches``) holds for ``text``."""
-        from cryptography.exceptions import InvalidSignature
+        """Whether ``signature`` (made by this key: see ``matches``) holds for ``text``.
 
+        Raises:
+            SigningUnavailableError: ``cryptography`` is not installed.
+        """
         if self._key is None:
             self._key = _ed25519().Ed25519PublicKey.from_public_bytes(self.public_key)
+        from cryptography.exceptions import InvalidSignature
+
         message, value = text, signature.signature
         if self.key_type == COSIGNATURE_V1:
             stamp = signature.timestamp
@@ -239,11 +234,9 @@ class NoteSigner:
         self.name = check_name(name)
         self._seed = seed
         self._key = _ed25519().Ed25519PrivateKey.from_private_bytes(seed)
-        from cryptography.hazmat.primitives import serialization
-
-        raw = serialization.Encoding.Raw
+        formats = _serialization()
         self.public_key: bytes = self._key.public_key().public_bytes(
-            raw, serialization.PublicFormat.Raw
+            formats.Encoding.Raw, formats.PublicFormat.Raw
         )
 
     @classmethod

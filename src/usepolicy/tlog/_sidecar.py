@@ -159,9 +159,9 @@ class TreeState:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        flags = os.O_CLOEXEC | (os.O_RDWR | os.O_APPEND | os.O_CREAT if self.writable else 0)
+        mode = os.O_RDWR | os.O_APPEND | os.O_CREAT if self.writable else os.O_RDONLY
         try:
-            self._fd = os.open(self.path, flags | (0 if self.writable else os.O_RDONLY), _MODE)
+            self._fd = os.open(self.path, mode | os.O_CLOEXEC, _MODE)
             info = os.fstat(self._fd)
             if info.st_size == 0 and self.writable:
                 os.write(self._fd, _HEADER)
