@@ -150,7 +150,7 @@ def report(
     )
 
 
-def postgres_overhead(folder: Path, count: int, rounds: int) -> None:
+def postgres_overhead(parent: Path, count: int, rounds: int) -> None:
     """The tree trigger's cost: two databases of one throwaway cluster, one with the
     trigger switched off, one writer each, appending the same records in lockstep."""
     sys.path.insert(0, str(Path(__file__).parent.parent))
@@ -158,7 +158,7 @@ def postgres_overhead(folder: Path, count: int, rounds: int) -> None:
 
     engine = usepolicy.Engine(usepolicy.load_policy())
     records = [engine.evaluate(r).record() for r in request_pool(count)]
-    server = PgServer(fsync=True, parent=folder)
+    server = PgServer(fsync=True, parent=parent)  # a folder the postgres user can enter
     try:
         urls = {}
         for tree in (True, False):
@@ -261,7 +261,7 @@ def main() -> None:
         overhead(folder, args.appends, args.rounds, "none")
         overhead(folder, max(200, args.appends // 5), args.rounds, "always")
         if args.postgres:
-            postgres_overhead(folder, max(200, args.appends // 4), args.rounds)
+            postgres_overhead(args.dir, max(200, args.appends // 4), args.rounds)
 
 
 if __name__ == "__main__":
