@@ -36,9 +36,9 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
     graph = {}
-    for package in PACKAGES:
+    for package in packages:
         for path in sorted((ROOT / package).glob("*.py")):
             graph[_module(path)] = _imports(path)
     return graph
@@ -79,3 +79,19 @@ def test_the_policy_language_does_not_import_the_engine() -> None:
         if target.startswith("usepolicy.engine")
     }
     assert upward == set()
+
+
+def test_the_transparency_log_stands_below_audit_without_loops() -> None:
+    """``tlog`` (the standards) imports nothing of ``audit`` (which applies them to logs),
+    ``cli`` or the engine; and neither package has an import loop."""
+    graph = _graph(("tlog", "audit"))
+    assert "usepolicy.tlog._proof" in graph["usepolicy.tlog._sidecar"]  # the reader works
+    upward = {
+        (module, target)
+        for module, targets in graph.items()
+        if module.startswith("usepolicy.tlog")
+        for target in targets
+        if target.startswith(("usepolicy.audit", "usepolicy.cli", "usepolicy.engine"))
+    }
+    assert upward == set()
+    assert _cycle(graph) is None
