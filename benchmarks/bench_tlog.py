@@ -157,7 +157,7 @@ def postgres_overhead(parent: Path, count: int, rounds: int) -> None:
     from tests.audit.pg_server import PgServer
 
     engine = usepolicy.Engine(usepolicy.load_policy())
-    records = [engine.evaluate(r).record() for r in request_pool(count)]
+    pool = request_pool(count)
     server = PgServer(fsync=True, parent=parent)  # a folder the postgres user can enter
     try:
         urls = {}
@@ -172,6 +172,8 @@ def postgres_overhead(parent: Path, count: int, rounds: int) -> None:
         total = {True: 0.0, False: 0.0}
         for number in range(rounds):
             sinks = {tree: PostgresSink(url, f"bench-{number}") for tree, url in urls.items()}
+            # fresh records each round: a record digest is unique in the store
+            records = [engine.evaluate(r).record() for r in pool]
             spent = {True: 0.0, False: 0.0}
             for i, record in enumerate(records):
                 for tree in (True, False) if i % 2 else (False, True):
