@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import AuditError
+from .._files import InputFileError, open_regular
 from ..tlog import (
     Checkpoint,
     CheckpointError,
@@ -72,9 +73,9 @@ def open_tree(log: str | os.PathLike[str]) -> TreeState:
     """
     path = Path(log)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise AuditError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        fd = open_regular(path)  # a FIFO would block, a device never end
+    except InputFileError as exc:
+        raise AuditError(f"{path}: cannot read: {exc.reason}") from exc
     temporary: Path | None = None
     try:
         with locked(fd):  # exclusive: nothing appends while the tree catches up

@@ -56,8 +56,8 @@ def check(args: argparse.Namespace, log_keys: list[NoteVerifier]) -> CheckpointV
     except KeyArgError as exc:
         error(str(exc))
         return EXIT_ERROR
-    except OSError as exc:
-        error(f"{args.checkpoint}: cannot read: {exc.strerror or exc}")
+    except OSError as exc:  # InputFileError: missing, not a regular file, too large
+        error(f"{args.checkpoint}: cannot read: {getattr(exc, 'reason', None) or exc}")
         return EXIT_ERROR
     except NoteError as exc:
         error(f"bad-checkpoint: {exc}")

@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from .._files import InputFileError, read_bytes, read_stdin
 from ._notekeys import KeyArgError, note_signer, note_verifier
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error
 
@@ -45,17 +46,13 @@ def configure(actions: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _read(path: str) -> bytes:
-    from ..tlog._note import MAX_NOTE_BYTES
-
-    if path == "-":
-        return sys.stdin.buffer.read(MAX_NOTE_BYTES + 1)
-    with open(path, "rb") as handle:
-        return handle.read(MAX_NOTE_BYTES + 1)
+def _read(path: str, limit: int) -> bytes:
+    return read_stdin(limit) if path == "-" else read_bytes(path, limit)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..tlog import ConsistencyProof, NoteError, ProofError, Witness, WitnessError
+    from ..tlog._note import MAX_NOTE_BYTES
 
     try:
         log_key = note_verifier(args.log_key)
@@ -64,13 +61,12 @@ def run(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     try:
-        data = _read(args.checkpoint)
+        data = _read(args.checkpoint, MAX_NOTE_BYTES)
         proof = None
-        if args.proof is not None:
-            with open(args.proof, "rb") as handle:
-                proof = ConsistencyProof.from_json(handle.read(1 << 20))
-    except OSError as exc:
-        error(f"{exc.filename}: cannot read: {exc.strerror or exc}")
+        if args.proof is not None:  # a proof is 64 hashes at most: 4 KiB, give or take
+            proof = ConsistencyProof.from_json(read_bytes(args.proof, 1 << 16))
+    except InputFileError as exc:
+        error(f"{exc.path}: cannot read: {exc.reason}")
         return EXIT_ERROR
     except ProofError as exc:
         error(f"{args.proof}: bad-proof: {exc}")

@@ -14,6 +14,10 @@ class KeyArgError(ValueError):
     """A key argument that is not a usable key; the message names it."""
 
 
+def _why(exc: OSError) -> str:
+    return str(getattr(exc, "reason", None) or exc.strerror or exc)
+
+
 def is_note_key(value: str) -> bool:
     """Whether ``value`` is a note verifier key, given inline or in a file."""
     try:
@@ -36,8 +40,8 @@ def note_verifier(value: str) -> NoteVerifier:
             raise KeyArgError(f"`{value}`: bad-key: {exc}") from None
     try:
         return NoteVerifier.from_vkey(read_key_text(value))
-    except OSError as exc:
-        raise KeyArgError(f"{value}: cannot read the key: {exc.strerror or exc}") from None
+    except OSError as exc:  # InputFileError: missing, not a regular file, too large
+        raise KeyArgError(f"{value}: cannot read the key: {_why(exc)}") from None
     except NoteError as exc:
         raise KeyArgError(f"{value}: bad-key: {exc}") from None
 
@@ -52,6 +56,6 @@ def note_signer(path: str) -> NoteSigner:
     try:
         return NoteSigner.from_skey(read_key_text(path))
     except OSError as exc:
-        raise KeyArgError(f"{path}: cannot read the key: {exc.strerror or exc}") from None
+        raise KeyArgError(f"{path}: cannot read the key: {_why(exc)}") from None
     except NoteError as exc:
         raise KeyArgError(f"{path}: bad-key: {exc}") from None

@@ -29,6 +29,7 @@ from typing import Any, Final
 from .._crypto import ed25519 as _ed25519
 from .._crypto import serialization as _serialization
 from .._errors import UsePolicyError
+from .._files import read_bytes
 
 __all__ = [
     "COSIGNATURE_V1",
@@ -93,15 +94,14 @@ def read_key_text(path: str | os.PathLike[str]) -> str:
 
     Raises:
         NoteError: the file is not a one-line key.
-        OSError: it cannot be read.
+        InputFileError: it cannot be read (missing, not a regular file, over 4 KiB).
     """
-    with open(path, "rb") as handle:
-        data = handle.read(4097)
+    data = read_bytes(path, 4096)
     try:
         text = data.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise NoteError("not a note key (not UTF-8 text)") from None
-    if len(data) > 4096 or "\n" in text or not text:
+    if "\n" in text or not text:
         if b"-----BEGIN" in data:
             raise NoteError(
                 "a PEM key (for signing records), not a note key: make one with "
@@ -342,9 +342,13 @@ class Note:
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> Note:
-        """Parse the note in a file (read at most ``MAX_NOTE_BYTES`` + 1 bytes)."""
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_NOTE_BYTES + 1)
+        """Parse the note in a file (of at most ``MAX_NOTE_BYTES``).
+
+        Raises:
+            NoteError: not a signed note.
+            InputFileError: the file cannot be read.
+        """
+        data = read_bytes(path, MAX_NOTE_BYTES)
         try:
             return cls.parse(data)
         except NoteError as exc:

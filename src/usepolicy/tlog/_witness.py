@@ -28,6 +28,7 @@ from typing import Final
 from urllib.parse import quote
 
 from .._errors import UsePolicyError
+from .._files import InputFileError, read_bytes
 from ._checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ._note import Note, NoteError, NoteSigner, NoteVerifier
 from ._proof import ConsistencyProof, ProofError
@@ -98,10 +99,11 @@ class Witness:
         """
         path = self._path(origin)
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(_STATE_LIMIT + 1)
-        except FileNotFoundError:
-            return None
+            data = read_bytes(path, _STATE_LIMIT)
+        except InputFileError as exc:
+            if exc.code == "file-not-found":
+                return None
+            raise WitnessError(f"{exc}", "bad-state") from None
         try:
             body = json.loads(data)
             checkpoint = Checkpoint.parse(Note.parse(body["checkpoint"]).text)
