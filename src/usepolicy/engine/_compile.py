@@ -26,6 +26,7 @@ from .._fastrequest import Req
 from .._vocabulary import Vocabulary, compile_re2, is_under
 from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test
+from ..policy._names import NameList, name_key
 
 __all__ = [
     "Pred",
@@ -130,8 +131,8 @@ def is_constant(cond: Cond) -> bool | None:
     return None
 
 
-def compile_cond(cond: Cond, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary) -> Pred:
-    """Compile a condition tree into one predicate.
+def compile_cond(cond: Cond, lists: Mapping[str, NameList], vocabulary: Vocabulary) -> Pred:
+    """Compile a condition tree into one predicate (``lists``: ``Policy.name_lists``).
 
     Attribute tests (typed, and able to raise) are closures; everything else is
     generated code, the same code the engine's per-purpose scans are made of.
@@ -142,7 +143,7 @@ def compile_cond(cond: Cond, lists: Mapping[str, frozenset[str]], vocabulary: Vo
 
 
 def _compile_attribute(
-    test: Test, get: Callable[[Req], Any], lists: Mapping[str, frozenset[str]]
+    test: Test, get: Callable[[Req], Any], lists: Mapping[str, NameList]
 ) -> Pred:
     op, value, path = test.op, test.operand, test.field
 
@@ -186,8 +187,8 @@ def _compile_attribute(
             return lambda req: (v := get(req)) is not _MISSING and not wanted.isdisjoint(items(v))
         return lambda req: (v := get(req)) is not _MISSING and wanted.issubset(items(v))
     if op == "in_list":
-        members = lists[value]
-        return lambda req: isinstance(v := get(req), str) and v in members
+        keys = lists[value]
+        return lambda req: isinstance(v := get(req), str) and name_key(v) in keys
     if op == "matches":
         search = compile_re2(value).search
         text = need("string", lambda v: isinstance(v, str))
@@ -199,7 +200,7 @@ _ORDER_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
 class _Emitter:
-    def __init__(self, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary) -> None:
+    def __init__(self, lists: Mapping[str, NameList], vocabulary: Vocabulary) -> None:
         self.lists = lists
         self.vocabulary = vocabulary
         self.namespace: dict[str, Any] = {}
@@ -268,7 +269,12 @@ class _Emitter:
         if op == "contains_all":
             return f"{self.const(frozenset(value))}.issubset({get})"
         if op == "in_list":
-            return f"({get} in {self.const(self.lists[value])})"
+            # names match after normalisation (policy/_names.py): the list's keys were
+            # made once, with the policy; the request's value is keyed here
+            keys, key = self.const(self.lists[value]), self.const(name_key)
+            if spec.optional:
+                return f"((_v := {get}) is not None and {key}(_v) in {keys})"
+            return f"({key}({get}) in {keys})"
         if op == "matches":
             search = self.const(compile_re2(value).search)
             return f"((_v := {get}) is not None and {search}(_v) is not None)"
@@ -277,7 +283,7 @@ class _Emitter:
 
 def generate_scan(
     conds: Sequence[Cond | None],
-    lists: Mapping[str, frozenset[str]],
+    lists: Mapping[str, NameList],
     vocabulary: Vocabulary,
 ) -> Callable[[Req], int]:
     """A function returning a bit mask: bit ``k`` is set when ``conds[k]`` holds
@@ -299,7 +305,7 @@ def generate_scan(
 
 
 def generate_predicate(
-    cond: Cond, lists: Mapping[str, frozenset[str]], vocabulary: Vocabulary
+    cond: Cond, lists: Mapping[str, NameList], vocabulary: Vocabulary
 ) -> Callable[[Req], bool]:
     """One condition as a generated function (for explain traces, indexed rules and
     obligations), so every path evaluates conditions with the same code."""

@@ -104,7 +104,7 @@ class Engine:
         def compiled(cond: Cond) -> Pred:
             pred = cache.get(id(cond))
             if pred is None:
-                pred = compile_cond(cond, policy.lists, policy.vocabulary)
+                pred = compile_cond(cond, policy.name_lists, policy.vocabulary)
                 cache[id(cond)] = pred
                 keep_alive.append(cond)
             return pred
@@ -256,7 +256,7 @@ def _index(candidates: list[_CompiledRule], policy: Policy) -> _Plan:
                 table.setdefault(value, []).append(rule)
         indexes.append((getter(field), {k: tuple(v) for k, v in table.items()}))
     scanned = tuple(rule for rule in candidates if rule.order not in indexed)
-    scan = generate_scan([rule.cond for rule in scanned], policy.lists, policy.vocabulary)
+    scan = generate_scan([rule.cond for rule in scanned], policy.name_lists, policy.vocabulary)
     return _Plan(scanned, scan, tuple(indexes), {})
 
 

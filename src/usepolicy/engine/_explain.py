@@ -89,7 +89,7 @@ class _Tracer:
     def pred(self, test: Test) -> Pred:
         pred = self.cache.get(id(test))
         if pred is None:
-            pred = compile_cond(test, self.policy.lists, self.policy.vocabulary)
+            pred = compile_cond(test, self.policy.name_lists, self.policy.vocabulary)
             self.cache[id(test)] = pred
         return pred
 

@@ -14,6 +14,7 @@ from dataclasses import field as _field
 from typing import Any
 
 from .._vocabulary import Vocabulary
+from ._names import NameList, name_lists
 
 __all__ = [
     "AllOf",
@@ -166,6 +167,18 @@ class Policy:
     invariants: tuple[Invariant, ...]
     sources: tuple[str, ...]
     digest: str = ""
+    _name_lists: Mapping[str, NameList] | None = _field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @property
+    def name_lists(self) -> Mapping[str, NameList]:
+        """Each named list as ``in_list`` reads it, ``{name key: list item}``
+        (``policy/_names.py``); made once, when first asked for (compiling an engine)."""
+        if self._name_lists is None:
+            object.__setattr__(self, "_name_lists", name_lists(self.lists))
+        assert self._name_lists is not None
+        return self._name_lists
 
     def document(self) -> dict[str, Any]:
         """The normalised policy set the digest is computed from."""

@@ -68,7 +68,7 @@ def check_invariants(
     )
     engine = Engine(policy)
     whens: list[Pred | None] = [
-        None if inv.when is None else compile_cond(inv.when, policy.lists, policy.vocabulary)
+        None if inv.when is None else compile_cond(inv.when, policy.name_lists, policy.vocabulary)
         for inv in invariants
     ]
     best: list[tuple[int, dict[str, Any]] | None] = [None] * len(invariants)

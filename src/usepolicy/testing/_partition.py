@@ -182,7 +182,7 @@ class Partition:
             atom = seen.get((index, id(cond)))
             if atom is None:
                 policy = self.policies[index]
-                pred = compile_cond(cond, policy.lists, policy.vocabulary)
+                pred = compile_cond(cond, policy.name_lists, policy.vocabulary)
                 atom = _Atom(cond, index, pred, len(self._atoms))
                 self._atoms.append(atom)
                 seen[(index, id(cond))] = atom
