@@ -278,6 +278,8 @@ def _print_human(source: str, decision: Decision, explanation: Explanation | Non
         for trace in explanation.rules:
             if trace.matched:
                 print(f"    + {trace.id} ({trace.effect}) matched")
+                for match in trace.list_matches:
+                    print(f"        {match}")
             elif trace.error:
                 print(f"    ! {trace.id} ({trace.effect}) error: {trace.error}")
             else:

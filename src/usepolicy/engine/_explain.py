@@ -1,5 +1,7 @@
 """Explain a decision: for every rule, whether it matched and the first condition
-that failed, with the request's value (``data.subject_count: 5000 is not <= 1000``).
+that failed, with the request's value (``data.subject_count: 5000 is not <= 1000``);
+for a rule that matched through ``in_list``, the list entry the value matched and the
+normalised form they share (names match as ``policy/_names.py`` says).
 
 What a trace shares with the engine, and what it does not: purpose tests are folded
 with the engine's ``specialize``, and every other test is compiled with the engine's
@@ -20,6 +22,7 @@ from typing import Any
 from .._errors import EvaluationError
 from .._fastrequest import Req
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
+from ..policy._names import fold, name_key
 from ._compile import Pred, compile_cond, getter, is_absent, is_constant, specialize
 from ._decision import Decision
 
@@ -44,10 +47,14 @@ class RuleTrace:
     matched: bool
     failure: str | None = None
     error: str | None = None
+    #: for a matched rule, each ``in_list`` test that held: the value, the list entry it
+    #: matched and their normalised form
+    list_matches: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "effect": self.effect, "matched": self.matched,
-                "failure": self.failure, "error": self.error}  # fmt: skip
+                "failure": self.failure, "error": self.error,
+                "list_matches": list(self.list_matches)}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,36 +100,59 @@ class _Tracer:
             self.cache[id(test)] = pred
         return pred
 
-    def check(self, cond: Cond, req: Req) -> tuple[bool, str]:
-        """(held, why): ``why`` explains a failure, or describes what held."""
+    def check(self, cond: Cond, req: Req) -> tuple[bool, str, tuple[str, ...]]:
+        """(held, why, list matches): ``why`` explains a failure, or describes what held;
+        when it held, the ``in_list`` tests that made it hold, described."""
         if isinstance(cond, Test):
             held = self.pred(cond)(req)
-            if held:
-                return True, describe(cond)
             value = getter(cond.field)(req)
+            if held:
+                matches = (self.list_match(cond, value),) if cond.op == "in_list" else ()
+                return True, describe(cond), matches
             shown = "absent" if is_absent(value) else _show(value)
             if cond.op == "exists":
-                return False, f"{cond.field}: is {'absent' if cond.operand else 'present'}"
+                return False, f"{cond.field}: is {'absent' if cond.operand else 'present'}", ()
             if cond.op in _NEGATED:
-                return False, f"{cond.field}: {shown} {_NEGATED[cond.op]} {_show(cond.operand)}"
-            return False, f"{cond.field}: {shown} is not {_PHRASES[cond.op]} " + _show(cond.operand)
+                why = f"{cond.field}: {shown} {_NEGATED[cond.op]} {_show(cond.operand)}"
+                return False, why, ()
+            why = f"{cond.field}: {shown} is not {_PHRASES[cond.op]} " + _show(cond.operand)
+            return False, why, ()
         if isinstance(cond, NotOf):
-            held, why = self.check(cond.item, req)
-            return (not held), (f"not ({why})" if not held else f"`not` failed: {why}")
+            held, why, _ = self.check(cond.item, req)
+            return (not held), (f"not ({why})" if not held else f"`not` failed: {why}"), ()
         if isinstance(cond, AllOf):
+            found: tuple[str, ...] = ()
             for item in cond.items:
-                held, why = self.check(item, req)
+                held, why, more = self.check(item, req)
                 if not held:
-                    return False, why
-            return True, "all held"
+                    return False, why, ()
+                found += more
+            return True, "all held", found
         assert isinstance(cond, AnyOf)
         reasons = []
         for item in cond.items:
-            held, why = self.check(item, req)
+            held, why, more = self.check(item, req)
             if held:
-                return True, why
+                return True, why, more
             reasons.append(why)
-        return False, "none of: " + "; ".join(reasons)
+        return False, "none of: " + "; ".join(reasons), ()
+
+    def list_match(self, test: Test, value: str) -> str:
+        """``field: "value" matches list entry "entry" of "list" (after normalisation: …)``."""
+        key = name_key(value)
+        entry = self.policy.name_lists[test.operand][key]
+        ours, theirs = fold(value), fold(entry)
+        if ours == theirs:
+            how = f"after normalisation: {_show(ours)}"
+        else:
+            how = (
+                f"after normalisation {_show(ours)} and {_show(theirs)} have the same "
+                f"confusable skeleton {_show(key)}"
+            )
+        return (
+            f"{test.field}: {_show(value)} matches list entry {_show(entry)} of "
+            f"{_show(test.operand)} ({how})"
+        )
 
 
 def explain(policy: Policy, req: Req, decision: Decision) -> Explanation:
@@ -142,15 +172,15 @@ def explain(policy: Policy, req: Req, decision: Decision) -> Explanation:
         rest = specialize(rule.when, req.purpose)
         constant = is_constant(rest)
         if constant is not None:
-            held, why = tracer.check(_purpose_only(rule.when), req)
+            held, why, _ = tracer.check(_purpose_only(rule.when), req)
             traces.append(RuleTrace(rule.id, effect, constant, None if constant else why))
             continue
         try:
-            held, why = tracer.check(rest, req)
+            held, why, found = tracer.check(rest, req)
         except EvaluationError as exc:
             traces.append(RuleTrace(rule.id, effect, False, error=str(exc)))
             continue
-        traces.append(RuleTrace(rule.id, effect, held, None if held else why))
+        traces.append(RuleTrace(rule.id, effect, held, None if held else why, None, found))
     return Explanation(decision, tuple(traces))
 
 
