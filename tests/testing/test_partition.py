@@ -127,7 +127,7 @@ def _when_holds(policy: Policy, when: Any, request: dict[str, Any]) -> bool:
         return True
     from usepolicy.engine._compile import compile_cond
 
-    pred = compile_cond(when, policy.lists, policy.vocabulary)
+    pred = compile_cond(when, policy.name_lists, policy.vocabulary)
     try:
         return bool(pred(validate_request(request, policy.vocabulary)))
     except usepolicy.EvaluationError:

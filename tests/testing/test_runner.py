@@ -189,7 +189,7 @@ def test_a_broken_policy_violates_its_invariant(tmp_path: Path) -> None:
     assert Engine(policy).decide(req).allowed
     inv = result.invariant
     assert inv.when is not None
-    assert compile_cond(inv.when, policy.lists, policy.vocabulary)(req)
+    assert compile_cond(inv.when, policy.name_lists, policy.vocabulary)(req)
     assert result.violation["autonomy"]["level"] == "fully_autonomous"
     # and it is minimal: nothing beyond the organization, purpose and autonomy level
     assert set(result.violation) == {"requester", "purpose", "autonomy"}

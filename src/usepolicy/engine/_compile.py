@@ -26,7 +26,7 @@ from .._fastrequest import Req
 from .._vocabulary import Vocabulary, compile_re2, is_under
 from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test
-from ..policy._names import NameList, name_key
+from ..policy._names import NameList, is_listed
 
 __all__ = [
     "Pred",
@@ -188,7 +188,7 @@ def _compile_attribute(
         return lambda req: (v := get(req)) is not _MISSING and wanted.issubset(items(v))
     if op == "in_list":
         keys = lists[value]
-        return lambda req: isinstance(v := get(req), str) and name_key(v) in keys
+        return lambda req: isinstance(v := get(req), str) and is_listed(v, keys)
     if op == "matches":
         search = compile_re2(value).search
         text = need("string", lambda v: isinstance(v, str))
@@ -271,10 +271,10 @@ class _Emitter:
         if op == "in_list":
             # names match after normalisation (policy/_names.py): the list's keys were
             # made once, with the policy; the request's value is keyed here
-            keys, key = self.const(self.lists[value]), self.const(name_key)
+            keys, listed = self.const(self.lists[value]), self.const(is_listed)
             if spec.optional:
-                return f"((_v := {get}) is not None and {key}(_v) in {keys})"
-            return f"({key}({get}) in {keys})"
+                return f"((_v := {get}) is not None and {listed}(_v, {keys}))"
+            return f"{listed}({get}, {keys})"
         if op == "matches":
             search = self.const(compile_re2(value).search)
             return f"((_v := {get}) is not None and {search}(_v) is not None)"

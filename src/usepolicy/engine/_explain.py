@@ -22,7 +22,7 @@ from typing import Any
 from .._errors import EvaluationError
 from .._fastrequest import Req
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
-from ..policy._names import fold, name_key
+from ..policy._names import fold, listed_as
 from ._compile import Pred, compile_cond, getter, is_absent, is_constant, specialize
 from ._decision import Decision
 
@@ -139,15 +139,16 @@ class _Tracer:
 
     def list_match(self, test: Test, value: str) -> str:
         """``field: "value" matches list entry "entry" of "list" (after normalisation: …)``."""
-        key = name_key(value)
-        entry = self.policy.name_lists[test.operand][key]
+        found = listed_as(value, self.policy.name_lists[test.operand])
+        assert found is not None  # the test held
+        entry, key = found
         ours, theirs = fold(value), fold(entry)
         if ours == theirs:
             how = f"after normalisation: {_show(ours)}"
         else:
             how = (
-                f"after normalisation {_show(ours)} and {_show(theirs)} have the same "
-                f"confusable skeleton {_show(key)}"
+                f"after normalisation {_show(ours)} and {_show(theirs)} look alike: "
+                f"one confusable skeleton, {_show(key)}"
             )
         return (
             f"{test.field}: {_show(value)} matches list entry {_show(entry)} of "

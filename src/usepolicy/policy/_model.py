@@ -167,18 +167,21 @@ class Policy:
     invariants: tuple[Invariant, ...]
     sources: tuple[str, ...]
     digest: str = ""
-    _name_lists: Mapping[str, NameList] | None = _field(
-        default=None, init=False, repr=False, compare=False
+    #: ``(lists, name_lists)``, made when first asked for; an init field only so that a
+    #: copy made field by field stays valid (it is remade when ``lists`` is another object)
+    _name_lists: tuple[object, Mapping[str, NameList]] | None = _field(
+        default=None, repr=False, compare=False
     )
 
     @property
     def name_lists(self) -> Mapping[str, NameList]:
         """Each named list as ``in_list`` reads it, ``{name key: list item}``
         (``policy/_names.py``); made once, when first asked for (compiling an engine)."""
-        if self._name_lists is None:
-            object.__setattr__(self, "_name_lists", name_lists(self.lists))
-        assert self._name_lists is not None
-        return self._name_lists
+        made = self._name_lists
+        if made is None or made[0] is not self.lists:
+            made = (self.lists, name_lists(self.lists))
+            object.__setattr__(self, "_name_lists", made)
+        return made[1]
 
     def document(self) -> dict[str, Any]:
         """The normalised policy set the digest is computed from."""

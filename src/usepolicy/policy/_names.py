@@ -1,7 +1,7 @@
 """Names compared as people mean them: the normalisation behind ``in_list``.
 
-A name in a request is on a list when its *key* equals the key of an item of the
-list. ``name_key`` computes, in order (docs/policy-language.md, "How names match"):
+A name in a request is on a list when one of its two *keys* is a key of an item of the
+list (docs/policy-language.md, "How names match"). Both start by *folding*:
 
 1. control characters (Cc) and format characters (Cf) removed, except the control
    characters that are whitespace (tab, line feed, vertical tab, form feed, carriage
@@ -9,45 +9,56 @@ list. ``name_key`` computes, in order (docs/policy-language.md, "How names match
 2. NFKC_Casefold: Unicode NFKC, full case folding and removal of default-ignorable
    code points (ICU's ``nfkc_cf`` normaliser), so fullwidth letters, ligatures, other
    case, a no-break space, a zero-width joiner or a soft hyphen make no difference;
-3. whitespace collapsed: every run of white space is one space, none at either end;
-4. the confusable skeleton of Unicode TS #39 (ICU's ``SpoofChecker.getSkeleton``), so
-   a look-alike from another script (Cyrillic ``а`` for Latin ``a``) is the same letter;
-5. steps 1 to 3 again, because a skeleton's prototype may be a capital (``0`` maps to
-   ``O``) or a compatibility character.
+3. whitespace collapsed: every run of white space is one space, none at either end.
 
-ICU is the reference implementation of both Unicode algorithms; no table of
+Then each maps look-alike characters to one prototype with the confusable skeleton of
+Unicode TS #39 (ICU's ``SpoofChecker.getSkeleton``), folding again after it:
+
+- the *small* key: the skeleton of the folded name, so a small look-alike from
+  another script (Cyrillic ``а`` for ``a``, Greek ``ν`` for ``v``) is the same letter;
+- the *capitals* key: the skeleton of the folded name in capitals (ICU, root locale),
+  then of that folded, so a capital look-alike (Cyrillic ``В`` for ``B``, ``I`` for
+  ``l``) is the same letter too. In capitals ``i`` and ``l`` have one key.
+
+Two keys, because case and look-alikes do not chain: Greek ``ν`` looks like ``v`` but
+its capital ``Ν`` looks like ``N``, and Cyrillic ``в`` looks like nothing Latin while
+its capital ``В`` looks like ``B``. A name matches when it looks like a list item
+written in small letters or written in capitals.
+
+ICU is the reference implementation of these Unicode algorithms; no table of
 characters here is written by hand. Pure-ASCII names, nearly all names in practice,
 take a fast path made at import from ICU's own answer for each ASCII character;
 ``tests/policy/test_names.py`` checks that it gives ICU's keys.
 
-A key is for comparing, never for showing: a skeleton mixes scripts (``Acme`` has
-the key ``acrne``, as ``rn`` looks like ``m``). ``fold`` (steps 1 to 3) is the
-readable form that explanations show.
+A key is for comparing, never for showing: a skeleton mixes scripts (``Acme`` has the
+small key ``acrne``, as ``rn`` looks like ``m``). ``fold`` is the readable form that
+explanations show.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 import icu
 
 from .._enums import LIMITS
 
-__all__ = ["SCHEME", "NameList", "fold", "name_key", "name_lists"]
+__all__ = ["SCHEME", "NameList", "fold", "is_listed", "listed_as", "name_keys", "name_lists"]
 
 #: names the normalisation and the Unicode data it was computed with: keys made under
 #: another scheme (another ICU or Unicode version) may differ, so an exported policy
 #: pins it (docs/opa.md)
-SCHEME: Final = f"usepolicy-names/1 icu-{icu.ICU_VERSION} unicode-{icu.UNICODE_VERSION}"
+SCHEME: Final = f"usepolicy-names/2 icu-{icu.ICU_VERSION} unicode-{icu.UNICODE_VERSION}"
 
-#: a list as ``in_list`` reads it: each key, with the first list item (in sorted
-#: order) that has it, for explanations
+#: a list as ``in_list`` reads it: both keys of every item, each with the first item
+#: (in sorted order) that has it, for explanations
 NameList = Mapping[str, str]
 
 _NFKC_CF: Final = icu.Normalizer2.getNFKCCasefoldInstance()
 _SPOOF: Final = icu.SpoofChecker()
+_ROOT: Final = icu.Locale.getRoot()  # case mapping without a locale's exceptions
 
 
 def _chars(pattern: str) -> list[str]:
@@ -62,27 +73,38 @@ _CONTROLS: Final[dict[int, str | None]] = {
 
 
 def fold(text: str) -> str:
-    """Steps 1 to 3 of the name key: controls, NFKC_Casefold, whitespace collapsed."""
+    """Steps 1 to 3: controls, NFKC_Casefold, whitespace collapsed."""
     if not text.isprintable():  # every Cc and Cf character is unprintable
         # a dict lookup per character: only for the few names that need it
         text = text.translate(_CONTROLS)
     return " ".join(_NFKC_CF.normalize(text).split())
 
 
-def _icu_key(text: str) -> str:
-    return fold(_SPOOF.getSkeleton(0, fold(text)))
+def _skeleton(text: str) -> str:
+    return fold(_SPOOF.getSkeleton(0, text))
 
 
-def _ascii_steps() -> tuple[tuple[str, str], ...] | None:
+def _icu_small(text: str) -> str:
+    return _skeleton(fold(text))
+
+
+def _icu_capitals(text: str) -> str:
+    return _skeleton(_skeleton(str(icu.UnicodeString(fold(text)).toUpper(_ROOT))))
+
+
+Steps = tuple[tuple[str, str], ...]
+
+
+def _ascii_steps(key: Callable[[str], str]) -> Steps | None:
     """``(character, replacement)`` pairs that, applied in order with ``str.replace`` to
-    ASCII text already lower-cased with whitespace collapsed, give ``_icu_key``; None
-    when this ICU's data does not allow it.
+    ASCII text already lower-cased with whitespace collapsed, give ``key``; None when
+    this ICU's data does not allow it.
 
-    For ASCII, steps 1 to 3 act per character (lower case) and the skeleton maps each
-    character to its prototype, so per character is exact when every prototype is a
-    non-empty ASCII string without white space (NFD leaves ASCII as it is, and no
+    For ASCII, folding and upper case act per character and the skeleton maps each
+    character to its prototype, so per character is exact when every character's key
+    is a non-empty ASCII string without white space (NFD leaves ASCII as it is, and no
     whitespace run can appear or grow), and when no replacement brings a character
-    that a later one replaces (``%`` becomes ``o/0``, so it comes after ``0``).
+    that a later one replaces.
     """
     changes: dict[str, str] = {}
     for code in range(128):
@@ -93,11 +115,11 @@ def _ascii_steps() -> tuple[tuple[str, str], ...] | None:
             return None
         if ch != ch.lower():
             continue
-        key = _icu_key(ch)
-        if not key or not key.isascii() or any(c.isspace() for c in key):
+        result = key(ch)
+        if not result or not result.isascii() or any(c.isspace() for c in result):
             return None
-        if key != ch:
-            changes[ch] = key
+        if result != ch:
+            changes[ch] = result
     ordered = sorted(changes.items(), key=lambda item: any(c in changes for c in item[1]))
     for i, (_, replacement) in enumerate(ordered):
         if any(later in replacement for later, _ in ordered[i + 1 :]):
@@ -105,35 +127,58 @@ def _ascii_steps() -> tuple[tuple[str, str], ...] | None:
     return tuple(ordered)
 
 
-_ASCII_STEPS: Final = _ascii_steps()
+_ASCII_SMALL: Final = _ascii_steps(_icu_small)
+_ASCII_CAPITALS: Final = _ascii_steps(_icu_capitals)
 
 
-def _key(text: str) -> str:
-    if _ASCII_STEPS is None or not (text.isascii() and text.isprintable()):
-        return _icu_key(text)
-    text = text.lower()
-    if "  " in text or text.startswith(" ") or text.endswith(" "):
-        text = " ".join(text.split())  # printable ASCII has one white space: " "
-    for ch, replacement in _ASCII_STEPS:
+def _replace(text: str, steps: Steps) -> str:
+    for ch, replacement in steps:
         text = text.replace(ch, replacement)
     return text
 
 
-# a gateway sees the same few names again and again, and a key costs a microsecond (a
+def _keys(text: str) -> tuple[str, str]:
+    if (
+        _ASCII_SMALL is None
+        or _ASCII_CAPITALS is None
+        or not (text.isascii() and text.isprintable())
+    ):
+        return _icu_small(text), _icu_capitals(text)
+    text = text.lower()
+    if "  " in text or text.startswith(" ") or text.endswith(" "):
+        text = " ".join(text.split())  # printable ASCII has one white space: " "
+    return _replace(text, _ASCII_SMALL), _replace(text, _ASCII_CAPITALS)
+
+
+# a gateway sees the same few names again and again, and keys cost a microsecond (a
 # skeleton several): remember the keys of recent names, but only of names up to the
 # longest an organisation or entity id can be (a bounded cache of bounded strings)
-_cached_key: Final = functools.lru_cache(maxsize=4096)(_key)
+_cached_keys: Final = functools.lru_cache(maxsize=4096)(_keys)
 _CACHED_LENGTH: Final = LIMITS.max_name
 
 
-def name_key(text: str) -> str:
-    """The key a name is compared by (see the module docstring)."""
+def name_keys(text: str) -> tuple[str, str]:
+    """The small and the capitals key of a name (see the module docstring)."""
     if type(text) is not str:
         # a str subclass compares (and is cached) by its characters only
         text = str.__str__(text)
     if len(text) > _CACHED_LENGTH:
-        return _key(text)
-    return _cached_key(text)
+        return _keys(text)
+    return _cached_keys(text)
+
+
+def is_listed(text: str, keys: NameList) -> bool:
+    """Whether ``text`` matches an item of a list (``Policy.name_lists``)."""
+    small, capitals = name_keys(text)
+    return small in keys or capitals in keys
+
+
+def listed_as(text: str, keys: NameList) -> tuple[str, str] | None:
+    """``(item, key)``: the list item ``text`` matches and the key they share; None."""
+    for key in name_keys(text):
+        if key in keys:
+            return keys[key], key
+    return None
 
 
 def name_lists(lists: Mapping[str, Iterable[str]]) -> dict[str, NameList]:
@@ -142,6 +187,7 @@ def name_lists(lists: Mapping[str, Iterable[str]]) -> dict[str, NameList]:
     for name, items in lists.items():
         keyed: dict[str, str] = {}
         for item in sorted(items):
-            keyed.setdefault(name_key(item), item)
+            for key in name_keys(item):
+                keyed.setdefault(key, item)
         out[name] = keyed
     return out

@@ -10,7 +10,9 @@ Finite domains (purposes, enumerations, booleans, category sets) are listed whol
 Numbers split at every constant ``c`` into ``c - 1``, ``c``, ``c + 1`` (and midpoints
 for attributes, which may be fractions). Strings take every constant, every item of
 every named list tested, strings derived from every regular expression, and one
-fresh string; there exactness rests on the regular expressions (see ``_regex``).
+fresh string (on no list, even after normalisation); there exactness rests on the
+regular expressions (see ``_regex``) and, where a field is tested both with ``in_list``
+and exactly, on the case variants of the list items tried.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Final
 from .._request import LIMITS, Category
 from ..policy._fields import FIELDS, Kind, lookup_field
 from ..policy._model import Policy, Test
+from ..policy._names import NameList, is_listed
 from ._regex import regex_examples
 
 __all__ = ["PLACEHOLDER_ORGANIZATION", "Domain", "candidates", "default_value"]
@@ -90,12 +93,18 @@ def _unique(values: Iterable[Any]) -> list[Any]:
     return result
 
 
-def _fresh(base: str, taken: set[str]) -> str:
-    if base not in taken:
+def _fresh(base: str, taken: set[str], lists: Sequence[NameList] = ()) -> str:
+    """A string that is none of ``taken`` and on none of ``lists`` (names on a list match
+    after normalisation: ``EXAMPLE ORGANIZATION`` is on a list of ``Example Organization``)."""
+
+    def free(candidate: str) -> bool:
+        return candidate not in taken and not any(is_listed(candidate, keys) for keys in lists)
+
+    if free(base):
         return base
     for n in itertools.count(2):
         candidate = f"{base}-{n}" if len(base) > 2 else f"{chr(ord('A') + n % 26)}Q"
-        if candidate not in taken:
+        if free(candidate):
             return candidate
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -110,9 +119,11 @@ def _strings(
     prefixes: list[str] = []
     examples: list[str] = []
     patterns = []
+    listed: list[NameList] = []
     for test, policy in tests:
         if test.op == "in_list":
             items.extend(sorted(policy.lists.get(test.operand, ())))
+            listed.append(policy.name_lists.get(test.operand, {}))
         elif test.op == "under":
             prefixes.extend(test.operand)
         elif test.op == "matches":
@@ -130,9 +141,17 @@ def _strings(
             f"{field}: tested with `matches`; its classes come from strings derived "
             "from the patterns, not from a proof"
         )
+    if listed and (constants or prefixes or patterns):
+        # a list item stands for every spelling with its keys (policy/_names.py), and
+        # exact tests on the same field tell spellings apart: try other cases too
+        items += [v for item in list(items) for v in (item.upper(), item.lower())]
+        notes.append(
+            f"{field}: tested with `in_list` and exact tests; of the spellings a list item "
+            "stands for, only its upper and lower case are tried"
+        )
     under = [p for prefix in prefixes for p in (prefix, prefix + ".x")]
     taken = set(constants) | set(items) | set(examples) | set(under)
-    values = [_fresh(fresh, taken), *constants, *under, *examples, *combos, *items]
+    values = [_fresh(fresh, taken, listed), *constants, *under, *examples, *combos, *items]
     values += [f"x{e}x" for e in examples[:16]]
     return _unique(values), notes
 

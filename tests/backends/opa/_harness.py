@@ -10,7 +10,7 @@ import random
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from usepolicy import Category, Engine, Policy, RequestError
 from usepolicy._fastrequest import request_to_builtins, validate_request
 from usepolicy._vocabulary import AttributeSpec
-from usepolicy.backends.opa import data_path, to_rego
+from usepolicy.backends.opa import data_path, opa_input, to_rego
 from usepolicy.policy import AllOf, AnyOf, Cond, NotOf, Test
 from usepolicy.policy._fields import FIELDS
 
@@ -109,6 +109,7 @@ class Rego:
         self, worker: RegoWorker, policy: Policy, module: str | None = None, data: Any = None
     ) -> None:
         self.worker = worker
+        self.policy = policy
         self.answer_entry = f"{data_path(policy)}/answer"
         self.decision_entry = f"{data_path(policy)}/decision"
         worker.call(
@@ -120,7 +121,14 @@ class Rego:
             }
         )
 
-    def query(self, payloads: list[dict[str, Any]], entry: str | None = None) -> list[Any]:
+    def query(
+        self, payloads: list[dict[str, Any]], entry: str | None = None, *, keyed: bool = True
+    ) -> list[Any]:
+        """The module's answers. ``keyed``: each payload (a valid request) is sent as
+        ``opa_input`` makes it, with the name keys of its list-matched fields, as
+        ``OpaEngine`` sends it; else exactly as given."""
+        if keyed:
+            payloads = [opa_input(self.policy, p) for p in payloads]
         inputs = [json.dumps(p, ensure_ascii=False) for p in payloads]
         reply = self.worker.call(
             {"op": "query", "entry": entry or self.answer_entry, "inputs": inputs}
@@ -197,7 +205,8 @@ def _constants(policy: Policy, rng: random.Random) -> dict[str, list[Any]]:
                     values += [prefix, prefix + ".x", prefix + "x", prefix.rpartition(".")[0]]
             elif test.op == "in_list":
                 items = sorted(policy.lists[operand])
-                values += rng.sample(items, min(8, len(items)))
+                picked = rng.sample(items, min(8, len(items)))
+                values += picked + [name_variant(item, rng) for item in picked]
             elif test.op == "matches":
                 values += REGEXES.get(operand, [])
             elif test.op == "exists":
@@ -207,6 +216,30 @@ def _constants(policy: Policy, rng: random.Random) -> dict[str, list[Any]]:
             else:
                 values.append(operand)
     return found
+
+
+#: ways a listed name is written that people read as the same name (issue 12): each
+#: takes the name and a position; names match after normalisation, natively and in Rego
+VARIANTS: list[Callable[[str, int], str]] = [
+    lambda s, i: s.upper(),
+    lambda s, i: s.lower(),
+    lambda s, i: f" {s}\t",
+    lambda s, i: s + "\n",
+    lambda s, i: s + "\x00",
+    lambda s, i: s.replace(" ", "  ", 1),
+    lambda s, i: s.replace(" ", "\u00a0"),
+    lambda s, i: s[:i] + "\u200b" + s[i:],
+    lambda s, i: s[:i] + "\u200d" + s[i:],
+    lambda s, i: s[:i] + "\u00ad" + s[i:],
+    lambda s, i: "\u202e" + s,
+    lambda s, i: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s),
+    lambda s, i: s.replace("a", "\u0430").replace("o", "\u043e").replace("e", "\u0435"),
+]
+
+
+def name_variant(name: str, rng: random.Random) -> str:
+    """``name`` written differently, as one of ``VARIANTS`` (a random one)."""
+    return rng.choice(VARIANTS)(name, rng.randint(0, len(name)))
 
 
 def _pick(rng: random.Random, options: list[Any], fresh: list[Any]) -> Any:

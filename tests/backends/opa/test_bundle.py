@@ -35,7 +35,9 @@ def test_layout_manifest_and_data(tmp_path: Path) -> None:
     assert manifest["rego_version"] == 1
     data = json.loads(files["/data.json"])
     lists = data["usepolicy"]["national_security_safeguards"]["lists"]
-    assert lists == {name: sorted(items) for name, items in policy.lists.items()}
+    # the name keys of the items, which the input's name keys are compared with
+    assert lists == {name: sorted(keys) for name, keys in policy.name_lists.items()}
+    assert "huawei technologies co., ltd." in lists["denied_entities"]
     module = files[module_path].decode()
     assert "package usepolicy.national_security_safeguards\n" in module
     assert "_lists := data.usepolicy.national_security_safeguards.lists" in module

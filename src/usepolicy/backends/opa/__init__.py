@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._bundle import bundle_files, write_bundle
 from ._engine import OpaDecision, OpaEngine
+from ._input import opa_input
 from ._rego import data_path, package_path, to_rego
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "OpaEngine",
     "bundle_files",
     "data_path",
+    "opa_input",
     "package_path",
     "to_rego",
     "write_bundle",

@@ -1,9 +1,9 @@
 """Write a policy as an OPA bundle (``opa run --server --bundle bundle.tar.gz``).
 
 The bundle holds the Rego module (reading the named lists from data), ``data.json``
-with the lists under ``data.usepolicy.<name>.lists``, and a ``.manifest`` whose
-``revision`` is the policy digest and whose one root is ``usepolicy/<name>``. The file
-is reproducible: the same policy gives the same bytes.
+with the lists (the name keys of their items) under ``data.usepolicy.<name>.lists``,
+and a ``.manifest`` whose ``revision`` is the policy digest and whose one root is
+``usepolicy/<name>``. The file is reproducible: the same policy gives the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from ..._version import __version__
 from ...policy._model import Policy
-from ._rego import data_path, package_path, to_rego
+from ._rego import data_path, exported_lists, package_path, to_rego
 
 __all__ = ["bundle_files", "write_bundle"]
 
@@ -25,7 +25,7 @@ __all__ = ["bundle_files", "write_bundle"]
 def bundle_files(policy: Policy) -> dict[str, bytes]:
     """The files of the bundle, by their path in the archive (as ``opa build`` names them)."""
     root, name = package_path(policy)
-    lists = {list_name: sorted(items) for list_name, items in sorted(policy.lists.items())}
+    lists = exported_lists(policy)
     manifest: dict[str, Any] = {
         "revision": policy.digest,
         "roots": [data_path(policy)],

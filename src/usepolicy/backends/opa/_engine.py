@@ -2,7 +2,8 @@
 
 Requests are validated here, exactly as the native engine validates them; OPA is asked
 for ``data.usepolicy.<name>.answer`` (the module ``to_rego`` exports) with the
-validated request as ``input``. Everything that can go wrong on the way (a timeout, a
+validated request as ``input``, plus the name keys of its list-matched fields
+(``_input``). Everything that can go wrong on the way (a timeout, a
 refused connection, an HTTP error, a body that is not JSON, an answer that is not a
 well-formed decision of this policy) becomes a deny with the error recorded: never an
 exception from ``evaluate``, never an allow.
@@ -21,6 +22,7 @@ from ..._fastrequest import Req, request_to_builtins, validate_request
 from ..._vocabulary import Vocabulary
 from ...engine._decision import Decision, DecisionError, MatchedRule, Obligation
 from ...policy._model import Combine, Effect, Policy, Rule
+from ._input import NAME_KEYS, input_name_keys, name_key_fields
 from ._rego import package_path, to_rego
 
 if TYPE_CHECKING:
@@ -118,7 +120,10 @@ class OpaEngine:
         self._module: str | None = None
         name = policy.name if policy is not None else str(policy_name)
         self._package = ".".join(package_path(name))
+        self._name_fields: tuple[str, ...] = ()
         self.policy = policy if policy is not None else self._remote_policy(name)
+        if policy is not None:
+            self._name_fields = name_key_fields(policy)
         self._rules = {rule.id: rule for rule in self.policy.rules}
         self._matched = {
             r.id: MatchedRule(r.id, r.effect, r.reason, r.reference) for r in self.policy.rules
@@ -160,6 +165,9 @@ class OpaEngine:
     # -- asking OPA -------------------------------------------------------------------
     def _decide(self, req: Req) -> Decision:
         payload = request_to_builtins(req)
+        if self._name_fields:
+            # names match after a normalisation Rego cannot compute (``_input``)
+            payload[NAME_KEYS] = input_name_keys(req, self._name_fields)
         body = self._query(payload)
         if self._upload and _served_digest(body) != self.policy.digest:
             self._put_module()
@@ -229,6 +237,11 @@ class OpaEngine:
                 for r in about["rules"]
             )
             purposes = dict(about["purposes"])
+            # the fields whose name keys the module reads (absent: it reads none)
+            fields = about.get("name_keys", {}).get("fields", [])
+            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+                raise TypeError(f"name_keys fields {_short(fields)}")
+            self._name_fields = tuple(fields)
             return Policy(
                 name=about["name"],
                 version=about["version"],

@@ -156,6 +156,11 @@ def field_ref(path: str) -> str:
     return "input." + path
 
 
+def name_key_ref(path: str) -> str:
+    """The Rego reference to a field's name keys in the input's ``name_keys`` section."""
+    return f"input.name_keys.fields[{literal(path)}]"
+
+
 def regex_literal(pattern: str) -> str:
     # raw strings keep a pattern readable: no doubled backslashes
     return f"`{pattern}`" if "`" not in pattern else literal(pattern)
@@ -173,6 +178,8 @@ class Translator:
         self.lists = lists
         self.lists_by_name = lists_by_name
         self.used: set[str] = set()
+        #: the fields tested with ``in_list``, whose name keys the input must carry
+        self.name_fields: set[str] = set()
 
     # -- plain truth --
     def holds(self, cond: Cond) -> Formula:
@@ -277,7 +284,7 @@ class Translator:
             self.used.add(op)
             return Atom(f"_{op}({ref}, {set_literal(value)})")
         if op == "in_list":
-            return Atom(f"{ref} in {self.list_ref(value)}")
+            return self.in_list(test)
         if op == "matches":
             return conj(present, Atom(f"regex.match({regex_literal(value)}, {ref})"))
         raise AssertionError(op)  # pragma: no cover
@@ -298,7 +305,7 @@ class Translator:
         if op == "not_in":
             return conj(present, neg(Atom(f"{ref} in {set_literal(value)}")))
         if op == "in_list":
-            return Atom(f"{ref} in {self.list_ref(value)}")
+            return self.in_list(test)
         typed = Atom(f"{_IS_TYPE[_TYPED[op]]}({ref})")
         if op in _ORDER:
             return conj(typed, Atom(f"{ref} {_ORDER[op]} {literal(value)}"))
@@ -311,6 +318,12 @@ class Translator:
             return conj(typed, Atom(f"{literal(value)} in {ref}"))
         self.used.add(op)
         return conj(typed, Atom(f"_{op}({ref}, {set_literal(value)})"))
+
+    def in_list(self, test: Test) -> Formula:
+        """One of the field's name keys (computed by usepolicy, ``_input``) among the
+        list's keys; null (absent, or an attribute that is not a string) is in no list."""
+        self.name_fields.add(test.field)
+        return Atom(f"_listed({name_key_ref(test.field)}, {self.list_ref(test.operand)})")
 
     def list_ref(self, name: str) -> str:
         return f"{self.lists}.{name}" if is_identifier(name) else f"{self.lists}[{literal(name)}]"

@@ -9,10 +9,11 @@ policy rule, in policy order, with the rule's id, reason and reference as commen
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from ..._version import __version__
 from ...policy._model import Combine, Cond, Effect, Policy, Rule
+from ._input import SCHEME
 from ._logic import (
     FALSE,
     Atom,
@@ -26,7 +27,7 @@ from ._logic import (
 )
 from ._render import Renderer, block, comment, dump_json, rule, section, slug
 
-__all__ = ["data_path", "package_path", "to_rego"]
+__all__ = ["data_path", "exported_lists", "package_path", "to_rego"]
 
 #: names the module defines itself; helper rules never take them
 _RESERVED: Final = frozenset(
@@ -36,6 +37,7 @@ _RESERVED: Final = frozenset(
         "_obligation_table", "_obligations_due", "_failed_rules", "_failed_obligations",
         "_failures", "_errors", "_error_messages", "_lists", "_under",
         "_contains_any", "_contains_all", "_not_number", "_not_string", "_not_list",
+        "_has_name_key", "_listed",
     }
 )  # fmt: skip
 
@@ -103,6 +105,10 @@ class _Module:
             '# decision: {"decision", "determining_rule", "matched_rules"}, the same answer',
             "#           as the native engine.",
             "# answer:   the decision plus obligations, errors and the policy digest.",
+            "# input.name_keys: the name keys of the fields tested with `in_list`, computed",
+            "#           by usepolicy (OpaEngine, usepolicy.backends.opa.opa_input): names",
+            "#           match after a normalisation Rego cannot compute; without them,",
+            "#           every decision is a deny with an error.",
             f"package {_package_ref(p)}",
         ]
         return "\n".join(lines)
@@ -246,6 +252,8 @@ class _Module:
     def errors(self) -> list[str]:
         parts: list[str] = []
         messages: dict[str, str] = {}
+        if self.t.name_fields:
+            parts.append(self.name_key_failures())
         if self.lists_from_data and self.policy.lists:
             names = ", ".join(literal(n) for n in sorted(self.policy.lists))
             where = f"data.{_package_ref(self.policy)}.lists"
@@ -285,9 +293,32 @@ class _Module:
             out.append(f"_error_messages := {dump_json(messages, indent=chr(9))}")
         return out
 
+    def name_key_failures(self) -> str:
+        """Deny with an error when the input lacks the name keys ``in_list`` reads, or
+        carries keys made under another scheme: never a listed name let through."""
+        fields = ", ".join(literal(f) for f in sorted(self.t.name_fields))
+        missing = (
+            "`input.name_keys` is missing or not of scheme `" + SCHEME + "`: build the "
+            "input with usepolicy (OpaEngine, or usepolicy.backends.opa.opa_input)"
+        )
+        return (
+            f"array.concat(\n[{literal(missing)} | not input.name_keys.scheme == "
+            f"{literal(SCHEME)}],\n"
+            '[sprintf("`input.name_keys.fields` has no key for `%s`", [path]) |\n'
+            f"\tsome path in [{fields}]\n\tnot _has_name_key(path)\n],\n)"
+        )
+
     def helpers(self) -> list[str]:
         used = self.t.used
         out = []
+        if self.t.name_fields:
+            out.append(
+                "# the input carries the field's name keys (null when it is absent)\n"
+                "_has_name_key(path) if {\n\t_ = input.name_keys.fields[path]\n}\n\n"
+                "# `in_list`: one of the value's name keys (small, capitals) is on the list\n"
+                "_listed(keys, names) if {\n\tis_array(keys)\n\tsome key in keys\n"
+                "\tkey in names\n}"
+            )
         if "under" in used:
             out.append(
                 "# `under`: the name itself, or any name below it on a dot boundary\n"
@@ -319,15 +350,20 @@ class _Module:
                 f"# named lists, from the bundle's data.json\n_lists := {where}",
             ]
         entries = []
-        for name, items in sorted(self.policy.lists.items()):
-            values = ",\n".join(f"\t\t{literal(v)}" for v in sorted(items))
+        for name, items in exported_lists(self.policy).items():
+            values = ",\n".join(f"\t\t{literal(v)}" for v in items)
             body = f"{{\n{values}\n\t}}" if items else "set()"
             entries.append(f"\t{literal(name)}: {body}")
-        return [section("lists"), "_lists := {\n" + ",\n".join(entries) + "\n}"]
+        return [
+            section("lists"),
+            "# named lists, as the name keys of their items (docs/policy-language.md): for",
+            "# comparing, not reading (a skeleton maps look-alikes to one form, `m` to `rn`)",
+            "_lists := {\n" + ",\n".join(entries) + "\n}",
+        ]
 
     def about(self) -> str:
         p = self.policy
-        about = {
+        about: dict[str, Any] = {
             "name": p.name,
             "version": p.version,
             "digest": p.digest,
@@ -340,6 +376,8 @@ class _Module:
                 for r in p.rules
             ],
         }
+        if self.t.name_fields:
+            about["name_keys"] = {"scheme": SCHEME, "fields": sorted(self.t.name_fields)}
         return "\n".join(
             [
                 section("about this policy"),
@@ -347,6 +385,12 @@ class _Module:
                 f"policy := {dump_json(about, indent=chr(9))}",
             ]
         )
+
+
+def exported_lists(policy: Policy) -> dict[str, list[str]]:
+    """The named lists as an exported module reads them: the sorted name keys of their
+    items (``in_list`` compares the input's name keys with them)."""
+    return {name: sorted(keys) for name, keys in sorted(policy.name_lists.items())}
 
 
 def _outcome(

@@ -1,0 +1,79 @@
+"""The ``input`` an exported module is asked with: the validated request, plus the name
+keys of the fields the policy tests with ``in_list``.
+
+Rego has neither NFKC nor the TS #39 confusable skeleton, so ``in_list`` cannot be
+computed inside OPA. usepolicy computes each list-matched field's key
+(``policy/_names.py``) before asking, in a section of its own::
+
+    "name_keys": {"scheme": "usepolicy-names/2 icu-72.1 unicode-15.0",
+                  "fields": {"requester.organization": ["huawei", "huawel"],
+                             "requester.entity_id": null}}
+
+(each field's small and capitals key), and the module holds each list as the keys of
+its items. A module reached without that
+section, without a field it needs, or with keys made under another scheme (another ICU
+or Unicode version could key some names differently) denies with an error: an input
+built by hand can never turn a listed name into an allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from ..._fastrequest import Req, request_to_builtins, validate_request
+from ...engine._compile import getter
+from ...policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
+from ...policy._names import SCHEME, name_keys
+
+__all__ = ["NAME_KEYS", "SCHEME", "input_name_keys", "name_key_fields", "opa_input"]
+
+#: the key of the derived section in ``input``; no request field has this name
+NAME_KEYS: Final = "name_keys"
+
+
+def _tests(cond: Cond | None) -> Iterator[Test]:
+    if cond is None:
+        return
+    if isinstance(cond, Test):
+        yield cond
+    elif isinstance(cond, NotOf):
+        yield from _tests(cond.item)
+    else:
+        assert isinstance(cond, AllOf | AnyOf)
+        for item in cond.items:
+            yield from _tests(item)
+
+
+def name_key_fields(policy: Policy) -> tuple[str, ...]:
+    """The fields ``policy`` tests with ``in_list`` (in rules and obligations), sorted."""
+    conds = [c for rule in policy.rules for c in (rule.when, *(o.when for o in rule.obligations))]
+    return tuple(sorted({t.field for c in conds for t in _tests(c) if t.op == "in_list"}))
+
+
+def input_name_keys(req: Req, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The ``name_keys`` section for a validated request: each field's two keys (small,
+    capitals), or null when the field is absent or (an attribute) not a string, where
+    no list matches."""
+    keys: dict[str, list[str] | None] = {}
+    for path in fields:
+        value = getter(path)(req)
+        keys[path] = list(name_keys(value)) if isinstance(value, str) else None
+    return {"scheme": SCHEME, "fields": keys}
+
+
+def opa_input(policy: Policy, request: Any) -> dict[str, Any]:
+    """The ``input`` to ask the module exported from ``policy`` with: the validated
+    request with defaults filled in, and the ``name_keys`` of its list-matched fields.
+
+    ``OpaEngine`` builds it so; a gateway that queries OPA itself must do the same.
+
+    Raises:
+        RequestError: the request is invalid.
+    """
+    req = validate_request(request, policy.vocabulary)
+    payload = request_to_builtins(req)
+    fields = name_key_fields(policy)
+    if fields:
+        payload[NAME_KEYS] = input_name_keys(req, fields)
+    return payload
