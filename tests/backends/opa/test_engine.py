@@ -19,6 +19,7 @@ from usepolicy import Engine, RequestError, load_policy, loads_policy
 from usepolicy.backends.opa import OpaEngine, write_bundle
 
 from ...conftest import REPO
+from ...strategies import NAME_VARIANTS
 from ._harness import fake_opa, generated_requests, set_fault
 
 ORG = {"organization": "Army Intelligence Center"}
@@ -262,3 +263,24 @@ def test_opa_decisions_go_into_the_audit_log_and_verify(server: str, tmp_path: P
     assert result.count == 2
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [line["engine"]["name"] for line in lines] == ["opa", "opa"]
+
+
+def test_variants_of_listed_names_are_denied_through_opa(tmp_path: Path) -> None:
+    """OpaEngine computes the name keys the module reads, also when it knows the policy
+    only from OPA (``policy_name``)."""
+    write_bundle(ALLOW_ALL, tmp_path / "bundle.tar.gz")
+    names = [variant("SZ DJI Technology Co., Ltd.") for variant in NAME_VARIANTS.values()]
+    with (
+        fake_opa("--bundle", str(tmp_path / "bundle.tar.gz")) as url,
+        OpaEngine(url, ALLOW_ALL, upload=False, timeout=5) as local,
+        OpaEngine(url, policy_name=ALLOW_ALL.name, timeout=5) as remote,
+    ):
+        for opa in (local, remote):
+            for name in names:
+                for field in ("organization", "entity_id"):
+                    requester = {**ORG, field: name}
+                    decision = opa.evaluate({"requester": requester, "purpose": "cyber.defense"})
+                    assert decision.determining_rule == "denied-entity", (field, name)
+                    assert decision.record().request["requester"][field] == name
+            allowed = opa.evaluate({"requester": ORG, "purpose": "cyber.defense"})
+            assert allowed.allowed

@@ -15,13 +15,16 @@ from hypothesis import HealthCheck, given, settings
 
 from usepolicy import Engine, Policy, RequestError, load_policy, loads_policy
 from usepolicy._fastrequest import request_to_builtins, validate_request
-from usepolicy.backends.opa import to_rego
+from usepolicy.backends.opa import opa_input, to_rego
+from usepolicy.policy._names import SCHEME
 
 from ...conftest import EXAMPLES, REPO
+from ...strategies import NAME_VARIANTS
 from ._harness import Rego, RegoWorker, disagreements, generated_requests, native_answer
 from ._policies import policies
 
 REQUESTS_PER_POLICY = 2000
+HUAWEI = "Huawei Technologies Co., Ltd."
 POLICY_FILES = sorted(
     p
     for p in [*(REPO / "policies").glob("*.yaml"), *(REPO / "examples" / "policies").glob("*.yaml")]
@@ -317,3 +320,83 @@ def test_strings_are_quoted_exactly(rego_worker: RegoWorker) -> None:
     """)
     assert both(rego_worker, policy, request(model='x"y'))["matched_rules"] == ["q"]
     assert both(rego_worker, policy, request(model="a`b1"))["matched_rules"] == ["re"]
+
+
+# -- names: in_list reads the name keys usepolicy puts in the input -----------------------
+PACK_PATHS = [
+    REPO / "policies" / f"{n}.yaml" for n in ("national-security-safeguards", "any-lawful-use")
+]
+
+
+@pytest.mark.parametrize("path", PACK_PATHS, ids=lambda p: p.stem)
+def test_every_variant_of_a_listed_name_is_denied_by_the_export(
+    rego_worker: RegoWorker, path: Path
+) -> None:
+    policy = load_policy(path)
+    payloads = []
+    for field in ("organization", "entity_id"):
+        for variant in NAME_VARIANTS.values():
+            requester = {"organization": "Regional Distributor Ltd.", field: variant(HUAWEI)}
+            raw = {"requester": requester, "purpose": "general.assistant"}
+            payloads.append(request_to_builtins(validate_request(raw, policy.vocabulary)))
+    assert_agree(Rego(rego_worker, policy), policy, payloads)
+    answers = Rego(rego_worker, policy).answers(payloads)
+    assert {(a["decision"], a["determining_rule"]) for a in answers} == {("deny", "denied-entity")}
+
+
+def test_without_name_keys_the_module_denies_with_an_error(rego_worker: RegoWorker) -> None:
+    # an allow-list: were a missing key read as "not listed", the answer would be allow
+    policy = policy_of("""
+        lists: {approved: [Army Intelligence Center]}
+        rules:
+          - {id: outsider, effect: deny, reason: r,
+             when: {not: {requester.organization: {in_list: approved}}}}
+          - {id: inside, effect: allow, reason: r}
+    """)
+    rego = Rego(rego_worker, policy)
+    raw = request(requester={"organization": "Somebody Else"})
+    payload = request_to_builtins(validate_request(raw, policy.vocabulary))
+    keyed = opa_input(policy, raw)
+    assert keyed["name_keys"]["fields"]["requester.organization"] == [
+        "sornebody else",
+        "sornebody else",
+    ]
+    wrong_scheme = {**keyed, "name_keys": {**keyed["name_keys"], "scheme": "usepolicy-names/0"}}
+    no_field = {**keyed, "name_keys": {"scheme": SCHEME, "fields": {}}}
+    for bad in (payload, wrong_scheme, no_field):
+        [answer] = rego.query([bad], keyed=False)
+        assert answer["decision"] == "deny" and answer["determining_rule"] is None
+        assert answer["errors"][0]["code"] == "evaluation-error"
+        assert "name_keys" in answer["errors"][0]["message"]
+    [answer] = rego.query([keyed], keyed=False)
+    assert (answer["decision"], answer["determining_rule"]) == ("deny", "outsider")
+    insider = opa_input(policy, request(requester={"organization": "ARMY INTELLIGENCE CENTER"}))
+    [answer] = rego.query([insider], keyed=False)
+    assert (answer["decision"], answer["determining_rule"]) == ("allow", "inside")
+
+
+def test_policies_without_lists_need_no_name_keys(rego_worker: RegoWorker) -> None:
+    policy = policy_of("rules:\n  - {id: a, effect: allow, reason: r, when: {model: x}}\n")
+    assert "name_keys" not in to_rego(policy)
+    assert "name_keys" not in opa_input(policy, request(model="x"))
+    [answer] = Rego(rego_worker, policy).query([request(model="x")], keyed=False)
+    assert answer["determining_rule"] == "a"
+
+
+def test_an_attribute_in_a_list_is_keyed_only_when_it_is_a_string(
+    rego_worker: RegoWorker,
+) -> None:
+    policy = policy_of("""
+        lists: {programs: [Alpha One]}
+        rules:
+          - {id: listed, effect: deny, reason: r, when: {attributes.program: {in_list: programs}}}
+          - {id: rest, effect: allow, reason: r}
+    """)
+    fields = opa_input(policy, request(attributes={"program": 1}))["name_keys"]["fields"]
+    assert fields == {"attributes.program": None}
+    for value, rule in (("ALPHA  ONE", "listed"), (1, "rest"), (["Alpha One"], "rest")):
+        assert (
+            both(rego_worker, policy, request(attributes={"program": value}))["determining_rule"]
+            == rule
+        )
+    assert both(rego_worker, policy, request())["determining_rule"] == "rest"

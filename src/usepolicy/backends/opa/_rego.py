@@ -105,12 +105,15 @@ class _Module:
             '# decision: {"decision", "determining_rule", "matched_rules"}, the same answer',
             "#           as the native engine.",
             "# answer:   the decision plus obligations, errors and the policy digest.",
-            "# input.name_keys: the name keys of the fields tested with `in_list`, computed",
-            "#           by usepolicy (OpaEngine, usepolicy.backends.opa.opa_input): names",
-            "#           match after a normalisation Rego cannot compute; without them,",
-            "#           every decision is a deny with an error.",
-            f"package {_package_ref(p)}",
         ]
+        if self.t.name_fields:  # the rules are translated before the header is written
+            lines += [
+                "# input.name_keys: the name keys of the fields tested with `in_list`,",
+                "#           computed by usepolicy (OpaEngine, or opa_input in",
+                "#           usepolicy.backends.opa): names match after a normalisation",
+                "#           Rego cannot compute; without them every decision is a deny.",
+            ]
+        lines.append(f"package {_package_ref(p)}")
         return "\n".join(lines)
 
     def answer(self) -> str:
