@@ -110,9 +110,10 @@ def _fresh(base: str, taken: set[str], lists: Sequence[NameList] = ()) -> str:
 
 
 def _strings(
-    field: str, tests: Sequence[tuple[Test, Policy]], fresh: str
+    field: str, tests: Sequence[tuple[Test, Policy]], fresh: str, closed: bool = False
 ) -> tuple[list[str], list[str]]:
-    """String candidates (without absent) and notes."""
+    """String candidates (without absent) and notes. ``closed``: every valid value is
+    a candidate anyway (a declared attribute's values)."""
     notes: list[str] = []
     constants = [v for v in _scalars(t for t, _ in tests) if isinstance(v, str)]
     items: list[str] = []
@@ -141,7 +142,7 @@ def _strings(
             f"{field}: tested with `matches`; its classes come from strings derived "
             "from the patterns, not from a proof"
         )
-    if listed and (constants or prefixes or patterns):
+    if listed and (constants or prefixes or patterns) and not closed:
         # a list item stands for every spelling with its keys (policy/_names.py), and
         # exact tests on the same field tell spellings apart: try other cases too
         items += [v for item in list(items) for v in (item.upper(), item.lower())]
@@ -206,7 +207,10 @@ def _attribute(field: str, tests: Sequence[tuple[Test, Policy]]) -> tuple[list[A
     constants = _scalars(plain)
     limit = float(LIMITS.max_abs_number)
     numbers = _numbers(constants, integral=False, low=-limit, high=limit)
-    strings, notes = _strings(field, tests, "x")
+    key = field.removeprefix("attributes.")
+    specs = [(policy.vocabulary.attributes or {}).get(key) for _, policy in tests]
+    closed = all(s is not None and s.type == "string" and s.values for s in specs)
+    strings, notes = _strings(field, tests, "x", closed)
     strings = [s for s in strings if len(s) <= LIMITS.max_attribute_string]
     members = _unique(
         v
@@ -227,7 +231,6 @@ def _attribute(field: str, tests: Sequence[tuple[Test, Policy]]) -> tuple[list[A
     bools = [v for v in constants if isinstance(v, bool)]
     # a declared attribute's values: invalid candidates are dropped later, so the
     # declared ones must be here to stand for the values no test names
-    key = field.removeprefix("attributes.")
     for _, policy in tests:
         spec = (policy.vocabulary.attributes or {}).get(key)
         if spec is not None and spec.values is not None:
