@@ -71,6 +71,19 @@ def main() -> None:
         for request in pool:
             fn(request)
     results = {name: summary(per_call_ns(fn, pool, args.rounds)) for name, fn in rows}
+    # `in_list` keys each organisation (policy/_names.py) and remembers recent keys: a
+    # pool of few names measures the cached path; these rows give every call a name
+    # never seen, as ASCII (the fast path) and with one non-ASCII letter (ICU's path)
+    for label, template in (
+        ("every organisation new, ASCII", "Organisation {} Ltd."),
+        ("every organisation new, non-ASCII", "Organisation {} Zürich AG"),
+    ):
+        fresh = [
+            {**r, "requester": {**r["requester"], "organization": template.format(k)}}
+            for k, r in enumerate(pool * args.rounds)
+        ]
+        name = f"Engine.evaluate, {label}"
+        results[name] = summary(per_call_ns(reference.evaluate, fresh, 1))
     chunks = [pool[i : i + 100] for i in range(0, len(pool), 100)]
     batch = [sample / 100 for sample in per_call_ns(reference.evaluate_many, chunks, args.rounds)]
     batch_us = statistics.median(batch) / 1000

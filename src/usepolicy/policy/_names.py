@@ -84,12 +84,20 @@ def _skeleton(text: str) -> str:
     return fold(_SPOOF.getSkeleton(0, text))
 
 
+def _small(folded: str) -> str:
+    return _skeleton(folded)
+
+
+def _capitals(folded: str) -> str:
+    return _skeleton(_skeleton(str(icu.UnicodeString(folded).toUpper(_ROOT))))
+
+
 def _icu_small(text: str) -> str:
-    return _skeleton(fold(text))
+    return _small(fold(text))
 
 
 def _icu_capitals(text: str) -> str:
-    return _skeleton(_skeleton(str(icu.UnicodeString(fold(text)).toUpper(_ROOT))))
+    return _capitals(fold(text))
 
 
 Steps = tuple[tuple[str, str], ...]
@@ -143,7 +151,8 @@ def _keys(text: str) -> tuple[str, str]:
         or _ASCII_CAPITALS is None
         or not (text.isascii() and text.isprintable())
     ):
-        return _icu_small(text), _icu_capitals(text)
+        folded = fold(text)
+        return _small(folded), _capitals(folded)
     text = text.lower()
     if "  " in text or text.startswith(" ") or text.endswith(" "):
         text = " ".join(text.split())  # printable ASCII has one white space: " "
