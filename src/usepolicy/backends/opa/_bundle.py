@@ -17,7 +17,8 @@ from typing import Any
 
 from ..._version import __version__
 from ...policy._model import Policy
-from ._rego import data_path, exported_lists, package_path, to_rego
+from ._input import exported_lists
+from ._rego import data_path, package_path, to_rego
 
 __all__ = ["bundle_files", "write_bundle"]
 

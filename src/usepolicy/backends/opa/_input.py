@@ -1,5 +1,6 @@
-"""The ``input`` an exported module is asked with: the validated request, plus the name
-keys of the fields the policy tests with ``in_list``.
+"""Name keys in OPA: the ``input`` an exported module is asked with (the validated
+request, plus the name keys of the fields the policy tests with ``in_list``), and the
+module's side: its lists as keys, and the check that the input carries them.
 
 Rego has neither NFKC nor the TS #39 confusable skeleton, so ``in_list`` cannot be
 computed inside OPA. usepolicy computes each list-matched field's key
@@ -25,8 +26,18 @@ from ..._fastrequest import Req, request_to_builtins, validate_request
 from ...engine._compile import getter
 from ...policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
 from ...policy._names import SCHEME, name_keys
+from ._logic import literal
 
-__all__ = ["NAME_KEYS", "SCHEME", "input_name_keys", "name_key_fields", "opa_input"]
+__all__ = [
+    "NAME_KEYS",
+    "NAME_KEY_HELPERS",
+    "SCHEME",
+    "exported_lists",
+    "input_name_keys",
+    "name_key_failures",
+    "name_key_fields",
+    "opa_input",
+]
 
 #: the key of the derived section in ``input``; no request field has this name
 NAME_KEYS: Final = "name_keys"
@@ -77,3 +88,36 @@ def opa_input(policy: Policy, request: Any) -> dict[str, Any]:
     if fields:
         payload[NAME_KEYS] = input_name_keys(req, fields)
     return payload
+
+
+# -- the module's side ----------------------------------------------------------------
+def exported_lists(policy: Policy) -> dict[str, list[str]]:
+    """The named lists as an exported module reads them: the sorted name keys of their
+    items (``in_list`` compares the input's name keys with them)."""
+    return {name: sorted(keys) for name, keys in sorted(policy.name_lists.items())}
+
+
+#: Rego helpers of a module with ``in_list`` tests
+NAME_KEY_HELPERS: Final = (
+    "# the input carries the field's name keys (null when it is absent)\n"
+    "_has_name_key(path) if {\n\t_ = input.name_keys.fields[path]\n}\n\n"
+    "# `in_list`: one of the value's name keys (small, capitals) is on the list\n"
+    "_listed(keys, names) if {\n\tis_array(keys)\n\tsome key in keys\n\tkey in names\n}"
+)
+
+
+def name_key_failures(fields: list[str]) -> str:
+    """A Rego array of error messages, empty when the input carries the name keys of
+    every field in ``fields`` under this ``SCHEME``: the module denies with the first,
+    so an input without keys (or with keys made otherwise) never lets a listed name by."""
+    listed = ", ".join(literal(f) for f in fields)
+    missing = (
+        f"`input.{NAME_KEYS}` is missing or not of scheme `{SCHEME}`: build the input "
+        "with usepolicy (OpaEngine, or usepolicy.backends.opa.opa_input)"
+    )
+    return (
+        f"array.concat(\n[{literal(missing)} | not input.{NAME_KEYS}.scheme == "
+        f"{literal(SCHEME)}],\n"
+        f'[sprintf("`input.{NAME_KEYS}.fields` has no key for `%s`", [path]) |\n'
+        f"\tsome path in [{listed}]\n\tnot _has_name_key(path)\n],\n)"
+    )

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from ..._version import __version__
 from ...policy._model import Combine, Cond, Effect, Policy, Rule
-from ._input import SCHEME
+from ._input import NAME_KEY_HELPERS, SCHEME, exported_lists, name_key_failures
 from ._logic import (
     FALSE,
     Atom,
@@ -27,7 +27,7 @@ from ._logic import (
 )
 from ._render import Renderer, block, comment, dump_json, rule, section, slug
 
-__all__ = ["data_path", "exported_lists", "package_path", "to_rego"]
+__all__ = ["data_path", "package_path", "to_rego"]
 
 #: names the module defines itself; helper rules never take them
 _RESERVED: Final = frozenset(
@@ -256,7 +256,7 @@ class _Module:
         parts: list[str] = []
         messages: dict[str, str] = {}
         if self.t.name_fields:
-            parts.append(self.name_key_failures())
+            parts.append(name_key_failures(sorted(self.t.name_fields)))
         if self.lists_from_data and self.policy.lists:
             names = ", ".join(literal(n) for n in sorted(self.policy.lists))
             where = f"data.{_package_ref(self.policy)}.lists"
@@ -296,32 +296,11 @@ class _Module:
             out.append(f"_error_messages := {dump_json(messages, indent=chr(9))}")
         return out
 
-    def name_key_failures(self) -> str:
-        """Deny with an error when the input lacks the name keys ``in_list`` reads, or
-        carries keys made under another scheme: never a listed name let through."""
-        fields = ", ".join(literal(f) for f in sorted(self.t.name_fields))
-        missing = (
-            "`input.name_keys` is missing or not of scheme `" + SCHEME + "`: build the "
-            "input with usepolicy (OpaEngine, or usepolicy.backends.opa.opa_input)"
-        )
-        return (
-            f"array.concat(\n[{literal(missing)} | not input.name_keys.scheme == "
-            f"{literal(SCHEME)}],\n"
-            '[sprintf("`input.name_keys.fields` has no key for `%s`", [path]) |\n'
-            f"\tsome path in [{fields}]\n\tnot _has_name_key(path)\n],\n)"
-        )
-
     def helpers(self) -> list[str]:
         used = self.t.used
         out = []
         if self.t.name_fields:
-            out.append(
-                "# the input carries the field's name keys (null when it is absent)\n"
-                "_has_name_key(path) if {\n\t_ = input.name_keys.fields[path]\n}\n\n"
-                "# `in_list`: one of the value's name keys (small, capitals) is on the list\n"
-                "_listed(keys, names) if {\n\tis_array(keys)\n\tsome key in keys\n"
-                "\tkey in names\n}"
-            )
+            out.append(NAME_KEY_HELPERS)
         if "under" in used:
             out.append(
                 "# `under`: the name itself, or any name below it on a dot boundary\n"
@@ -388,12 +367,6 @@ class _Module:
                 f"policy := {dump_json(about, indent=chr(9))}",
             ]
         )
-
-
-def exported_lists(policy: Policy) -> dict[str, list[str]]:
-    """The named lists as an exported module reads them: the sorted name keys of their
-    items (``in_list`` compares the input's name keys with them)."""
-    return {name: sorted(keys) for name, keys in sorted(policy.name_lists.items())}
 
 
 def _outcome(
