@@ -5,7 +5,9 @@
 so the figure is the cost of the record pipeline (record, canonical JSON, digests,
 chaining, one write) rather than of the disk. Each round times ``--calls`` calls of each
 in turn; the figures are medians over ``--rounds`` rounds, printed with the machine's
-load, which moves them on a shared machine.
+load. Times are this process's CPU time (``time.process_time``, garbage collection
+included): on a shared machine, wall-clock time also counts the turns other processes
+take on the CPU, and moves with them (``--wall`` measures it anyway).
 
     python benchmarks/bench_gateway.py [--rounds N] [--calls N] [--dir PATH]
 """
@@ -44,9 +46,10 @@ REQUEST: dict[str, Any] = {
 }
 
 
-def per_call_us(fn: Callable[[Any], Any], request: Any, calls: int) -> float:
+def per_call_us(
+    fn: Callable[[Any], Any], request: Any, calls: int, clock: Callable[[], float]
+) -> float:
     """Mean microseconds per call over ``calls`` back-to-back calls."""
-    clock = time.perf_counter
     t0 = clock()
     for _ in range(calls):
         fn(request)
@@ -62,7 +65,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--calls", type=int, default=2000, help="calls per round and function")
     parser.add_argument("--dir", default=".", help="folder for the temporary audit log")
+    parser.add_argument("--wall", action="store_true", help="wall-clock time, not CPU time")
     args = parser.parse_args()
+    clock = time.perf_counter if args.wall else time.process_time
     engine = usepolicy.Engine(usepolicy.load_policy())
     load_before = load()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
@@ -70,20 +75,20 @@ def main() -> None:
         with usepolicy.Enforcer(engine, audit_log=path, durability="none") as guard:
             assert guard.check(REQUEST).allowed == engine.evaluate(REQUEST).allowed
             for fn in (engine.evaluate, guard.check):  # warm up
-                per_call_us(fn, REQUEST, args.calls // 4)
+                per_call_us(fn, REQUEST, args.calls // 4, clock)
             evaluate: list[float] = []
             check: list[float] = []
             for _ in range(args.rounds):
-                evaluate.append(per_call_us(engine.evaluate, REQUEST, args.calls))
-                check.append(per_call_us(guard.check, REQUEST, args.calls))
+                evaluate.append(per_call_us(engine.evaluate, REQUEST, args.calls, clock))
+                check.append(per_call_us(guard.check, REQUEST, args.calls, clock))
         written = verify_log(path)
         assert written.ok, written
     ratios = [c / e for c, e in zip(check, evaluate, strict=True)]
     e_med, c_med = statistics.median(evaluate), statistics.median(check)
     print(
         f"python {sys.version.split()[0]}, usepolicy {usepolicy.__version__}, "
-        f"{args.rounds} rounds x {args.calls} calls; load average before {load_before}, "
-        f"after {load()}"
+        f"{args.rounds} rounds x {args.calls} calls, {'wall-clock' if args.wall else 'CPU'} "
+        f"time; load average before {load_before}, after {load()}"
     )
     print(f"{'':40} {'median µs':>10} {'min':>8} {'max':>8}")
     for name, values in (
