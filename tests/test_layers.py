@@ -26,7 +26,15 @@ FLOORS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ),
         frozenset(),
     ),
-    "request": (("usepolicy._request", "usepolicy._fastrequest"), frozenset({"base"})),
+    "request": (
+        (
+            "usepolicy._request",
+            "usepolicy._fastrequest",
+            "usepolicy._jsonpos",
+            "usepolicy._rejection",
+        ),
+        frozenset({"base"}),
+    ),
     "record": (("usepolicy.record",), frozenset({"base", "request"})),
     "policy": (("usepolicy.policy",), frozenset({"base", "request"})),
     "engine": (("usepolicy.engine",), frozenset({"base", "request", "record", "policy"})),
