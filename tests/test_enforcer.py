@@ -156,7 +156,7 @@ def test_a_record_that_cannot_be_made_is_a_logged_deny(monkeypatch: pytest.Monke
     def broken(self: Any) -> DecisionRecord:
         raise TypeError("Encoding objects of type \ud800 is unsupported")
 
-    monkeypatch.setattr(usepolicy.engine.Decision, "record", broken)
+    monkeypatch.setattr(usepolicy.engine.Decision, "record_draft", broken)
     sink = MemorySink()
     record = Enforcer(audit_log=sink).check(ALLOWED)
     assert record.decision == "deny" and record == sink.records[0]
@@ -364,10 +364,10 @@ def test_without_a_sink_records_are_made_not_stored():
     assert not closed.allowed and closed.failure is not None
 
 
-def test_a_decision_whose_record_cannot_be_encoded_is_a_deny():
+def test_a_decision_whose_record_cannot_be_encoded_is_a_logged_deny():
     """A record with no canonical form (here an obligation parameter that is not a
-    finite number, from a decider of one's own) cannot be stored: a deny, never an
-    exception."""
+    finite number, from a decider of one's own) cannot be made: the deny of a rejected
+    input saying why is logged instead, never an exception."""
 
     class Odd(OnlyDenies):
         def evaluate(self, request: Any) -> usepolicy.Decision:
@@ -384,21 +384,24 @@ def test_a_decision_whose_record_cannot_be_encoded_is_a_deny():
 
     sink = MemorySink()
     result = Enforcer(Odd(), audit_log=sink).enforce(ALLOWED)
-    assert not result.allowed and not result.stored and not sink.records
-    assert result.record.obligations == []
-    assert result.record.errors[-1].code == "audit-error"
+    assert not result.allowed and result.stored and result.record == sink.records[0]
+    assert result.record.obligations == [] and result.record.request is None
+    assert [e.code for e in result.record.errors] == ["internal-error"]
+    assert "nan" in result.record.errors[0].message
 
 
-def test_a_failure_message_that_cannot_be_encoded_is_still_a_deny():
+def test_a_decider_that_raises_is_a_logged_deny():
     class Broken(OnlyDenies):
         def evaluate(self, request: Any) -> usepolicy.Decision:
             raise RuntimeError("lone \ud800 surrogate")
 
-    result = Enforcer(Broken(), audit_log=MemorySink()).enforce(ALLOWED)
-    assert not result.allowed and not result.stored
+    sink = MemorySink()
+    result = Enforcer(Broken(), audit_log=sink).enforce(ALLOWED)
+    assert not result.allowed and result.stored and result.record == sink.records[0]
+    assert result.decision is None and result.request_error is None
     assert result.record.request is None
-    assert "\\ud800" in result.record.errors[0].message
-    assert result.record.errors[-1].code == "audit-error"
+    assert [e.code for e in result.record.errors] == ["internal-error"]
+    assert "\\ud800" in result.record.errors[0].message  # written out, so recordable
 
 
 def test_an_enforcer_with_a_path_redacts_once(tmp_path: Path):
@@ -422,3 +425,25 @@ def test_log_stores_the_record_the_decision_made():
     stored = Enforcer(audit_log=MemorySink()).log(decision)
     assert (stored.decision_id, stored.timestamp) == (record.decision_id, record.timestamp)
     assert stored.request_digest == record.request_digest
+
+
+def test_a_record_that_cannot_be_stored_nor_encoded_is_still_a_deny():
+    """An engine that names itself with a lone surrogate (an external engine's answer
+    can): the record cannot be encoded, so not stored, and the deny returned writes the
+    text out instead of raising."""
+    from usepolicy.backends.opa import OpaDecision
+
+    class Strange(OnlyDenies):
+        def evaluate(self, request: Any) -> usepolicy.Decision:
+            d = self.engine.evaluate(request)
+            return OpaDecision(
+                d.effect, d.determining_rule, d.matched_rules, d.obligations, d.errors,
+                d._req, d.policy, _engine={"name": "opa", "version": "\ud800"},
+            )  # fmt: skip
+
+    sink = MemorySink()
+    result = Enforcer(Strange(), audit_log=sink).enforce(ALLOWED)
+    assert not result.allowed and not result.stored and not sink.records
+    assert result.record.engine.version == "\\ud800"
+    assert result.record.errors[-1].code == "audit-error"
+    assert result.record.computed_digest() == result.record.record_digest

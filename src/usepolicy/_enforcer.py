@@ -249,10 +249,18 @@ class Enforcer:
         request_error: RequestError | None,
         explanation: Explanation | None,
     ) -> Enforcement:
-        """Make, redact, store and wrap a record: the one way every record leaves here."""
-        draft: Draft | None = None
+        """Make, redact, store and wrap a record: the one way every record leaves here.
+
+        A record that cannot be made is replaced by the deny of a rejected input naming
+        why (``internal-error``), and stored; one that cannot be stored is a deny that
+        is returned, not stored.
+        """
         try:
             draft = make()
+        except Exception as exc:  # the record cannot be made: record why, as a deny
+            errors = [{"code": "internal-error", "message": _describe(exc)}]
+            draft = rejected_draft(raw, errors, self.policy)
+        try:
             if self._redact:
                 draft = redact_draft(draft, self._redact)
             sink = self._sink
@@ -274,12 +282,10 @@ class Enforcer:
                 unchained = seal(draft.body, None, encoded=draft.encoded).body
                 record = sink.append(_record_model().from_body(unchained))
                 body = record.to_dict()
-        except Exception as exc:  # no record made, or a sink failing in any way: no allow
+        except Exception as exc:  # a sink that fails in any way has not stored the record
             failure = exc if isinstance(exc, AuditError) else AuditError(_describe(exc))
             if failure is not exc:
                 failure.__cause__ = exc
-            if draft is None:  # the record itself could not be made: keep what can be
-                draft = rejected_draft(raw, [], self.policy)
             return Enforcement(
                 _unstored(draft, failure),
                 decision=decision,
@@ -338,15 +344,21 @@ def _describe(exc: BaseException) -> str:
 
 def _unstored(draft: Draft, failure: AuditError) -> dict[str, Any]:
     """The deny returned when ``draft`` could not be stored (it is not stored either)."""
-    body = denied_body(draft.body, failure.code, str(failure))
+    body = denied_body(draft.body, failure.code, printable(str(failure)))
     try:
         return seal(body, None).body
     except ValueError:
-        # the record itself has no canonical form (that is why it was not stored):
-        # return the deny without the request, its messages made encodable
+        # the record has no canonical form (that may be why it was not stored): the
+        # deny keeps no request, and its texts are written out where they cannot be
         body["request"] = None
-        body["errors"] = [
-            {k: v.encode("utf-8", "backslashreplace").decode("utf-8") for k, v in e.items()}
-            for e in body["errors"]
-        ]
-        return seal(body, None).body
+        return seal(_printable(body), None).body
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value
