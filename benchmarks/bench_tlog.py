@@ -19,7 +19,6 @@ PostgreSQL cluster (the Debian package's binaries, as the tests use).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import statistics
 import sys
@@ -45,7 +44,7 @@ from usepolicy.audit import (
     prove_inclusion_log,
     verify_checkpoint,
 )
-from usepolicy.audit._filelog import add_member, canonical_parts, join_members
+from usepolicy.record import Draft, seal
 from usepolicy.tlog import NoteSigner, TreeState, open_checkpoint, sidecar_path
 
 
@@ -65,29 +64,24 @@ def measured(action: Callable[[], Any]) -> tuple[float, int, Any]:
     return time.perf_counter() - t0, read_bytes() - before, result
 
 
-def templates(count: int = 500) -> list[dict[str, bytes]]:
-    """Canonical members of real records (varied requests), to chain cheaply."""
+def templates(count: int = 500) -> list[Draft]:
+    """Unsealed records of varied requests (their parts encoded once), to chain cheaply."""
     engine = usepolicy.Engine(usepolicy.load_policy())
-    out = []
-    for request in request_pool(count):
-        body = engine.evaluate(request).record().to_dict()
-        out.append(canonical_parts(body)[1])
-    return out
+    return [engine.evaluate(request).record_draft() for request in request_pool(count)]
 
 
 def build_log(path: Path, records: int) -> None:
     """A valid chained log of ``records`` records, written in large chunks."""
-    parts = templates()
+    drafts = templates()
     head: str | None = None
     chunk: list[bytes] = []
     with open(path, "wb") as out:
         for i in range(records):
-            members = dict(parts[i % len(parts)])
-            add_member(members, "decision_id", str(uuid.UUID(int=i, version=4)))
-            add_member(members, "prev_digest", head)
-            head = "sha256:" + hashlib.sha256(join_members(members)).hexdigest()
-            add_member(members, "record_digest", head)
-            chunk.append(join_members(members) + b"\n")
+            draft = drafts[i % len(drafts)]
+            body = {**draft.body, "decision_id": str(uuid.UUID(int=i, version=4))}
+            sealed = seal(body, head, encoded=draft.encoded)
+            head = sealed.digest
+            chunk.append(sealed.line + b"\n")
             if len(chunk) == 10000:
                 out.write(b"".join(chunk))
                 chunk = []

@@ -22,8 +22,8 @@ from usepolicy import (
     UsePolicyError,
 )
 from usepolicy._errors import RequestError
-from usepolicy._record import RecordObligation, digest
 from usepolicy.audit import Signer, verify_log
+from usepolicy.record import RecordObligation, digest
 
 from .hostile import INVALID, INVALID_TEXT, SUBCLASSED, many_unknown_keys
 
@@ -156,7 +156,7 @@ def test_a_record_that_cannot_be_made_is_a_logged_deny(monkeypatch: pytest.Monke
     def broken(self: Any) -> DecisionRecord:
         raise TypeError("Encoding objects of type \ud800 is unsupported")
 
-    monkeypatch.setattr(usepolicy.engine.Decision, "record", broken)
+    monkeypatch.setattr(usepolicy.engine.Decision, "record_draft", broken)
     sink = MemorySink()
     record = Enforcer(audit_log=sink).check(ALLOWED)
     assert record.decision == "deny" and record == sink.records[0]
@@ -285,3 +285,165 @@ def test_a_closed_enforcer_denies(tmp_path: Path):
     assert (record.decision, record.errors[-1].code) == ("deny", "audit-error")
     assert "closed" in record.errors[-1].message
     assert verify_log(tmp_path / "audit.jsonl").count == 1
+
+
+# -- enforce: the richer call the CLI uses -------------------------------------------------
+def test_enforce_says_what_happened():
+    sink = MemorySink()
+    guard = Enforcer(audit_log=sink)
+    result = guard.enforce(ALLOWED)
+    assert isinstance(result, usepolicy.Enforcement)
+    assert result.allowed and result.stored
+    assert (result.failure, result.request_error, result.explanation) == (None, None, None)
+    assert result.decision is not None and result.decision.determining_rule == "intelligence"
+    assert result.record == sink.records[-1]
+    assert result.record is result.record  # made once
+    denied = guard.enforce(DENIED)
+    assert not denied.allowed and denied.stored
+    assert denied.record.prev_digest == result.record.record_digest
+
+
+def test_enforce_names_an_invalid_request():
+    sink = MemorySink()
+    result = Enforcer(audit_log=sink).enforce('{"purpose": "intelligence.foriegn"}')
+    assert isinstance(result.request_error, usepolicy.RequestError)
+    assert {e.path for e in result.request_error.errors} == {"requester", "purpose"}
+    assert result.decision is None and not result.allowed
+    assert result.stored and result.record == sink.records[0]
+    assert result.record.request is None
+
+
+def test_enforce_names_the_failure_of_a_sink():
+    result = Enforcer(audit_log=BrokenSink(OSError(28, "No space left"))).enforce(ALLOWED)
+    assert result.decision is not None and result.decision.allowed  # what was decided
+    assert not result.allowed and not result.stored  # what to enforce
+    assert isinstance(result.failure, AuditError)
+    assert isinstance(result.failure.__cause__, OSError)
+    assert result.record.errors[-1].code == "audit-error"
+    assert result.record.computed_digest() == result.record.record_digest
+
+
+def test_enforce_explains_with_an_engine_that_can():
+    result = Enforcer(audit_log=MemorySink()).enforce(DENIED, explain=True)
+    assert result.explanation is not None
+    assert result.explanation.decision is result.decision
+    assert any(t.matched for t in result.explanation.rules)
+
+
+class OnlyDenies:
+    """A decider that is not an Engine: any object with ``policy`` and ``evaluate``."""
+
+    def __init__(self) -> None:
+        self.engine = usepolicy.Engine(usepolicy.load_policy())
+        self.policy = self.engine.policy
+
+    def evaluate(self, request: Any) -> usepolicy.Decision:
+        return self.engine.evaluate({**request, "purpose": "weapons.engagement"})
+
+
+def test_any_decider_decides():
+    guard = Enforcer(OnlyDenies(), audit_log=MemorySink())
+    assert guard.policy.name == "national-security-safeguards"
+    result = guard.enforce({**ALLOWED, "autonomy": {"level": "fully_autonomous"}})
+    assert result.record.determining_rule == "no-fully-autonomous-weapons"
+    with pytest.raises(TypeError, match="cannot explain"):
+        guard.enforce(ALLOWED, explain=True)
+
+
+def test_without_a_sink_records_are_made_not_stored():
+    guard = Enforcer(audit_log=None)
+    result = guard.enforce(ALLOWED)
+    assert result.allowed and not result.stored and result.failure is None
+    assert result.record.prev_digest is None
+    assert result.record.computed_digest() == result.record.record_digest
+    assert guard.check(DENIED).decision == "deny"
+    with pytest.raises(ValueError, match="log path"):
+        Enforcer(audit_log=None, durability="none")
+    guard.close()
+    closed = guard.enforce(ALLOWED)
+    assert not closed.allowed and closed.failure is not None
+
+
+def test_a_decision_whose_record_cannot_be_encoded_is_a_logged_deny():
+    """A record with no canonical form (here an obligation parameter that is not a
+    finite number, from a decider of one's own) cannot be made: the deny of a rejected
+    input saying why is logged instead, never an exception."""
+
+    class Odd(OnlyDenies):
+        def evaluate(self, request: Any) -> usepolicy.Decision:
+            decision = self.engine.evaluate(request)
+            return usepolicy.Decision(
+                decision.effect,
+                decision.determining_rule,
+                decision.matched_rules,
+                (usepolicy.Obligation("x", {"ratio": float("nan")}, "intelligence"),),
+                (),
+                decision._req,
+                decision.policy,
+            )
+
+    sink = MemorySink()
+    result = Enforcer(Odd(), audit_log=sink).enforce(ALLOWED)
+    assert not result.allowed and result.stored and result.record == sink.records[0]
+    assert result.record.obligations == [] and result.record.request is None
+    assert [e.code for e in result.record.errors] == ["internal-error"]
+    assert "nan" in result.record.errors[0].message
+
+
+def test_a_decider_that_raises_is_a_logged_deny():
+    class Broken(OnlyDenies):
+        def evaluate(self, request: Any) -> usepolicy.Decision:
+            raise RuntimeError("lone \ud800 surrogate")
+
+    sink = MemorySink()
+    result = Enforcer(Broken(), audit_log=sink).enforce(ALLOWED)
+    assert not result.allowed and result.stored and result.record == sink.records[0]
+    assert result.decision is None and result.request_error is None
+    assert result.record.request is None
+    assert [e.code for e in result.record.errors] == ["internal-error"]
+    assert "\\ud800" in result.record.errors[0].message  # written out, so recordable
+
+
+def test_an_enforcer_with_a_path_redacts_once(tmp_path: Path):
+    path = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=path, redact=["description"]) as guard:
+        record = guard.check({**ALLOWED, "description": "case 2026-114"})
+    [stored] = [DecisionRecord.from_json(line) for line in path.read_text().splitlines()]
+    assert record == stored
+    assert record.redacted == ["description"]
+    assert record.request is not None and record.request["description"].startswith("sha256:")
+
+
+def test_a_database_url_needs_a_sink_with_a_writer_id():
+    with pytest.raises(ValueError, match="writer_id"):
+        Enforcer(audit_log="postgresql://localhost/audit")
+
+
+def test_log_stores_the_record_the_decision_made():
+    decision = usepolicy.Engine(usepolicy.load_policy()).evaluate(ALLOWED)
+    record = decision.record()
+    stored = Enforcer(audit_log=MemorySink()).log(decision)
+    assert (stored.decision_id, stored.timestamp) == (record.decision_id, record.timestamp)
+    assert stored.request_digest == record.request_digest
+
+
+def test_a_record_that_cannot_be_stored_nor_encoded_is_still_a_deny():
+    """An engine that names itself with a lone surrogate (an external engine's answer
+    can): the record cannot be encoded, so not stored, and the deny returned writes the
+    text out instead of raising."""
+    from usepolicy.backends.opa import OpaDecision
+
+    class Strange(OnlyDenies):
+        def evaluate(self, request: Any) -> usepolicy.Decision:
+            d = self.engine.evaluate(request)
+            return OpaDecision(
+                d.effect, d.determining_rule, d.matched_rules, d.obligations, d.errors,
+                d._req, d.policy, _engine={"name": "opa", "version": "\ud800"},
+            )  # fmt: skip
+
+    sink = MemorySink()
+    result = Enforcer(Strange(), audit_log=sink).enforce(ALLOWED)
+    assert not result.allowed and not result.stored and not sink.records
+    assert result.record.engine.version == "\\ud800"
+    assert result.record.errors[-1].code == "audit-error"
+    assert result.record.computed_digest() == result.record.record_digest

@@ -8,7 +8,7 @@ import pytest
 
 from usepolicy import FieldError, RequestError
 from usepolicy._errors import path_part, printable, quote_value
-from usepolicy._record import canonical_json
+from usepolicy.record import canonical_json
 
 from .hostile import HUGE, LyingStr, nested, nested_dicts
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from usepolicy import RequestError, UseRequest
 from usepolicy._fastrequest import request_to_builtins, validate_many, validate_request
-from usepolicy._record import canonical_json
 from usepolicy._vocabulary import STANDARD_VOCABULARY, AttributeSpec, Vocabulary
+from usepolicy.record import canonical_json
 
 from .hostile import LyingStr, nested, nested_dicts
 from .strategies import requests

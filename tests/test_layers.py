@@ -1,6 +1,8 @@
-"""The policy language and the engine import without loops, and the language stands
-below the engine: read from the source, counting imports inside functions and under
-``TYPE_CHECKING`` too (a loop hidden there is still a loop)."""
+"""The floors of the house hold: request -> record -> engine -> audit, every arrow pointing
+down, no loop across them; the policy language and the engine import without loops,
+and the language stands below the engine. Every import counts, also those only for
+type checkers and those inside functions (a loop there still ties the modules
+together)."""
 
 from __future__ import annotations
 
@@ -9,71 +11,134 @@ from pathlib import Path
 
 import usepolicy
 
-ROOT = Path(usepolicy.__file__).parent
-PACKAGES = ("policy", "engine")
+SRC = Path(usepolicy.__file__).parent
+
+#: the floors, and what each may import besides itself
+FLOORS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "base": (
+        (
+            "usepolicy._errors",
+            "usepolicy._files",
+            "usepolicy._crypto",
+            "usepolicy._enums",
+            "usepolicy._vocabulary",
+            "usepolicy._version",
+        ),
+        frozenset(),
+    ),
+    "request": (
+        (
+            "usepolicy._request",
+            "usepolicy._fastrequest",
+            "usepolicy._jsonpos",
+            "usepolicy._rejection",
+        ),
+        frozenset({"base"}),
+    ),
+    "record": (("usepolicy.record",), frozenset({"base", "request"})),
+    "policy": (("usepolicy.policy",), frozenset({"base", "request"})),
+    "engine": (("usepolicy.engine",), frozenset({"base", "request", "record", "policy"})),
+    "tlog": (("usepolicy.tlog",), frozenset({"base"})),
+    "audit": (("usepolicy.audit",), frozenset({"base", "request", "record", "tlog"})),
+}
 
 
 def _module(path: Path) -> str:
-    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path) -> set[str]:
-    """Every ``usepolicy`` module (or package) ``path`` imports, wherever it does."""
-    package = _module(path).split(".")
-    if path.name != "__init__.py":
-        package = package[:-1]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = package[: len(package) - node.level + 1]
-            if node.module:
-                found.add(".".join([*base, node.module]))
-            else:
-                found.update(".".join([*base, alias.name]) for alias in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("usepolicy."))
-    return found
-
-
-def _graph(packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
-    graph = {}
-    for package in packages:
-        for path in sorted((ROOT / package).glob("*.py")):
-            graph[_module(path)] = _imports(path)
+def import_graph() -> dict[str, set[str]]:
+    """Each module of the package and the package modules it imports."""
+    modules = {_module(path): path for path in SRC.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                for alias in node.names:
+                    child = f"{target}.{alias.name}"
+                    found.add(child if child in modules else target)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        graph[name] = {m for m in found if m in modules and m != name}
     return graph
 
 
-def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    done: set[str] = set()
-
-    def visit(module: str, path: list[str]) -> list[str] | None:
-        if module in path:
-            return [*path[path.index(module) :], module]
-        if module in done or module not in graph:
-            return None
-        for target in sorted(graph[module]):
-            if (found := visit(target, [*path, module])) is not None:
-                return found
-        done.add(module)
-        return None
-
-    for module in sorted(graph):
-        if (found := visit(module, [])) is not None:
-            return found
+def floor(module: str) -> str | None:
+    for name, (prefixes, _) in FLOORS.items():
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return name
     return None
 
 
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for other in sorted(graph[node]):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                other = stack.pop()
+                component.append(other)
+                if other == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_every_arrow_between_floors_points_down() -> None:
+    upward = []
+    for module, imports in import_graph().items():
+        here = floor(module)
+        if here is None:
+            continue
+        allowed = FLOORS[here][1] | {here}
+        upward += [f"{module} -> {m}" for m in imports if (f := floor(m)) and f not in allowed]
+    assert upward == []
+
+
+def test_no_loop_spans_two_packages_and_records_have_none() -> None:
+    for component in cycles(import_graph()):
+        packages = {m.rpartition(".")[0] if m.count(".") > 1 else m for m in component}
+        assert len(packages) == 1, component
+        assert floor(component[0]) not in ("base", "request", "record", "tlog", "audit"), component
+
+
 def test_policy_and_engine_modules_import_without_loops() -> None:
-    graph = _graph()
+    graph = import_graph()
     assert "usepolicy.engine._compile" in graph["usepolicy.engine._engine"]  # the reader works
-    assert _cycle(graph) is None
+    inside = {m for m in graph if m.startswith(("usepolicy.policy", "usepolicy.engine"))}
+    assert cycles({m: graph[m] & inside for m in inside}) == []
 
 
 def test_the_policy_language_does_not_import_the_engine() -> None:
     upward = {
         (module, target)
-        for module, targets in _graph().items()
+        for module, targets in import_graph().items()
         if module.startswith("usepolicy.policy")
         for target in targets
         if target.startswith("usepolicy.engine")
@@ -84,7 +149,7 @@ def test_the_policy_language_does_not_import_the_engine() -> None:
 def test_the_transparency_log_stands_below_audit_without_loops() -> None:
     """``tlog`` (the standards) imports nothing of ``audit`` (which applies them to logs),
     ``cli`` or the engine; and neither package has an import loop."""
-    graph = _graph(("tlog", "audit"))
+    graph = import_graph()
     assert "usepolicy.tlog._proof" in graph["usepolicy.tlog._sidecar"]  # the reader works
     upward = {
         (module, target)
@@ -94,4 +159,13 @@ def test_the_transparency_log_stands_below_audit_without_loops() -> None:
         if target.startswith(("usepolicy.audit", "usepolicy.cli", "usepolicy.engine"))
     }
     assert upward == set()
-    assert _cycle(graph) is None
+    inside = {m for m in graph if m.startswith(("usepolicy.tlog", "usepolicy.audit"))}
+    assert cycles({m: graph[m] & inside for m in inside}) == []
+
+
+def test_the_checker_sees_a_loop_and_an_upward_arrow() -> None:
+    graph = import_graph()
+    graph["usepolicy._errors"] = {"usepolicy.record._model"}  # as it was: a loop
+    graph["usepolicy.record._model"] = graph["usepolicy.record._model"] | {"usepolicy._errors"}
+    assert any("usepolicy._errors" in c for c in cycles(graph))
+    assert floor("usepolicy._errors") == "base" and "record" not in FLOORS["base"][1]

@@ -11,9 +11,9 @@ import pytest
 import usepolicy
 from usepolicy import RequestError, UseRequest, Vocabulary
 from usepolicy._fastrequest import request_to_builtins, validate_request
-from usepolicy._record import canonical_json
 from usepolicy._request import LIMITS
 from usepolicy._vocabulary import STANDARD_VOCABULARY
+from usepolicy.record import canonical_json
 
 from .hostile import DENIED_ORG, INVALID, INVALID_TEXT, SUBCLASSED, LyingStr, with_
 

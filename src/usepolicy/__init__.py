@@ -32,7 +32,6 @@ from ._errors import (
     FieldError,
     PolicyError,
     RequestError,
-    UseDenied,
     UsePolicyError,
 )
 from ._version import __version__
@@ -47,18 +46,20 @@ from .engine import (
     RuleTrace,
 )
 from .policy import Combine, Effect, Policy, load_policy, loads_policy
+from .record import UseDenied
 
 if TYPE_CHECKING:
-    from ._enforcer import Enforcer
-    from ._record import DecisionRecord
+    from ._enforcer import Enforcement, Enforcer
     from ._request import Autonomy, Data, Environment, Requester, UseRequest
     from .audit import AuditLog, MemorySink, Sink
+    from .record import DecisionRecord
 
 # Loaded on first use (PEP 562): they pull in pydantic and the audit machinery, which
 # a cold `usepolicy check` and a gateway that only evaluates never need.
 _LAZY = {
     "Enforcer": "._enforcer",
-    "DecisionRecord": "._record",
+    "Enforcement": "._enforcer",
+    "DecisionRecord": ".record",
     "Autonomy": "._request",
     "Data": "._request",
     "Environment": "._request",
@@ -101,6 +102,7 @@ __all__ = [
     "DecisionRecord",
     "Diagnostic",
     "Effect",
+    "Enforcement",
     "Enforcer",
     "Engine",
     "Environment",

@@ -1,42 +1,116 @@
-"""``Enforcer``: evaluate, record durably, enforce — in one call, for gateway code.
+"""``Enforcer``: decide, record durably, enforce, in one call, for gateway code and the CLI.
 
-The wiring of the data flow: policy -> engine -> decision record -> audit sink. No
-durable record, no allow: when the record cannot be stored, the answer is deny.
+The wiring of the data flow: decider -> decision record -> audit sink. No durable
+record, no allow: when the record cannot be stored, the answer is deny.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import os
 import threading
-import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._errors import AuditError, RequestError, UseDenied, printable
-from ._record import ENGINE_NAME, DecisionRecord, digest, record_digest, utc_timestamp
-from ._request import UseRequest
-from ._version import __version__
-from .audit import AuditLog, Durability, Sink, redact
-from .audit._redact import check_redact_paths
-from .audit._sign import Signer
-from .engine import Decision, Engine
+from ._errors import AuditError, RequestError, printable
+from .engine import Decider, Decision, Engine
 from .policy import Policy, load_policy
+from .record import (
+    Draft,
+    Sealed,
+    UseDenied,
+    check_redact_paths,
+    denied_body,
+    redact_draft,
+    rejected_draft,
+    seal,
+)
 
-__all__ = ["Enforcer"]
+if TYPE_CHECKING:
+    from .audit import Durability, Signer, Sink
+    from .engine import Explanation
+    from .record import DecisionRecord
+
+__all__ = ["Enforcement", "Enforcer"]
 
 PolicySource = str | os.PathLike[str]
+
+
+class Enforcement:
+    """What ``Enforcer.enforce`` did with one request.
+
+    Attributes:
+        allowed: the answer to enforce: the decision allowed the use and its record
+            was stored (with no sink, the decision alone).
+        record: the ``DecisionRecord`` as stored; when it could not be stored, the
+            deny returned instead (not stored), its last error the ``audit-error``.
+        decision: the decider's ``Decision``; None for an input that never became a
+            valid request.
+        stored: whether the record is in the sink (durable as the sink promises).
+        failure: why the record could not be stored (an ``AuditError``), else None.
+        request_error: the ``RequestError`` of an input that is not a valid request
+            (its record is a deny listing every bad field), else None.
+        explanation: every rule's trace, when asked for (``explain=True``).
+    """
+
+    __slots__ = (
+        "_body",
+        "_record",
+        "decision",
+        "explanation",
+        "failure",
+        "request_error",
+        "stored",
+    )
+
+    def __init__(
+        self,
+        body: dict[str, Any],
+        *,
+        decision: Decision | None,
+        stored: bool,
+        failure: AuditError | None = None,
+        request_error: RequestError | None = None,
+        explanation: Explanation | None = None,
+        record: DecisionRecord | None = None,
+    ) -> None:
+        self._body = body
+        self._record = record
+        self.decision = decision
+        self.stored = stored
+        self.failure = failure
+        self.request_error = request_error
+        self.explanation = explanation
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self._body["decision"] == "allow")
+
+    @property
+    def record(self) -> DecisionRecord:
+        # made on first use: a caller that only needs the answer never pays for it
+        if self._record is None:
+            self._record = _record_model().from_body(self._body)
+        return self._record
+
+    def __repr__(self) -> str:
+        state = "stored" if self.stored else f"not stored ({self.failure})"
+        return f"Enforcement({self._body['decision']}, {state})"
 
 
 class Enforcer:
     """Decide each request, append its record to the audit log, and enforce the answer.
 
     Args:
-        policy: a ``Policy``, an ``Engine``, a policy path (or several), or None for the
-            reference pack.
-        audit_log: a log file path (opened as an ``AuditLog``) or any ``Sink``.
+        policy: what decides: a ``Policy``, an ``Engine`` or any other decider (such as
+            ``usepolicy.backends.opa.OpaEngine``), a policy path (or several), or None
+            for the reference pack.
+        audit_log: a log file path (opened with ``usepolicy.audit.open_sink``), any
+            ``Sink``, or None to store nothing (``stored`` is then false: for tools
+            such as the CLI without ``--audit-log``, never for a gateway, whose
+            decisions nothing would then prove).
         durability: for a path: ``"always"`` (default), ``"batch"`` or ``"none"``.
         signer: for a path: sign every record (``usepolicy.audit.Signer``).
         redact: request fields to store only as their digest.
@@ -48,23 +122,25 @@ class Enforcer:
 
     def __init__(
         self,
-        policy: Policy | Engine | PolicySource | Sequence[PolicySource] | None = None,
+        policy: Policy | Decider | PolicySource | Sequence[PolicySource] | None = None,
         *,
-        audit_log: str | os.PathLike[str] | Sink,
+        audit_log: str | os.PathLike[str] | Sink | None,
         durability: Durability | None = None,
         signer: Signer | None = None,
         redact: Iterable[str] = (),
     ) -> None:
-        if isinstance(policy, Engine):
-            self.engine = policy
+        if isinstance(policy, Decider):
+            self.engine: Decider = policy
         else:
             self.engine = Engine(policy if isinstance(policy, Policy) else load_policy(policy))
         self._redact = check_redact_paths(redact)
-        self._durability: Durability = durability or "always"
+        self._durability = durability
         self._signer = signer
         self._lock = threading.Lock()
         self._closed = False
         self._sink: Sink | None = None
+        # the sink's ``store`` when it seals unsealed bodies itself (a ChainedSink)
+        self._store: Callable[[Draft], Sealed] | None = None
         self._path: str | os.PathLike[str] | None = None
         if isinstance(audit_log, (str, os.PathLike)):
             self._path = audit_log
@@ -72,10 +148,18 @@ class Enforcer:
                 self._open()
         elif durability is not None or signer is not None:
             raise ValueError("durability and signer apply to a log path; set them on the sink")
-        elif isinstance(audit_log, Sink):
-            self._sink = audit_log
-        else:
-            raise TypeError(f"audit_log must be a path or a Sink, not {type(audit_log)}")
+        elif audit_log is not None:
+            from .audit import Sink
+
+            if not isinstance(audit_log, Sink):
+                raise TypeError(f"audit_log must be a path or a Sink, not {type(audit_log)}")
+            self._use(audit_log)
+
+    def _use(self, sink: Sink) -> None:
+        from .audit import ChainedSink
+
+        self._store = sink.store if isinstance(sink, ChainedSink) else None
+        self._sink = sink
 
     def _open(self) -> Sink:
         with self._lock:
@@ -83,12 +167,10 @@ class Enforcer:
                 raise AuditError("the enforcer is closed")
             if self._sink is None:
                 assert self._path is not None
-                self._sink = AuditLog(
-                    self._path,
-                    durability=self._durability,
-                    signer=self._signer,
-                    redact=self._redact,
-                )
+                from .audit import open_sink
+
+                self._use(open_sink(self._path, durability=self._durability, signer=self._signer))
+            assert self._sink is not None
             return self._sink
 
     @property
@@ -104,7 +186,7 @@ class Enforcer:
         logged turns the answer into a deny carrying an ``audit-error`` (that record is
         returned, not stored).
         """
-        return self._check(request)[0]
+        return self.enforce(request).record
 
     def require(self, request: Any) -> DecisionRecord:
         """Like ``check``, but raise on deny.
@@ -116,33 +198,110 @@ class Enforcer:
             UseDenied: the use is denied (``.record`` holds the record); when logging
                 failed, its ``__cause__`` is the ``AuditError``.
         """
-        record, failure = self._check(request)
-        if not record.allowed:
-            raise UseDenied(record) from failure
-        return record
+        result = self.enforce(request)
+        if not result.allowed:
+            raise UseDenied(result.record) from result.failure
+        return result.record
+
+    def enforce(self, request: Any, *, explain: bool = False) -> Enforcement:
+        """Decide ``request``, store its record, and say all that happened.
+
+        Never raises on a deny or a bad input, like ``check``; the result says whether
+        the record was stored, why not, and whether the input was a valid request.
+
+        Args:
+            explain: also trace every rule (``Engine.explain``; the decider must have
+                ``explain``).
+
+        Raises:
+            TypeError: ``explain`` with a decider that cannot explain.
+        """
+        explanation: Explanation | None = None
+        if explain and not hasattr(self.engine, "explain"):
+            raise TypeError(f"{type(self.engine).__name__} cannot explain its decisions")
+        try:
+            if explain:
+                explanation = self.engine.explain(request)  # type: ignore[attr-defined]
+                decision: Decision = explanation.decision
+            else:
+                decision = self.engine.evaluate(request)
+        except RequestError as exc:
+            errors = [{"code": exc.code, "message": str(err)} for err in exc.errors]
+            return self._finish(
+                lambda: rejected_draft(request, errors, self.policy), request, None, exc, None
+            )
+        except Exception as exc:  # anything unexpected: fail closed
+            errors = [{"code": "internal-error", "message": _describe(exc)}]
+            return self._finish(
+                lambda: rejected_draft(request, errors, self.policy), request, None, None, None
+            )
+        return self._finish(decision.record_draft, request, decision, None, explanation)
 
     def log(self, decision: Decision) -> DecisionRecord:
         """Log a decision made elsewhere (e.g. by ``Engine.explain``), failing closed."""
-        return self._store(decision.record())[0]
+        return self._finish(decision.record_draft, decision.request, decision, None, None).record
 
-    def _check(self, request: Any) -> tuple[DecisionRecord, AuditError | None]:
-        try:
-            record = self.engine.evaluate(request).record()
-        except Exception as exc:  # RequestError, or anything unexpected: fail closed
-            return self._store(_rejected_record(request, exc, self.policy))
-        return self._store(record)
+    def _finish(
+        self,
+        make: Callable[[], Draft],
+        raw: Any,
+        decision: Decision | None,
+        request_error: RequestError | None,
+        explanation: Explanation | None,
+    ) -> Enforcement:
+        """Make, redact, store and wrap a record: the one way every record leaves here.
 
-    def _store(self, record: DecisionRecord) -> tuple[DecisionRecord, AuditError | None]:
+        A record that cannot be made is replaced by the deny of a rejected input naming
+        why (``internal-error``), and stored; one that cannot be stored is a deny that
+        is returned, not stored.
+        """
         try:
-            sink = self._sink if self._sink is not None else self._open()
-            if self._redact and self._path is None:  # an AuditLog of ours redacts itself
-                record = redact(record, self._redact)
-            return sink.append(record), None
+            draft = make()
+        except Exception as exc:  # the record cannot be made: record why, as a deny
+            errors = [{"code": "internal-error", "message": _describe(exc)}]
+            draft = rejected_draft(raw, errors, self.policy)
+        try:
+            if self._redact:
+                draft = redact_draft(draft, self._redact)
+            sink = self._sink
+            if sink is None and (self._path is not None or self._closed):
+                sink = self._open()
+            if sink is None:  # nothing to store into
+                body = seal(draft.body, None, encoded=draft.encoded).body
+                return Enforcement(
+                    body,
+                    decision=decision,
+                    stored=False,
+                    request_error=request_error,
+                    explanation=explanation,
+                )
+            record: DecisionRecord | None = None
+            if self._store is not None:
+                body = self._store(draft).body
+            else:
+                unchained = seal(draft.body, None, encoded=draft.encoded).body
+                record = sink.append(_record_model().from_body(unchained))
+                body = record.to_dict()
         except Exception as exc:  # a sink that fails in any way has not stored the record
             failure = exc if isinstance(exc, AuditError) else AuditError(_describe(exc))
             if failure is not exc:
                 failure.__cause__ = exc
-            return _unlogged_record(record, failure), failure
+            return Enforcement(
+                _unstored(draft, failure),
+                decision=decision,
+                stored=False,
+                failure=failure,
+                request_error=request_error,
+                explanation=explanation,
+            )
+        return Enforcement(
+            body,
+            decision=decision,
+            stored=True,
+            request_error=request_error,
+            explanation=explanation,
+            record=record,
+        )
 
     # -- lifetime ----------------------------------------------------------------------
     def close(self) -> None:
@@ -151,8 +310,8 @@ class Enforcer:
         Later checks are denies carrying an ``audit-error``.
         """
         with self._lock:
-            if self._path is not None and isinstance(self._sink, AuditLog):
-                self._sink.close()
+            if self._path is not None and self._sink is not None:
+                self._sink.close()  # type: ignore[attr-defined]
             self._sink = None
             self._closed = True
 
@@ -168,67 +327,38 @@ class Enforcer:
         self.close()
 
 
+@functools.cache
+def _record_model() -> type[DecisionRecord]:
+    # imported on first use: the record models bring pydantic, which a CLI check that
+    # prints a verdict never needs
+    from .record import DecisionRecord
+
+    return DecisionRecord
+
+
 def _describe(exc: BaseException) -> str:
     # printable: the text may quote a request's value, and the record must be writable
     text = printable(str(exc))[:1000]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _raw_digest(raw: Any) -> str | None:
-    """The digest of an input that failed validation, when it is JSON at all."""
+def _unstored(draft: Draft, failure: AuditError) -> dict[str, Any]:
+    """The deny returned when ``draft`` could not be stored (it is not stored either)."""
+    body = denied_body(draft.body, failure.code, printable(str(failure)))
     try:
-        if isinstance(raw, UseRequest):
-            raw = raw.model_dump(mode="json")
-        elif isinstance(raw, bytes):
-            raw = raw.decode("utf-8")
-        if isinstance(raw, str):
-            # text that is not JSON: the digest of the text itself, as a JSON string
-            with contextlib.suppress(ValueError, RecursionError):
-                raw = json.loads(raw)
-        return digest(raw)
-    except Exception:  # not JSON-serializable (or too deep): no digest
-        return None
+        return seal(body, None).body
+    except ValueError:
+        # the record has no canonical form (that may be why it was not stored): the
+        # deny keeps no request, and its texts are written out where they cannot be
+        body["request"] = None
+        return seal(_printable(body), None).body
 
 
-def _finish(body: dict[str, Any]) -> DecisionRecord:
-    body["record_digest"] = record_digest(body)
-    return DecisionRecord.model_validate(body)
-
-
-def _rejected_record(raw: Any, exc: Exception, policy: Policy) -> DecisionRecord:
-    """The deny record of an input that never became a valid request."""
-    if isinstance(exc, RequestError):
-        errors = [{"code": exc.code, "message": str(err)} for err in exc.errors]
-    else:
-        errors = [{"code": "internal-error", "message": _describe(exc)}]
-    return _finish(
-        {
-            "record_version": 1,
-            "decision_id": str(uuid.uuid4()),
-            "timestamp": utc_timestamp(),
-            "decision": "deny",
-            "determining_rule": None,
-            "matched_rules": [],
-            "obligations": [],
-            "errors": errors,
-            "request": None,
-            "request_digest": _raw_digest(raw),
-            "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
-            "engine": {"name": ENGINE_NAME, "version": __version__},
-            "prev_digest": None,
-        }
-    )
-
-
-def _unlogged_record(record: DecisionRecord, failure: AuditError) -> DecisionRecord:
-    """The deny returned when ``record`` could not be stored (the record is not stored)."""
-    body = record.to_dict()
-    body.pop("signature", None)
-    body.update(
-        decision="deny",
-        determining_rule=None,
-        obligations=[],
-        errors=[*body["errors"], {"code": failure.code, "message": str(failure)}],
-        prev_digest=None,
-    )
-    return _finish(body)
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(str(k)): _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value

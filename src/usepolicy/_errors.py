@@ -8,7 +8,8 @@ Every error carries a stable string ``code`` that tools and tests can rely on::
      ├── EvaluationError           a condition failed while a decision was evaluated
      ├── AuditError                a decision record could not be written or verified
      ├── BackendError              an external policy engine failed
-     └── UseDenied                 ``Enforcer.require`` refused a use (carries the record)
+     └── UseDenied                 ``Enforcer.require`` refused a use (carries the record;
+                                   defined in ``usepolicy.record``, beside the record)
 
 Errors are one line each when printed: ``path:line:col: code: message``, with a
 separate ``hint`` where there is one.
@@ -18,10 +19,7 @@ from __future__ import annotations
 
 import reprlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Final
-
-if TYPE_CHECKING:
-    from ._record import DecisionRecord
+from typing import ClassVar, Final
 
 __all__ = [
     "AuditError",
@@ -31,7 +29,6 @@ __all__ = [
     "FieldError",
     "PolicyError",
     "RequestError",
-    "UseDenied",
     "UsePolicyError",
     "path_part",
     "printable",
@@ -214,29 +211,3 @@ class BackendError(UsePolicyError):
     """An external policy engine (such as Open Policy Agent) failed or answered badly."""
 
     code = "backend-error"
-
-
-class UseDenied(UsePolicyError):
-    """A use was denied; raised by ``Enforcer.require``.
-
-    ``record`` is the decision record (logged, unless logging itself failed: then its
-    ``errors`` hold the ``audit-error`` and the exception's ``__cause__`` is the
-    ``AuditError``).
-    """
-
-    code = "use-denied"
-
-    def __init__(self, record: DecisionRecord) -> None:
-        self.record = record
-        rule = record.determining_rule
-        if record.errors:
-            message = "use denied: " + "; ".join(f"{e.code}: {e.message}" for e in record.errors)
-        elif rule is not None:
-            reason = next((m.reason for m in record.matched_rules if m.id == rule), "")
-            message = f"use denied by rule `{rule}`: {reason}"
-        else:
-            message = "use denied by the policy default (no rule matched)"
-        super().__init__(message)
-
-    def __reduce__(self) -> tuple[type[UseDenied], tuple[DecisionRecord]]:
-        return (type(self), (self.record,))

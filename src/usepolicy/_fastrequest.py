@@ -194,8 +194,9 @@ class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
     ] = msgspec.field(default_factory=dict)
 
 
-# field order of the public model, for records that read like DESIGN.md §1
-# the public model's field order (a test checks it against UseRequest.model_fields)
+# the public model's field order, for records that read like DESIGN.md §1 (and the
+# fields redaction accepts); tests/record/test_redact.py::
+# test_redaction_paths_are_the_request_fields checks it against UseRequest.model_fields
 FIELD_ORDER: Final = (
     "request_id", "requester", "model", "purpose", "description",
     "data", "autonomy", "environment", "attributes",

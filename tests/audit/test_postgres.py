@@ -529,3 +529,19 @@ def test_the_command_line(server: PgServer, blank: str, tmp_path: Path) -> None:
         spooled.stdout
     )
     assert verify_log(tmp_path / "spool.jsonl").count == 1
+
+
+def test_open_sink_opens_a_database(db: str, engine: Engine, tmp_path: Path) -> None:
+    from usepolicy.audit import open_sink
+
+    sink = open_sink(db, writer_id="gw-open")
+    assert isinstance(sink, PostgresSink) and sink.online
+    with sink:
+        assert sink.append(allowed(engine)).prev_digest is None
+    assert verify_db(db).ok
+    down = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
+    with pytest.raises(AuditError):  # unreachable, and no spool to keep the denies
+        open_sink(down, writer_id="gw-down", timeout=1)
+    spooled = open_sink(down, writer_id="gw-down", spool=tmp_path / "spool.jsonl", timeout=1)
+    assert isinstance(spooled, PostgresSink) and not spooled.online
+    spooled.close()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from usepolicy import AuditError, AuditLog, DecisionRecord, Engine
 from usepolicy.audit import PROBLEMS, Signer, read_records, verify_log
-from usepolicy.audit._filelog import canonical_parts
+from usepolicy.record import record_digest
 
 from ..conftest import unblocked
 from ..strategies import requests
@@ -29,7 +29,7 @@ def redigest(line: bytes, **changes: Any) -> bytes:
     body = json.loads(line)
     body.update(changes)
     body.pop("signature", None)
-    body["record_digest"] = canonical_parts(body)[0]
+    body["record_digest"] = record_digest(body)
     return (DecisionRecord.model_validate(body).to_json() + "\n").encode()
 
 

@@ -62,6 +62,16 @@ def test_check_json_prints_the_logged_record(tmp_path: Path, run_cli: RunCli):
     assert json.loads(result.stdout) == json.loads(path.read_text())
 
 
+def test_check_explain_logs_the_decision_it_explains(tmp_path: Path, run_cli: RunCli):
+    path = tmp_path / "audit.jsonl"
+    result = run_cli("check", "--explain", "--format", "json", DENY, "--audit-log", str(path))
+    assert result.returncode == 2, result.stderr
+    printed = json.loads(result.stdout)
+    explain = printed.pop("explain")
+    assert printed == json.loads(path.read_text())
+    assert {t["id"] for t in explain if t["matched"]} >= {printed["determining_rule"]}
+
+
 def test_human_check_names_the_logged_record(tmp_path: Path, run_cli: RunCli):
     result = run_cli("check", ALLOW, "--audit-log", str(tmp_path / "a.jsonl"))
     assert f"  logged: {tmp_path / 'a.jsonl'} (record sha256:" in result.stdout

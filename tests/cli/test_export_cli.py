@@ -56,18 +56,24 @@ def test_export_errors(run_cli: RunCli, tmp_path: Path) -> None:
     assert "cannot write" in unwritable.stderr
 
 
-def test_check_with_opa_gives_the_native_verdicts(run_cli: RunCli) -> None:
+def test_check_with_opa_gives_the_native_verdicts(run_cli: RunCli, tmp_path: Path) -> None:
     files = [
         str(EXAMPLES / f"{name}.json")
         for name in ("broker_location_data", "foreign_intercept_translation", "network_defense")
     ]
     native = run_cli("check", *files)
+    log = tmp_path / "audit.jsonl"
     with fake_opa() as url:
         via_opa = run_cli("check", "--opa-url", url, "--opa-upload", *files)
         record = run_cli("check", "--opa-url", url, "--format", "json", files[1])
+        logged = run_cli("check", "--opa-url", url, "--audit-log", str(log), *files)
     assert via_opa.returncode == native.returncode == 2, via_opa.stderr
     assert via_opa.stdout == native.stdout
     assert json.loads(record.stdout)["engine"]["name"] == "opa"
+    assert logged.returncode == 2 and logged.stdout.count("  logged: ") == 3
+    assert [json.loads(line)["engine"]["name"] for line in log.read_text().splitlines()] == [
+        "opa"
+    ] * 3
 
 
 def test_check_with_an_unreachable_opa_denies(run_cli: RunCli) -> None:

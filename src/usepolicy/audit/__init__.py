@@ -4,18 +4,24 @@ A sink is anything with one method, ``append(record) -> record``: it stores the
 record and returns it as stored (chained to the previous record, possibly signed),
 or raises ``AuditError`` when it cannot make it durable.
 
+- ``open_sink(target, ...)``: the sink a log path or a ``postgresql://`` URL names.
 - ``AuditLog``: the append-only, hash-chained, crash-safe JSON Lines log.
 - ``MemorySink``: a chained in-memory sink for tests.
 - ``PostgresSink``: records in PostgreSQL, one chain per writer (extra ``[postgres]``);
   ``init_db``, ``verify_db``, ``export_db``, ``query_db`` for its schema and inspectors.
 - ``verify_log``: check a log offline (chain, digests, signatures, anchors).
 - ``Signer`` / ``Verifier`` / ``generate_keypair``: Ed25519 signing (extra ``[sign]``).
-- ``redact`` / ``unredact``: store request fields only as digests, and prove them later.
+- ``redact`` / ``unredact``: store request fields only as digests, and prove them later
+  (defined in ``usepolicy.record``).
 - ``checkpoint_log`` / ``prove_inclusion_log`` / ``prove_consistency_log`` /
   ``verify_checkpoint`` (and the ``_db`` forms for a writer chain): each log as a
   transparency log (RFC 9162 Merkle tree, C2SP signed checkpoints; ``usepolicy.tlog``).
+
+The sinks of this package are ``ChainedSink``s: they chain and seal record bodies with
+``usepolicy.record.seal``, so a record is encoded and digested once, as it is stored.
 """
 
+from ..record import redact, unredact
 from ._filelog import AuditLog, Durability
 from ._logtree import (
     CheckpointVerdict,
@@ -26,6 +32,7 @@ from ._logtree import (
     prove_inclusion_log,
     verify_checkpoint,
 )
+from ._open import open_sink
 from ._pgread import export_db, query_db
 from ._pgschema import PostgresUnavailableError, init_db
 from ._pgtree import (
@@ -37,14 +44,14 @@ from ._pgtree import (
 )
 from ._pgverify import DbVerifyResult, WriterResult, verify_db
 from ._postgres import PostgresSink
-from ._redact import redact, unredact
 from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
-from ._sink import MemorySink, Sink
+from ._sink import ChainedSink, MemorySink, Sink
 from ._verify import PROBLEMS, VerifyResult, read_records, verify_log
 
 __all__ = [
     "PROBLEMS",
     "AuditLog",
+    "ChainedSink",
     "CheckpointVerdict",
     "DbVerifyResult",
     "Durability",
@@ -65,6 +72,7 @@ __all__ = [
     "generate_keypair",
     "init_db",
     "key_id",
+    "open_sink",
     "open_tree",
     "prove_consistency_db",
     "prove_consistency_log",

@@ -14,7 +14,6 @@ record, so the chain goes on and nothing is silently deleted.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -24,17 +23,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from .._errors import AuditError
-from .._record import DecisionRecord, canonical_json
-from ._redact import check_redact_paths, redact_body
+from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
+from ._sink import ChainedSink
 from ._treehook import TreeHook
 
 if sys.platform != "win32":
     import fcntl
+
+    _flock, _LOCK_EX, _LOCK_UN = fcntl.flock, fcntl.LOCK_EX, fcntl.LOCK_UN
 
 if TYPE_CHECKING:
     from ._sign import Signer
@@ -91,44 +90,23 @@ def _rfind_newline(fd: int, end: int) -> int:
     return -1
 
 
-def _parse(line: bytes) -> DecisionRecord | None:
+def _record_digest(line: bytes) -> str | None:
+    """The ``record_digest`` of a line that is a decision record, else None."""
+    from pydantic import ValidationError
+
+    from ..record import DecisionRecord
+
     try:
-        return DecisionRecord.model_validate_json(line)
+        return DecisionRecord.model_validate_json(line).record_digest
     except (ValidationError, ValueError):
         return None
-
-
-_NOT_DIGESTED: Final = ("record_digest", "signature")
-
-
-def canonical_parts(body: dict[str, Any]) -> tuple[str, dict[str, bytes]]:
-    """A record body's digest, and the canonical JSON of each member (``"key":value``).
-
-    Each value is canonicalized once: ``join_members`` then makes the digested text and
-    the whole line from the same parts. RFC 8785 orders members by key in UTF-16 code
-    units; a record's keys are ASCII, where that is Python's string order.
-    """
-    members = {
-        key: canonical_json(key) + b":" + canonical_json(value)
-        for key, value in body.items()
-        if key not in _NOT_DIGESTED
-    }
-    return "sha256:" + hashlib.sha256(join_members(members)).hexdigest(), members
-
-
-def add_member(members: dict[str, bytes], key: str, value: Any) -> None:
-    members[key] = canonical_json(key) + b":" + canonical_json(value)
-
-
-def join_members(members: dict[str, bytes]) -> bytes:
-    return b"{" + b",".join(members[key] for key in sorted(members)) + b"}"
 
 
 def _why(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-class AuditLog:
+class AuditLog(ChainedSink):
     """An append-only, hash-chained decision log in one JSON Lines file.
 
     Opening an existing log continues its chain. Safe for many threads and for several
@@ -262,9 +240,8 @@ class AuditLog:
             if end == 0:
                 break
             start = _rfind_newline(fd, end - 1) + 1
-            record = _parse(os.pread(fd, end - 1 - start, start))
-            if record is not None:
-                head = record.record_digest
+            head = _record_digest(os.pread(fd, end - 1 - start, start))
+            if head is not None:
                 break
             if attempt:
                 raise AuditError(
@@ -300,15 +277,18 @@ class AuditLog:
 
     @staticmethod
     def _write_all(fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        written = os.write(fd, data)  # a record line: nearly always in one go
+        if written < len(data):
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
 
     # -- appending ---------------------------------------------------------------------
-    def append(self, record: DecisionRecord) -> DecisionRecord:
-        """Chain, sign and store ``record``; return it as stored.
+    def store(self, draft: Draft) -> Sealed:
+        """Chain, sign and store an unsealed record body; return it as stored.
 
-        Returns only once the record is durable (per ``durability``).
+        Returns only once the record is durable (per ``durability``). ``append`` does
+        the same for a ``DecisionRecord``.
 
         Raises:
             AuditError: the record could not be written or made durable. The log then
@@ -317,43 +297,36 @@ class AuditLog:
         """
         if os.getpid() != self._pid:
             self._after_fork()
-        body = record.to_dict()
-        body.pop("signature", None)
         if self._redact:
-            redact_body(body, self._redact)
+            draft = redact_draft(draft, self._redact)
         with self._write_lock:
             if self._broken is not None:
                 raise AuditError(f"{self.path}: {self._broken}")
             if self._fd < 0:
                 raise AuditError(f"{self.path}: the audit log is closed")
+            fd = self._fd
             try:
-                with locked(self._fd):
+                _flock(fd, _LOCK_EX)  # as ``locked`` does, without its generator
+                try:
                     self._catch_up()
-                    line = self._chain(body)
+                    sealed = seal(draft.body, self._head, self._signer, encoded=draft.encoded)
+                    line = sealed.line + b"\n"
                     self._write_line(line)
                     if self.durability == "always":
                         self._fsync()
                     if self._tree is not None:
                         self._tree.grow([line], self._size)
+                finally:
+                    _flock(fd, _LOCK_UN)
             except OSError as exc:  # flock, fstat or reading the tail
                 raise AuditError(f"{self.path}: cannot append: {_why(exc)}") from exc
             self._size += len(line)
-            self._head = body["record_digest"]
+            self._head = sealed.digest
             self._written += 1
             seq = self._written
         if self.durability == "batch":
             self._await_durable(seq)
-        return DecisionRecord.model_validate(body)
-
-    def _chain(self, body: dict[str, Any]) -> bytes:
-        body["prev_digest"] = self._head
-        digest, members = canonical_parts(body)
-        body["record_digest"] = digest
-        add_member(members, "record_digest", digest)
-        if self._signer is not None:
-            body["signature"] = self._signer.signature(digest).model_dump()
-            add_member(members, "signature", body["signature"])
-        return join_members(members) + b"\n"
+        return sealed
 
     def _write_line(self, line: bytes) -> None:
         try:

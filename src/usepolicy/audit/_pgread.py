@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .._errors import AuditError
-from .._record import DecisionRecord
+from ..record import DecisionRecord
 from ._pgschema import connect, display_url, require_psycopg, why
 from ._pgverify import rows
 from ._verify import _read_line

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from .._errors import AuditError
-from .._record import DecisionRecord
+from ..record import DecisionRecord
 from ._pgschema import COLUMNS, connect, display_url, require_psycopg, row_values, why
 from ._verify import PublicKey, _anchor_problem, _read_line, _signature_problem, _verifiers
 

@@ -26,8 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from .._errors import AuditError
-from .._record import DecisionRecord, canonical_json
-from ._filelog import add_member, canonical_parts, join_members
+from ..record import Draft, Sealed, canonical_json, seal
 from ._pgschema import (
     COLUMNS,
     connect,
@@ -37,7 +36,8 @@ from ._pgschema import (
     schema_version,
     why,
 )
-from ._spool import Spool, denied_body
+from ._sink import ChainedSink
+from ._spool import Spool
 
 if TYPE_CHECKING:
     from ._sign import Signer
@@ -68,13 +68,13 @@ def body_key(body: dict[str, Any]) -> str:
 class _Ticket:
     """One ``append`` waiting for the group commit that stores it."""
 
-    body: dict[str, Any]
-    stored: DecisionRecord | None = None
+    draft: Draft
+    stored: Sealed | None = None
     error: AuditError | None = None
     done: bool = False
 
 
-class PostgresSink:
+class PostgresSink(ChainedSink):
     """A sink storing each record in PostgreSQL, in this writer's own hash chain.
 
     Args:
@@ -167,8 +167,9 @@ class PostgresSink:
         return f"PostgresSink({self.display!r}, writer_id={self.writer_id!r})"
 
     # -- appending ----------------------------------------------------------------------
-    def append(self, record: DecisionRecord) -> DecisionRecord:
-        """Chain, sign and store ``record`` in the database; return it as stored.
+    def store(self, draft: Draft) -> Sealed:
+        """Chain, sign and store an unsealed record body in the database; return it as
+        stored. ``append`` does the same for a ``DecisionRecord``.
 
         Returns only once the transaction holding it has committed.
 
@@ -177,9 +178,7 @@ class PostgresSink:
                 a spool, the deny record of this decision is in the spool (the error
                 says so), and will be replayed into the chain.
         """
-        body = record.to_dict()
-        body.pop("signature", None)
-        ticket = _Ticket(body)
+        ticket = _Ticket(draft)
         batch: list[_Ticket] = []
         with self._cond:
             if self._closed:
@@ -216,7 +215,7 @@ class PostgresSink:
         try:
             conn = self._connection()
             self._replay(conn)
-            stored = self._insert(conn, [ticket.body for ticket in batch])
+            stored = self._insert(conn, [ticket.draft for ticket in batch])
         except AuditError as failure:
             self._spool_batch(batch, failure)
             return
@@ -230,7 +229,7 @@ class PostgresSink:
             if self._spool is not None:
                 message = f"{failure}; the deny record is kept in the spool {self._spool.path}"
                 try:
-                    self._spool.add(denied_body(ticket.body, message))
+                    self._spool.add(ticket.draft.body, message)
                     error = AuditError(message)
                 except AuditError as also:
                     error = AuditError(f"{failure}; and the spool failed too: {also}")
@@ -286,28 +285,21 @@ class PostgresSink:
         return AuditError(f"{self.display}: cannot store the record: {why(exc)}")
 
     # -- inserting ----------------------------------------------------------------------
-    def _chain(self, bodies: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[Any]]:
-        """Rows and stored records for ``bodies``, chained after the current head."""
+    def _chain(self, drafts: list[Draft]) -> tuple[list[tuple[Any, ...]], list[Sealed]]:
+        """Rows and stored records for ``drafts``, chained after the current head."""
         seq, head = self._seq, self._head
         rows: list[tuple[Any, ...]] = []
-        stored: list[dict[str, Any]] = []
-        for original in bodies:
-            body = dict(original)
-            body["prev_digest"] = head
-            digest, members = canonical_parts(body)
-            body["record_digest"] = digest
-            add_member(members, "record_digest", digest)
-            if self._signer is not None:
-                body["signature"] = self._signer.signature(digest).model_dump()
-                add_member(members, "signature", body["signature"])
+        stored: list[Sealed] = []
+        for draft in drafts:
+            sealed = seal(draft.body, head, self._signer, encoded=draft.encoded)
             seq += 1
-            head = digest
-            rows.append(row_values(self.writer_id, seq, body, join_members(members).decode()))
-            stored.append(body)
+            head = sealed.digest
+            rows.append(row_values(self.writer_id, seq, sealed.body, sealed.line.decode()))
+            stored.append(sealed)
         return rows, stored
 
-    def _insert(self, conn: Any, bodies: list[dict[str, Any]]) -> list[DecisionRecord]:
-        """Insert ``bodies`` at the head of this writer's chain, in one transaction.
+    def _insert(self, conn: Any, drafts: list[Draft]) -> list[Sealed]:
+        """Insert ``drafts`` at the head of this writer's chain, in one transaction.
 
         Another sink with the same writer id (a second process of one gateway) may have
         moved the head: the primary key then refuses the rows, and they are chained
@@ -315,7 +307,7 @@ class PostgresSink:
         """
         psycopg = require_psycopg()
         for _attempt in range(_CONFLICT_RETRIES):
-            rows, stored = self._chain(bodies)
+            rows, stored = self._chain(drafts)
             try:
                 if len(rows) == 1:  # autocommit: the statement is the transaction
                     conn.execute(_INSERT, rows[0])
@@ -333,8 +325,8 @@ class PostgresSink:
             except psycopg.Error as exc:
                 raise self._lost(exc) from exc
             self._seq += len(rows)
-            self._head = stored[-1]["record_digest"] if stored else self._head
-            return [DecisionRecord.model_validate(body) for body in stored]
+            self._head = stored[-1].digest if stored else self._head
+            return stored
         raise AuditError(
             f"{self.display}: writer `{self.writer_id}`: the chain head kept moving: is "
             "another busy gateway using the same writer id?"
@@ -384,8 +376,7 @@ class PostgresSink:
             body = record.to_dict()
             key = body_key(body)
             if key not in present:
-                body.pop("signature", None)
-                missing.append(body)
+                missing.append(Draft(body))
                 present.add(key)
         if missing:
             self._insert(conn, missing)

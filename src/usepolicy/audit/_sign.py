@@ -24,13 +24,14 @@ from .._crypto import SigningUnavailableError
 from .._crypto import ed25519 as _ed25519
 from .._crypto import serialization as _serialization
 from .._files import read_bytes
-from .._record import DecisionRecord, RecordSignature
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
         Ed25519PrivateKey,
         Ed25519PublicKey,
     )
+
+    from ..record import DecisionRecord, RecordSignature
 
 __all__ = [
     "Signer",
@@ -120,10 +121,17 @@ class Signer:
         """The matching verifier (public key only)."""
         return Verifier(self._key.public_key())
 
+    def sign_digest(self, record_digest: str) -> dict[str, str]:
+        """The ``signature`` field of a record with this ``record_digest`` (what
+        ``usepolicy.record.seal`` asks of a signer)."""
+        value = base64.b64encode(self._key.sign(record_digest.encode("utf-8")))
+        return {"alg": self.alg, "key_id": self.key_id, "value": value.decode("ascii")}
+
     def signature(self, record_digest: str) -> RecordSignature:
         """The signature of one ``record_digest``."""
-        value = self._key.sign(record_digest.encode("utf-8"))
-        return RecordSignature(key_id=self.key_id, value=base64.b64encode(value).decode("ascii"))
+        from ..record import RecordSignature
+
+        return RecordSignature.model_validate(self.sign_digest(record_digest))
 
     def sign(self, record: DecisionRecord) -> DecisionRecord:
         """A copy of ``record`` carrying its signature (the digest is unchanged)."""

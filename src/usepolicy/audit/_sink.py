@@ -1,13 +1,17 @@
-"""The sink protocol and the in-memory sink used by tests."""
+"""The sink protocol, the base of this package's chained sinks, and the in-memory sink."""
 
 from __future__ import annotations
 
 import threading
-from typing import Protocol, runtime_checkable
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from .._record import DecisionRecord
+from ..record import Draft, Sealed, seal
 
-__all__ = ["MemorySink", "Sink"]
+if TYPE_CHECKING:
+    from ..record import DecisionRecord
+
+__all__ = ["ChainedSink", "MemorySink", "Sink"]
 
 
 @runtime_checkable
@@ -22,16 +26,42 @@ class Sink(Protocol):
     def append(self, record: DecisionRecord) -> DecisionRecord: ...
 
 
-class MemorySink:
+class ChainedSink(ABC):
+    """A sink that chains and seals record bodies itself (``AuditLog``, ``PostgresSink``,
+    ``MemorySink``). An ``Enforcer`` hands it the unsealed body of each record, so a
+    record is digested and encoded once, when it takes its place in the chain."""
+
+    def append(self, record: DecisionRecord) -> DecisionRecord:
+        """Chain, seal and store ``record``; return it as stored.
+
+        Raises:
+            AuditError: the record could not be made durable.
+        """
+        from ..record import DecisionRecord
+
+        return DecisionRecord.from_body(self.store(Draft(record.to_dict())).body)
+
+    @abstractmethod
+    def store(self, draft: Draft) -> Sealed:
+        """Chain, seal and store an unsealed record body; return it as stored.
+
+        Raises:
+            AuditError: the record could not be made durable.
+        """
+
+
+class MemorySink(ChainedSink):
     """A chained, in-memory sink (for tests and examples)."""
 
     def __init__(self) -> None:
         self.records: list[DecisionRecord] = []
         self._lock = threading.Lock()
 
-    def append(self, record: DecisionRecord) -> DecisionRecord:
+    def store(self, draft: Draft) -> Sealed:
+        from ..record import DecisionRecord
+
         with self._lock:
             prev = self.records[-1].record_digest if self.records else None
-            stored = record.chained(prev)
-            self.records.append(stored)
-            return stored
+            sealed = seal(draft.body, prev, encoded=draft.encoded)
+            self.records.append(DecisionRecord.from_body(sealed.body))
+            return sealed

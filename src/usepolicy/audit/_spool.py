@@ -16,31 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import AuditError
-from .._record import DecisionRecord, record_digest
+from ..record import Draft, Sealed, denied_body
 from ._filelog import AuditLog
 from ._verify import read_records, verify_log
 
 if TYPE_CHECKING:
+    from ..record import DecisionRecord
     from ._sign import Signer
 
-__all__ = ["Spool", "denied_body"]
+__all__ = ["Spool"]
 
 _log = logging.getLogger("usepolicy.audit")
-
-
-def denied_body(body: dict[str, Any], message: str) -> dict[str, Any]:
-    """The deny a record becomes when it could not be stored: no determining rule, no
-    obligations, the ``audit-error`` last in ``errors`` (as ``Enforcer`` reports it)."""
-    denied = {k: v for k, v in body.items() if k not in ("record_digest", "signature")}
-    denied.update(
-        decision="deny",
-        determining_rule=None,
-        obligations=[],
-        errors=[*body["errors"], {"code": AuditError.code, "message": message}],
-        prev_digest=None,
-    )
-    denied["record_digest"] = record_digest(denied)
-    return denied
 
 
 class Spool:
@@ -66,9 +52,10 @@ class Spool:
             self._log = AuditLog(self.path, signer=self._signer, tree=False)
         return self._log
 
-    def add(self, body: dict[str, Any]) -> DecisionRecord:
-        """Append a record (fsynced before returning)."""
-        stored = self._open().append(DecisionRecord.model_validate(body))
+    def add(self, body: dict[str, Any], message: str) -> Sealed:
+        """Append the deny ``body`` (an unsealed record) becomes when the database cannot
+        store it, with ``message`` as its ``audit-error`` (fsynced before returning)."""
+        stored = self._open().store(Draft(denied_body(body, AuditError.code, message)))
         self.pending = True
         return stored
 

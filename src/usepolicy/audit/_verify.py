@@ -26,8 +26,8 @@ from pydantic import ValidationError
 
 from .._errors import AuditError
 from .._files import InputFileError, open_regular
-from .._record import DecisionRecord
-from ._filelog import add_member, canonical_parts, join_members, locked
+from ..record import DecisionRecord, canonical_json, seal
+from ._filelog import locked
 from ._sign import Verifier
 
 __all__ = ["PROBLEMS", "VerifyResult", "read_records", "verify_log"]
@@ -211,16 +211,14 @@ def _read_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
         return None, "bad-record", "not a decision record: timestamp: not an ISO 8601 time"
     try:
         body = record.to_dict()
-        digest, members = canonical_parts(body)
-        for key in ("record_digest", "signature"):
-            if key in body:
-                add_member(members, key, body[key])
+        sealed = seal(body, record.prev_digest)  # what this record's line must be
+        line = sealed.line if "signature" not in body else canonical_json(body)
     except (ValueError, TypeError, RecursionError) as exc:
         why = str(exc) or type(exc).__name__
         return None, "bad-record", f"not a decision record: it has no canonical JSON: {why}"
-    if digest != record.record_digest:
+    if sealed.digest != record.record_digest:
         return None, "edited", "the content does not match its record_digest"
-    if join_members(members) != raw:
+    if line != raw:
         return None, "edited", "the line is not the canonical JSON of its record"
     return record, "", ""
 

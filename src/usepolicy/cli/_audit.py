@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._errors import AuditError
-from .._record import DecisionRecord
 from ..audit import Verifier, read_records, verify_log
+from ..record import DecisionRecord
 from . import _audit_checkpoint, _audit_prove, _audit_receipt, _audit_witness
 from ._notekeys import is_note_key, note_verifier
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
+from .._enforcer import Enforcement, Enforcer
 from .._enums import LIMITS
-from .._errors import AuditError, FieldError, PolicyError, RequestError
+from .._errors import AuditError, FieldError, PolicyError
 from .._files import InputFileError, read_bytes, read_stdin
 from .._jsonpos import locate_errors
 from ..engine import Decision, Engine, Explanation
@@ -23,11 +24,10 @@ from ._output import (
 from ._policy_args import add_policy_args, load_from_args
 
 if TYPE_CHECKING:  # imported where used: a plain check stays a cold-start fast path
-    from .._enforcer import Enforcer
-    from .._record import DecisionRecord
-    from ..audit import Signer
+    from ..audit import AuditLog, PostgresSink
     from ..backends.opa import OpaEngine
     from ..policy import Policy
+    from ..record import DecisionRecord
 
 __all__ = ["configure"]
 
@@ -107,74 +107,87 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         policy_error(exc)
         return EXIT_INVALID
-    engine = Engine(policy)
+    sink: AuditLog | PostgresSink | None = None
     try:
-        enforcer = _enforcer(args, engine)
-    except (AuditError, OSError, ValueError) as exc:
+        sink = _sink(args)
+        enforcer = Enforcer(_decider(args, policy), audit_log=sink, redact=args.redact)
+    except (AuditError, OSError, ValueError, ImportError) as exc:
+        if sink is not None:
+            sink.close()
         error(str(exc))
         return EXIT_ERROR
-    decider: Engine | OpaEngine = engine
-    if args.opa_url is not None:
-        try:
-            decider = _opa_engine(args, policy)
-        except (ImportError, ValueError) as exc:
-            error(str(exc))
-            return EXIT_ERROR
     status = EXIT_ALLOWED
-    for name in args.requests:
-        source = "<stdin>" if name == "-" else name
-        try:
-            text = _read(name)
-        except InputFileError as exc:
-            if exc.code == "too-large":  # an invalid request, said as the validator says it
-                error(field_error_line(source, FieldError("$", exc.code, f"request {exc.reason}")))
-            else:
-                error(f"{source}: cannot read: {exc.reason}")
-            status = max(status, EXIT_INVALID) if status != EXIT_ERROR else status
-            continue
-        try:
-            if args.explain:
-                explanation = engine.explain(text)
-                decision = explanation.decision
-            else:
-                explanation = None
-                decision = decider.evaluate(text)
-        except RequestError as exc:
-            for err in locate_errors(text, exc.errors):
-                error(field_error_line(source, err))
-            if status != EXIT_ERROR:
-                status = EXIT_INVALID
-            if enforcer is not None and _unlogged(enforcer.check(text)):
-                status = EXIT_ERROR
-            continue
-        record = None
-        if enforcer is not None:
-            record = enforcer.log(decision)
-            if _unlogged(record):  # no durable record, no allow: never print the verdict
-                if args.format == "json":
-                    print(record.to_json())
+    try:
+        for name in args.requests:
+            source = "<stdin>" if name == "-" else name
+            try:
+                text = _read(name)
+            except InputFileError as exc:
+                if exc.code == "too-large":  # an invalid request, as the validator says it
+                    too_large = FieldError("$", exc.code, f"request {exc.reason}")
+                    error(field_error_line(source, too_large))
                 else:
-                    print(f"{source}: DENY because the decision could not be logged")
-                status = EXIT_ERROR
+                    error(f"{source}: cannot read: {exc.reason}")
+                status = _worse(status, EXIT_INVALID)
                 continue
-        if args.format == "json":
-            _print_json(record or decision.record(), explanation)
-        else:
-            _print_human(source, decision, explanation)
-            if record is not None:
-                where = args.audit_log or args.audit_sink.display
-                print(f"  logged: {where} (record {record.record_digest[:19]}…)")
-        if not decision.allowed and status == EXIT_ALLOWED:
-            status = EXIT_DENIED
-    if enforcer is not None:
+            result = enforcer.enforce(text, explain=args.explain)
+            status = _worse(status, _render(args, source, text, result, sink))
+    finally:
         enforcer.close()
-    if args.audit_sink is not None:
-        args.audit_sink.close()
+        if sink is not None:
+            sink.close()
     return status
 
 
-def _opa_engine(args: argparse.Namespace, policy: Policy) -> OpaEngine:
-    """The OPA-backed engine of ``--opa-url`` (records still go through ``--audit-log``)."""
+#: how bad each exit status is: one for several requests is the worst of them
+_RANK: Final = {EXIT_ALLOWED: 0, EXIT_DENIED: 1, EXIT_INVALID: 2, EXIT_ERROR: 3}
+
+
+def _worse(status: int, other: int) -> int:
+    return max(status, other, key=_RANK.__getitem__)
+
+
+def _render(
+    args: argparse.Namespace,
+    source: str,
+    text: str | bytes,
+    result: Enforcement,
+    sink: AuditLog | PostgresSink | None,
+) -> int:
+    """Print what happened to one request; its exit status."""
+    status = EXIT_ALLOWED if result.allowed else EXIT_DENIED
+    if result.request_error is not None:
+        for err in locate_errors(text, result.request_error.errors):
+            error(field_error_line(source, err))
+        status = EXIT_INVALID
+    elif result.decision is None:  # the decider failed: a logged deny, and exit 1
+        for problem in result.record.errors:
+            error(f"{source}: {problem.code}: {problem.message}")
+        status = EXIT_ERROR
+    if result.failure is not None:  # no durable record, no allow: never print the verdict
+        error(f"{AuditError.code}: {result.failure}")
+        if result.request_error is None:
+            if args.format == "json":
+                print(result.record.to_json())
+            else:
+                print(f"{source}: DENY because the decision could not be logged")
+        return EXIT_ERROR
+    if result.decision is None:
+        return status
+    if args.format == "json":
+        _print_json(result.record, result.explanation)
+    else:
+        _print_human(source, result.decision, result.explanation)
+        if result.stored:
+            where = getattr(sink, "display", None) or args.audit_log  # a URL's password masked
+            print(f"  logged: {where} (record {result.record.record_digest[:19]}…)")
+    return status
+
+
+def _decider(args: argparse.Namespace, policy: Policy) -> Engine | OpaEngine:
+    """The native engine, or with ``--opa-url`` the OPA-backed one."""
+    if args.opa_url is None:
+        return Engine(policy)
     if args.explain:
         raise ValueError("--explain traces the native engine; it cannot trace --opa-url")
     from ..backends.opa import OpaEngine
@@ -182,23 +195,21 @@ def _opa_engine(args: argparse.Namespace, policy: Policy) -> OpaEngine:
     return OpaEngine(args.opa_url, policy, upload=args.opa_upload, timeout=args.opa_timeout)
 
 
-def _enforcer(args: argparse.Namespace, engine: Engine) -> Enforcer | None:
-    """The enforcer that logs decisions, when ``--audit-log`` is given.
-
-    The log is opened here, so that a log that cannot be opened stops the command
-    before any request is decided.
-    """
-    args.audit_sink = None
+def _sink(args: argparse.Namespace) -> AuditLog | PostgresSink | None:
+    """The sink of ``--audit-log FILE`` or ``--audit-db URL``, opened here, so that one
+    that cannot be opened (or a database that cannot be reached, without a spool) stops
+    the command before any request is decided."""
     if args.audit_db is None and (args.writer_id or args.spool):
         raise ValueError("--writer-id and --spool need --audit-db URL")
     if args.audit_log is not None and args.audit_db is not None:
         raise ValueError("give --audit-log FILE or --audit-db URL, not both")
-    if args.audit_log is None and args.audit_db is None:
+    target = args.audit_log if args.audit_log is not None else args.audit_db
+    if target is None:
         if args.sign_key or args.redact:
             raise ValueError("--sign-key and --redact need --audit-log FILE or --audit-db URL")
         return None
-    from .._enforcer import Enforcer
-    from ..audit import AuditLog, Signer
+    from ..audit import Signer, open_sink
+    from ..audit._pgschema import is_db_url
 
     signer = None
     if args.sign_key is not None:
@@ -207,38 +218,12 @@ def _enforcer(args: argparse.Namespace, engine: Engine) -> Enforcer | None:
         except (OSError, ValueError, ImportError) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise ValueError(f"{args.sign_key}: cannot load the signing key: {why}") from exc
-    if args.audit_db is not None:
-        return _db_enforcer(args, engine, signer)
-    log = AuditLog(args.audit_log, signer=signer, redact=args.redact)
-    return Enforcer(engine, audit_log=log)
+    writer = None
+    if is_db_url(target):
+        import socket
 
-
-def _db_enforcer(args: argparse.Namespace, engine: Engine, signer: Signer | None) -> Enforcer:
-    """The enforcer of ``--audit-db``: without a spool, a database that cannot be reached
-    stops the command before any request is decided (as a log that cannot be opened)."""
-    import socket
-
-    from .._enforcer import Enforcer
-    from ..audit import PostgresSink
-
-    writer = args.writer_id or f"cli@{socket.gethostname()}"
-    try:
-        sink = PostgresSink(args.audit_db, writer, spool=args.spool, signer=signer)
-    except ImportError as exc:
-        raise ValueError(str(exc)) from exc
-    if not sink.online and args.spool is None:
-        sink.close()
-        raise AuditError(sink.last_error)
-    args.audit_sink = sink
-    return Enforcer(engine, audit_log=sink, redact=args.redact)
-
-
-def _unlogged(record: DecisionRecord) -> bool:
-    """Whether ``record`` is the deny returned because logging failed (then say why)."""
-    failures = [e.message for e in record.errors if e.code == AuditError.code]
-    for message in failures:
-        error(f"{AuditError.code}: {message}")
-    return bool(failures)
+        writer = args.writer_id or f"cli@{socket.gethostname()}"
+    return open_sink(target, signer=signer, writer_id=writer, spool=args.spool)
 
 
 def _print_json(record: DecisionRecord, explanation: Explanation | None) -> None:

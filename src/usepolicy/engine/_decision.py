@@ -3,31 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
+from .._fastrequest import request_to_builtins
 from ..policy._model import Effect
+from ..record import Draft, canonical_json, decision_draft, seal
 
 if TYPE_CHECKING:
     from .._fastrequest import Req
-    from .._record import DecisionRecord
     from ..policy._model import Policy
+    from ..record import DecisionRecord
 else:  # msgspec resolves annotations at class creation; these are opaque to it
     Req = DecisionRecord = Policy = object
 
-__all__ = ["Decision", "DecisionError", "MatchedRule", "Obligation"]
+__all__ = ["Decider", "Decision", "DecisionError", "MatchedRule", "Obligation"]
+
+
+class _Part:
+    """A part of a decision that its record holds as ``to_dict()``. The engine makes
+    each matched rule and obligation once and shares it between decisions, so its
+    canonical JSON is made once too, on first use."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def canonical_json(self) -> bytes:
+        """The canonical JSON of ``to_dict()`` (made once)."""
+        made: bytes | None = self._json  # type: ignore[attr-defined]
+        if made is None:
+            made = canonical_json(self.to_dict())
+            object.__setattr__(self, "_json", made)
+        return made
 
 
 @dataclass(frozen=True, slots=True)
-class MatchedRule:
+class MatchedRule(_Part):
     """A rule whose condition held for the request."""
 
     id: str
     effect: Effect
     reason: str
     reference: str | None
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,29 +62,38 @@ class MatchedRule:
 
 
 @dataclass(frozen=True, slots=True)
-class Obligation:
+class Obligation(_Part):
     """Something the gateway must do when it lets the use go ahead.
 
     ``rule`` is the allow rule that attached it; ``params`` its ``with:`` mapping.
+    A record holds the same three as ``RecordObligation(id, params, rule)``.
     """
 
     id: str
     params: Mapping[str, Any]
     rule: str
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "with": dict(self.params), "rule": self.rule}
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionError:
+class DecisionError(_Part):
     """An error met during evaluation (the decision is then deny)."""
 
     code: str
     message: str
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
+
+
+def _array(parts: tuple[_Part, ...]) -> bytes:
+    if not parts:
+        return b"[]"
+    return b"[" + b",".join([part.canonical_json() for part in parts]) + b"]"
 
 
 class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
@@ -97,24 +129,86 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
     @property
     def request(self) -> dict[str, Any] | None:
         """The validated request with defaults filled in (None if it never validated)."""
-        from .._fastrequest import request_to_builtins
-
         return None if self._req is None else request_to_builtins(self._req)
 
-    def record(self) -> DecisionRecord:
+    def record(
+        self, *, now: datetime | None = None, decision_id: str | None = None
+    ) -> DecisionRecord:
         """The decision record (DESIGN.md §3), unchained: ``prev_digest`` is null.
 
-        The record is made once, with a fresh ``decision_id`` and the current UTC time,
-        and the same object is returned on every later call.
-        """
-        if self._record is None:
-            from .._record import make_record
+        Args:
+            now: when the decision was made (default: the current UTC time).
+            decision_id: the record's id (default: a fresh UUID).
 
-            self._record = make_record(self)
+        Called without arguments, the record is made once and the same object is
+        returned on every later call; with either argument, a new record is made.
+        """
+        if now is not None or decision_id is not None:
+            return self._make_record(now, decision_id)
+        if self._record is None:
+            self._record = self._make_record(None, None)
         return self._record
+
+    def _make_record(self, now: datetime | None, decision_id: str | None) -> DecisionRecord:
+        from ..record import DecisionRecord
+
+        draft = self.record_draft(now=now, decision_id=decision_id)
+        sealed = seal(draft.body, None, encoded=draft.encoded)
+        return DecisionRecord.from_body(sealed.body)
+
+    def record_draft(self, *, now: datetime | None = None, decision_id: str | None = None) -> Draft:
+        """The record's body, not sealed yet (what an ``Enforcer`` hands its sink).
+
+        The engine reads no clock and makes no id: the defaults (``now``, a fresh
+        ``decision_id``) come from ``usepolicy.record``. Once ``record()`` has made the
+        record, the draft without arguments is that record's (same id, same time).
+        """
+        if self._record is not None and now is None and decision_id is None:
+            return Draft(self._record.to_dict())
+        return decision_draft(
+            decision=self.effect.value,
+            determining_rule=self.determining_rule,
+            matched_rules=[m.to_dict() for m in self.matched_rules],
+            obligations=[o.to_dict() for o in self.obligations],
+            errors=[e.to_dict() for e in self.errors],
+            request=self.request,
+            policy=self._policy,
+            engine=self._record_engine(),
+            now=now,
+            decision_id=self._record_id(decision_id),
+            encoded={
+                "matched_rules": _array(self.matched_rules),
+                "obligations": _array(self.obligations),
+                "errors": _array(self.errors),
+            },
+            validated=True,
+        )
+
+    def _record_engine(self) -> Mapping[str, str | None] | None:
+        """The engine a record names (None: this package's own)."""
+        return None
+
+    def _record_id(self, decision_id: str | None) -> str | None:
+        """The record's id, given the one asked for (another engine may have its own)."""
+        return decision_id
 
     def __repr__(self) -> str:
         return (
             f"Decision({self.effect.value}, rule={self.determining_rule!r}, "
             f"matched={[m.id for m in self.matched_rules]}, errors={len(self.errors)})"
         )
+
+
+@runtime_checkable
+class Decider(Protocol):
+    """What decides requests for an ``Enforcer``: the native ``Engine``, or an engine
+    backed by another policy engine (``usepolicy.backends.opa.OpaEngine``)."""
+
+    @property
+    def policy(self) -> Policy:
+        """The policy it decides by."""
+        ...
+
+    def evaluate(self, request: Any) -> Decision:
+        """Decide one request; never raises but for an invalid request (``RequestError``)."""
+        ...

@@ -284,3 +284,25 @@ def test_variants_of_listed_names_are_denied_through_opa(tmp_path: Path) -> None
                     assert decision.record().request["requester"][field] == name
             allowed = opa.evaluate({"requester": ORG, "purpose": "cyber.defense"})
             assert allowed.allowed
+
+
+def test_an_enforcer_decides_with_opa(server: str, tmp_path: Path) -> None:
+    """The Enforcer takes OPA as its decider: one path, the same records and guarantees."""
+    from usepolicy import Enforcer
+    from usepolicy.audit import verify_log
+
+    log = tmp_path / "audit.jsonl"
+    with OpaEngine(server, POLICY, timeout=5) as opa, Enforcer(opa, audit_log=log) as guard:
+        allowed = guard.enforce({"requester": ORG, "purpose": "intelligence.foreign"})
+        denied = guard.check({"requester": ORG, "purpose": "weapons.engagement",
+                              "autonomy": {"level": "fully_autonomous"}})  # fmt: skip
+        invalid = guard.enforce({"requester": ORG, "purpose": "nope"})
+    assert allowed.allowed and allowed.stored and allowed.record.engine.name == "opa"
+    assert denied.determining_rule == "no-fully-autonomous-weapons"
+    assert invalid.request_error is not None and invalid.record.request is None
+    assert verify_log(log).count == 3
+    with OpaEngine("http://127.0.0.1:9", POLICY, timeout=1) as down:
+        result = Enforcer(down, audit_log=None).enforce(
+            {"requester": ORG, "purpose": "cyber.defense"}
+        )
+    assert not result.allowed and result.record.errors[0].code == "opa-unreachable"

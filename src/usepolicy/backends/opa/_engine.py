@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ..._errors import BackendError, quote_value
@@ -24,9 +24,6 @@ from ...engine._decision import Decision, DecisionError, MatchedRule, Obligation
 from ...policy._model import Combine, Effect, Policy, Rule
 from ._input import NAME_KEYS, input_name_keys, name_key_fields
 from ._rego import package_path, to_rego
-
-if TYPE_CHECKING:
-    from ..._record import DecisionRecord
 
 __all__ = ["OpaDecision", "OpaEngine"]
 
@@ -42,12 +39,11 @@ class OpaDecision(Decision, gc=False):
     _engine: Mapping[str, str | None] | None = None
     _opa_decision_id: str | None = None
 
-    def record(self) -> DecisionRecord:
-        if self._record is None:
-            from ..._record import make_record
+    def _record_engine(self) -> Mapping[str, str | None] | None:
+        return self._engine
 
-            self._record = make_record(self, decision_id=self._opa_decision_id, engine=self._engine)
-        return self._record
+    def _record_id(self, decision_id: str | None) -> str | None:
+        return self._opa_decision_id or decision_id
 
 
 class _Failure(Exception):

@@ -1,41 +1,29 @@
-"""Decision records (DESIGN.md §3): canonical JSON, digests, lossless round trips."""
+"""``DecisionRecord`` and its parts: a record as a typed, frozen pydantic model.
+
+Imported only where a record is read or handed out as an object: building, sealing and
+storing records works on plain bodies, so a decision that is only printed or stored
+never imports pydantic.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._version import __version__
-
-if TYPE_CHECKING:
-    from .engine._decision import Decision
+from ._canonical import canonical_json
+from ._seal import record_digest, seal
 
 __all__ = [
     "DecisionRecord",
+    "RecordEngine",
+    "RecordError",
+    "RecordObligation",
+    "RecordPolicy",
+    "RecordRule",
     "RecordSignature",
-    "canonical_json",
-    "digest",
-    "make_record",
-    "record_digest",
 ]
-
-ENGINE_NAME = "usepolicy"
-
-
-def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JSON Canonicalization Scheme) bytes of a JSON-ready value."""
-    return rfc8785.dumps(value)
-
-
-def digest(value: Any) -> str:
-    """``sha256:<hex>`` of the canonical JSON of ``value``."""
-    return "sha256:" + hashlib.sha256(canonical_json(value)).hexdigest()
 
 
 class _Frozen(BaseModel):
@@ -43,6 +31,8 @@ class _Frozen(BaseModel):
 
 
 class RecordRule(_Frozen):
+    """A rule that matched: ``id``, ``effect``, ``reason``, ``reference``."""
+
     id: str
     effect: Literal["allow", "deny"]
     reason: str
@@ -50,19 +40,32 @@ class RecordRule(_Frozen):
 
 
 class RecordObligation(_Frozen):
-    id: str
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
-    rule: str | None = None
+    """An obligation as recorded, the same shape as the decision's ``Obligation``:
+    ``id``, ``params`` (the rule's ``with:`` mapping, stored as ``with``) and ``rule``
+    (the allow rule that attached it)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+    id: str
+    params: dict[str, Any] = Field(default_factory=dict, alias="with")
+    rule: str | None = None
+
+    @property
+    def with_(self) -> dict[str, Any]:
+        """``params`` under its former name."""
+        return self.params
+
 
 class RecordError(_Frozen):
+    """An error met while deciding (or storing): ``code`` and ``message``."""
+
     code: str
     message: str
 
 
 class RecordPolicy(_Frozen):
+    """The policy that decided: ``name``, ``version``, ``digest``."""
+
     name: str
     version: str
     digest: str
@@ -115,6 +118,11 @@ class DecisionRecord(_Frozen):
     def allowed(self) -> bool:
         return self.decision == "allow"
 
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> DecisionRecord:
+        """The record of a body (``to_dict()`` form, as ``seal`` returns it)."""
+        return cls.model_validate(body)
+
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready builtins, in DESIGN.md field order.
 
@@ -142,56 +150,6 @@ class DecisionRecord(_Frozen):
         return record_digest(self.to_dict())
 
     def chained(self, prev_digest: str | None) -> DecisionRecord:
-        """A copy linked to the previous record of a log, with a fresh digest."""
-        body = self.to_dict()
-        body["prev_digest"] = prev_digest
-        body["record_digest"] = record_digest(body)
-        return DecisionRecord.model_validate(body)
-
-
-def record_digest(body: dict[str, Any]) -> str:
-    return digest({k: v for k, v in body.items() if k not in ("record_digest", "signature")})
-
-
-def utc_timestamp(now: datetime | None = None) -> str:
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def make_record(
-    decision: Decision,
-    *,
-    now: datetime | None = None,
-    decision_id: str | None = None,
-    engine: Mapping[str, str | None] | None = None,
-) -> DecisionRecord:
-    """Build the record of a decision (unchained).
-
-    ``engine`` replaces ``{"name": "usepolicy", "version": ...}`` for decisions made by
-    another engine (``name``, ``version`` and optionally ``revision``).
-    """
-    request = decision.request
-    if request is not None and request.get("request_id") is None:
-        request["request_id"] = str(uuid.uuid4())
-    policy = decision.policy
-    body: dict[str, Any] = {
-        "record_version": 1,
-        "decision_id": decision_id or str(uuid.uuid4()),
-        "timestamp": utc_timestamp(now),
-        "decision": decision.effect.value,
-        "determining_rule": decision.determining_rule,
-        "matched_rules": [m.to_dict() for m in decision.matched_rules],
-        "obligations": [o.to_dict() for o in decision.obligations],
-        "errors": [e.to_dict() for e in decision.errors],
-        "request": request,
-        "request_digest": None if request is None else digest(request),
-        "policy": {"name": policy.name, "version": policy.version, "digest": policy.digest},
-        "engine": (
-            {k: v for k, v in engine.items() if v is not None}  # absent, not null
-            if engine
-            else {"name": ENGINE_NAME, "version": __version__}
-        ),
-        "prev_digest": None,
-    }
-    body["record_digest"] = record_digest(body)
-    return DecisionRecord.model_validate(body)
+        """A copy linked to the previous record of a log, with a fresh digest (and no
+        signature: sign the copy again)."""
+        return DecisionRecord.model_validate(seal(self.to_dict(), prev_digest).body)

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import AuditError
-from .._record import DecisionRecord, digest, record_digest
-from .._request import UseRequest
+from .._fastrequest import FIELD_ORDER
+from ._build import Draft
+from ._canonical import digest
+from ._seal import seal
 
-__all__ = ["check_redact_paths", "redact", "redact_body", "unredact"]
+if TYPE_CHECKING:
+    from ._model import DecisionRecord
+
+__all__ = ["check_redact_paths", "redact", "redact_body", "redact_draft", "unredact"]
 
 
 def check_redact_paths(paths: Iterable[str]) -> tuple[str, ...]:
@@ -31,8 +36,8 @@ def check_redact_paths(paths: Iterable[str]) -> tuple[str, ...]:
         parts = path.split(".") if isinstance(path, str) else []
         if not parts or not all(parts):
             raise ValueError(f"bad redaction path `{path}`: expected a dotted field path")
-        if parts[0] not in UseRequest.model_fields:
-            known = ", ".join(UseRequest.model_fields)
+        if parts[0] not in FIELD_ORDER:
+            known = ", ".join(FIELD_ORDER)
             raise ValueError(f"bad redaction path `{path}`: request fields are {known}")
         if path not in checked:
             checked.append(path)
@@ -49,16 +54,17 @@ def _parent(request: dict[str, Any], path: str) -> tuple[dict[str, Any], str] | 
     return node, leaf
 
 
-def redact_body(body: dict[str, Any], paths: Iterable[str]) -> None:
-    """Redact ``paths`` in a record body (``DecisionRecord.to_dict()``) in place.
+def redact_body(body: dict[str, Any], paths: Iterable[str]) -> bool:
+    """Redact ``paths`` (checked) in a record body in place; whether anything changed.
 
     Absent or null fields are left alone and not listed; a path already listed in
-    ``redacted`` is not redacted twice. ``record_digest`` is not recomputed here.
+    ``redacted`` is not redacted twice. The body is not sealed again here.
     """
     request = body.get("request")
     if request is None:
-        return
+        return False
     done: list[str] = list(body.get("redacted") or ())
+    listed = len(done)
     request = copy.deepcopy(request)
     for path in paths:
         if path in done:
@@ -69,9 +75,20 @@ def redact_body(body: dict[str, Any], paths: Iterable[str]) -> None:
         node, leaf = found
         node[leaf] = digest(node[leaf])
         done.append(path)
-    if done:
-        body["request"] = request
-        body["redacted"] = done
+    if len(done) == listed:
+        return False
+    body["request"] = request
+    body["redacted"] = done
+    return True
+
+
+def redact_draft(draft: Draft, paths: Iterable[str]) -> Draft:
+    """``draft`` with ``paths`` (checked) redacted; the same draft if nothing was."""
+    body = dict(draft.body)
+    if not redact_body(body, paths):
+        return draft
+    # the request changed: its canonical JSON is made again when sealed
+    return Draft(body, {k: v for k, v in draft.encoded.items() if k != "request"})
 
 
 def redact(record: DecisionRecord, paths: Iterable[str]) -> DecisionRecord:
@@ -79,11 +96,11 @@ def redact(record: DecisionRecord, paths: Iterable[str]) -> DecisionRecord:
 
     Redact before a record is chained and signed: the copy's signature is dropped.
     """
+    from ._model import DecisionRecord
+
     body = record.to_dict()
-    body.pop("signature", None)
     redact_body(body, check_redact_paths(paths))
-    body["record_digest"] = record_digest(body)
-    return DecisionRecord.model_validate(body)
+    return DecisionRecord.from_body(seal(body, record.prev_digest).body)
 
 
 def unredact(record: DecisionRecord, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Redaction: fields stored as digests, the request digest still provable."""
+"""Redaction: fields stored as their digest, the request digest still provable."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from usepolicy import AuditError, AuditLog, Enforcer, MemorySink
-from usepolicy._record import digest
-from usepolicy.audit import read_records, redact, unredact, verify_log
+from usepolicy.audit import read_records, verify_log
+from usepolicy.record import digest, redact, unredact
 
 from .conftest import ALLOWED, MakeRecord
 
@@ -92,3 +92,16 @@ def test_an_invalid_request_has_nothing_to_redact(tmp_path: Path):
     assert stored.redacted is None
     assert "secret" not in (tmp_path / "a.jsonl").read_text()
     guard.close()
+
+
+def test_redaction_paths_are_the_request_fields():
+    """Redaction checks paths against the fast validator's field table, which must be
+    the public model's fields in its order (``request_to_builtins`` relies on it too)."""
+    from usepolicy import UseRequest
+    from usepolicy._fastrequest import FIELD_ORDER
+    from usepolicy.record import check_redact_paths
+
+    assert tuple(UseRequest.model_fields) == FIELD_ORDER
+    assert check_redact_paths([f"{name}.x" for name in UseRequest.model_fields])
+    with pytest.raises(ValueError, match="request fields are request_id, requester"):
+        check_redact_paths(["requestor"])

@@ -1,4 +1,4 @@
-"""Decision records: fields, digests, canonical JSON, lossless round trips."""
+"""Decision records as models (``usepolicy.record.DecisionRecord``): fields, digests, round trips."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import usepolicy
 from usepolicy import DecisionRecord
 
-from .strategies import requests
+from ..strategies import requests
 
 ENGINE = usepolicy.Engine(usepolicy.load_policy())
 
@@ -102,3 +102,32 @@ def test_policy_digest_ignores_comments_formatting_and_key_order(tmp_path: Any) 
     assert usepolicy.loads_policy(a).digest == usepolicy.loads_policy(b).digest
     c = a.replace("reason: x", "reason: y")
     assert usepolicy.loads_policy(c).digest != usepolicy.loads_policy(a).digest
+
+
+def test_the_record_package_builds_and_seals_without_pydantic() -> None:
+    """Records are built, sealed and stored as plain bodies; the models (and pydantic)
+    load only when a record is handed out as an object."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, usepolicy\n"
+        "from usepolicy.record import seal\n"
+        "engine = usepolicy.Engine(usepolicy.load_policy())\n"
+        "draft = engine.evaluate({'requester': {'organization': 'A'},"
+        " 'purpose': 'cyber.defense'}).record_draft()\n"
+        "sealed = seal(draft.body, None, encoded=draft.encoded)\n"
+        "print(sealed.digest[:7], sorted(m for m in sys.modules if m.startswith('pydantic')))\n"
+        "from usepolicy.record import DecisionRecord\n"
+        "print(DecisionRecord.from_body(sealed.body).record_digest == sealed.digest)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["sha256: []", "True"]
+
+
+def test_every_name_the_record_package_exports_resolves() -> None:
+    import usepolicy.record
+
+    for name in usepolicy.record.__all__:
+        assert getattr(usepolicy.record, name) is not None, name
+    assert len(set(usepolicy.record.__all__)) == len(usepolicy.record.__all__)

@@ -1,0 +1,104 @@
+"""Decision records (DESIGN.md §3): how they are built, sealed and read.
+
+- ``DecisionRecord`` and its parts (``RecordRule``, ``RecordObligation``,
+  ``RecordError``, ``RecordPolicy``, ``RecordEngine``, ``RecordSignature``): a record
+  as a typed pydantic model, imported on first use.
+- ``canonical_json`` / ``digest``: RFC 8785 canonical JSON and ``sha256:`` digests.
+- ``seal(body, prev, signer)``: chain, digest and sign a record body, and write its
+  canonical line; every audit sink stores records with it, and verifying a record is
+  sealing it again.
+- ``decision_draft``, ``rejected_draft``, ``denied_body``: the one place record bodies
+  are made (the engine's ``Decision.record`` and the ``Enforcer`` call them).
+- ``redact`` / ``unredact``: store request fields only as their digest, and prove them.
+- ``UseDenied``: raised by ``Enforcer.require``, carrying the record.
+
+This package stands below the engine and the audit sinks: it imports neither.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from ._build import (
+    ENGINE_NAME,
+    Draft,
+    PolicyRef,
+    decision_draft,
+    denied_body,
+    new_decision_id,
+    raw_digest,
+    rejected_draft,
+    utc_timestamp,
+    utc_timestamp_now,
+)
+from ._canonical import canonical_json, digest
+from ._denied import UseDenied
+from ._redact import check_redact_paths, redact, redact_body, redact_draft, unredact
+from ._seal import UNDIGESTED, DigestSigner, Sealed, record_digest, seal
+
+if TYPE_CHECKING:
+    from ._model import (
+        DecisionRecord,
+        RecordEngine,
+        RecordError,
+        RecordObligation,
+        RecordPolicy,
+        RecordRule,
+        RecordSignature,
+    )
+
+_MODELS = frozenset(
+    {
+        "DecisionRecord",
+        "RecordEngine",
+        "RecordError",
+        "RecordObligation",
+        "RecordPolicy",
+        "RecordRule",
+        "RecordSignature",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    # the pydantic models load on first use (PEP 562): building, sealing and storing
+    # records never needs them
+    if name not in _MODELS:
+        raise AttributeError(f"module 'usepolicy.record' has no attribute {name!r}")
+    from . import _model
+
+    value = getattr(_model, name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "ENGINE_NAME",
+    "UNDIGESTED",
+    "DecisionRecord",
+    "DigestSigner",
+    "Draft",
+    "PolicyRef",
+    "RecordEngine",
+    "RecordError",
+    "RecordObligation",
+    "RecordPolicy",
+    "RecordRule",
+    "RecordSignature",
+    "Sealed",
+    "UseDenied",
+    "canonical_json",
+    "check_redact_paths",
+    "decision_draft",
+    "denied_body",
+    "digest",
+    "new_decision_id",
+    "raw_digest",
+    "record_digest",
+    "redact",
+    "redact_body",
+    "redact_draft",
+    "rejected_draft",
+    "seal",
+    "unredact",
+    "utc_timestamp",
+    "utc_timestamp_now",
+]

@@ -1,0 +1,249 @@
+"""Where record bodies are made: the record of a decision, of an input that never
+became a request, and the deny a record becomes when it cannot be stored.
+
+A body is JSON-ready builtins in DESIGN.md §3 field order, unsealed: ``seal`` chains,
+digests and signs it. The clock and the ids come from the caller; the current time and
+``new_decision_id`` are the defaults, kept here so that the engine never reads a clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import orjson
+
+from .._version import __version__
+from ._canonical import canonical_json, digest, encode_fast, mixed_planes
+
+__all__ = [
+    "ENGINE_NAME",
+    "Draft",
+    "PolicyRef",
+    "decision_draft",
+    "denied_body",
+    "new_decision_id",
+    "raw_digest",
+    "rejected_draft",
+    "utc_timestamp",
+    "utc_timestamp_now",
+]
+
+ENGINE_NAME: Final = "usepolicy"
+RECORD_VERSION: Final = 1
+
+
+class PolicyRef(Protocol):
+    """What a record says of the policy that decided (``Policy`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def digest(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A record body before ``seal``, with ``encoded``: the canonical JSON of some of its
+    members, made already (the request's, to digest it; the matched rules' that the
+    engine made once), so that sealing need not make them again."""
+
+    body: dict[str, Any]
+    encoded: Mapping[str, bytes] = field(default_factory=dict)
+
+
+# RFC 9562 variant bits (10xx) for the first hex digit of the fourth group
+_VARIANT: Final = {f"{n:x}": "89ab"[n & 3] for n in range(16)}
+
+
+def new_decision_id() -> str:
+    """The default decision id: a fresh random UUID (version 4), as ``str(uuid.uuid4())``
+    writes it: 122 random bits from ``os.urandom``, formatted directly (``uuid4()``
+    costs several times as much, and a record is made for every decision)."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+def utc_timestamp(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (a naive ``moment`` is local time)."""
+    m = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T"
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d}.{m.microsecond:06d}Z"
+    )
+
+
+_second: tuple[int, str] = (-1, "")  # the last second formatted, replaced whole
+
+
+def utc_timestamp_now() -> str:
+    """``utc_timestamp`` of the current time, formatting the date and time once a second."""
+    global _second
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    cached = _second
+    if cached[0] != seconds:
+        cached = _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{nanos // 1000:06d}Z"
+
+
+_OPTIONS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
+def _validated_request_json(request: dict[str, Any]) -> bytes:
+    """``canonical_json`` of a request the engine validated, where floats can only be
+    attribute values and every other value has an exact JSON type: only the attributes
+    need the search for floats that ``canonical_json`` makes everywhere."""
+    attributes = request.get("attributes")
+    if attributes and float in {type(value) for value in attributes.values()}:
+        fast = encode_fast(attributes)
+        if fast is None:
+            return canonical_json(request)
+        written = {**request, "attributes": orjson.Fragment(fast[1])}
+    else:
+        written = request
+    try:
+        out = orjson.dumps(written, option=_OPTIONS)
+    except TypeError:  # beyond what validation lets through: the reference decides
+        return canonical_json(request)
+    if not out.isascii() and mixed_planes(out):
+        return canonical_json(request)
+    return out
+
+
+def _engine(engine: Mapping[str, str | None] | None) -> dict[str, str]:
+    if not engine:
+        return {"name": ENGINE_NAME, "version": __version__}
+    return {k: v for k, v in engine.items() if v is not None}  # absent, not null
+
+
+def _policy(policy: PolicyRef) -> dict[str, str]:
+    return {"name": policy.name, "version": policy.version, "digest": policy.digest}
+
+
+def decision_draft(
+    *,
+    decision: str,
+    determining_rule: str | None,
+    matched_rules: Sequence[Mapping[str, Any]],
+    obligations: Sequence[Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]],
+    request: Mapping[str, Any] | None,
+    policy: PolicyRef,
+    engine: Mapping[str, str | None] | None = None,
+    now: datetime | None = None,
+    decision_id: str | None = None,
+    encoded: Mapping[str, bytes] | None = None,
+    validated: bool = False,
+) -> Draft:
+    """The record of a decision, unsealed. The mappings given become part of the body
+    (they are not copied): give fresh ones.
+
+    Args:
+        request: the validated request with its defaults; a request without
+            ``request_id`` gets the decision id as its id.
+        engine: the engine that decided (``name``, ``version``, optional ``revision``);
+            None for this package's engine.
+        now: when the decision was made (default: the current time).
+        decision_id: the record's id (default: ``new_decision_id()``).
+        encoded: the canonical JSON of some of the members above, by body key
+            (``matched_rules``, ``obligations``, ``errors``), made already.
+        validated: ``request`` is one the engine's validator made (``Decision.request``):
+            floats only among its attribute values, all else of exact JSON types.
+    """
+    decision_id = decision_id or new_decision_id()
+    parts = dict(encoded or ())
+    request_digest: str | None = None
+    body_request: dict[str, Any] | None = None
+    if request is not None:
+        body_request = request if type(request) is dict else dict(request)
+        if body_request.get("request_id") is None:
+            body_request["request_id"] = decision_id
+        parts["request"] = (
+            _validated_request_json(body_request) if validated else canonical_json(body_request)
+        )
+        request_digest = "sha256:" + hashlib.sha256(parts["request"]).hexdigest()
+    body: dict[str, Any] = {
+        "record_version": RECORD_VERSION,
+        "decision_id": decision_id,
+        "timestamp": utc_timestamp_now() if now is None else utc_timestamp(now),
+        "decision": decision,
+        "determining_rule": determining_rule,
+        "matched_rules": list(matched_rules),
+        "obligations": list(obligations),
+        "errors": list(errors),
+        "request": body_request,
+        "request_digest": request_digest,
+        "policy": _policy(policy),
+        "engine": _engine(engine),
+        "prev_digest": None,
+    }
+    return Draft(body, parts)
+
+
+def raw_digest(raw: Any) -> str | None:
+    """The digest of an input that failed validation, when it is JSON at all: JSON text
+    is digested as the value it holds, other text as a JSON string; None for input that
+    is not JSON-serializable (or not even text)."""
+    try:
+        if hasattr(raw, "model_dump"):  # a pydantic model such as UseRequest
+            raw = raw.model_dump(mode="json")
+        elif isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        if isinstance(raw, str):
+            with contextlib.suppress(ValueError, RecursionError):
+                raw = json.loads(raw)
+        return digest(raw)
+    except Exception:  # not JSON-serializable, or too deep: no digest
+        return None
+
+
+def rejected_draft(
+    raw: Any,
+    errors: Sequence[Mapping[str, str]],
+    policy: PolicyRef,
+    *,
+    now: datetime | None = None,
+    decision_id: str | None = None,
+) -> Draft:
+    """The deny record of an input that never became a valid request: no request, its
+    ``errors`` (each ``code`` and ``message``), and the digest of the raw input."""
+    body: dict[str, Any] = {
+        "record_version": RECORD_VERSION,
+        "decision_id": decision_id or new_decision_id(),
+        "timestamp": utc_timestamp_now() if now is None else utc_timestamp(now),
+        "decision": "deny",
+        "determining_rule": None,
+        "matched_rules": [],
+        "obligations": [],
+        "errors": list(errors),
+        "request": None,
+        "request_digest": raw_digest(raw),
+        "policy": _policy(policy),
+        "engine": _engine(None),
+        "prev_digest": None,
+    }
+    return Draft(body)
+
+
+def denied_body(body: Mapping[str, Any], code: str, message: str) -> dict[str, Any]:
+    """The deny a record becomes when it cannot be stored: no determining rule, no
+    obligations, the error (``audit-error``) last in ``errors``, outside any chain.
+    Unsealed: its digest and signature are dropped."""
+    denied = {k: v for k, v in body.items() if k not in ("record_digest", "signature")}
+    denied.update(
+        decision="deny",
+        determining_rule=None,
+        obligations=[],
+        errors=[*body["errors"], {"code": code, "message": message}],
+        prev_digest=None,
+    )
+    return denied
