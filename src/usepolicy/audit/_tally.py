@@ -1,0 +1,143 @@
+"""Bounded counters for ``AuditStats``: a log is read once, and may be hostile.
+
+A crafted log can hold a million distinct organisation names (each a megabyte long),
+still chained correctly: no key is kept longer than ``MAX_KEY`` characters, and no
+counter holds more than its ``cap`` keys. Keys seen after a counter is full are
+counted together under ``other``, so every count shown for a named key is exact and
+the totals still add up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+__all__ = ["KINDS", "MAX_KEY", "Entry", "Tally", "Timeline", "clip"]
+
+#: the classes every count is split by: allowed, denied by the policy, invalid request
+KINDS: Final = ("allow", "deny", "invalid")
+MAX_KEY: Final = 200
+
+
+def clip(value: Any) -> str:
+    """A value as a bounded, one-line key: strings as they are, anything else as JSON."""
+    if not isinstance(value, str):
+        try:
+            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError):  # pragma: no cover - records hold JSON values
+            value = repr(value)
+    return value if len(value) <= MAX_KEY else value[: MAX_KEY - 1] + "…"
+
+
+@dataclass(slots=True)
+class Entry:
+    """One key's counts by kind, and where it was first and last seen."""
+
+    counts: list[int] = field(default_factory=lambda: [0, 0, 0])
+    first: str = ""
+    last: str = ""
+    example: str | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = dict(zip(KINDS, self.counts, strict=True))
+        body.update(total=self.total, first=self.first, last=self.last)
+        if self.example is not None:
+            body["example"] = self.example
+        return body
+
+
+class Tally:
+    """Counts by key (a string or a tuple of strings), at most ``cap`` keys."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.entries: dict[Any, Entry] = {}
+        self.other = Entry()
+
+    def add(self, key: Any, kind: int, where: str, example: str | None = None) -> None:
+        entry = self.entries.get(key)
+        if entry is None:
+            if len(self.entries) >= self.cap:
+                entry = self.other
+            else:
+                entry = self.entries[key] = Entry(first=where, example=example)
+        if not entry.first:
+            entry.first = where
+        entry.counts[kind] += 1
+        entry.last = where
+
+    def top(self, limit: int | None = None) -> list[tuple[Any, Entry]]:
+        """(key, entry) by count, most first (ties by key); ``other`` is not among them."""
+        ranked = sorted(self.entries.items(), key=lambda item: (-item[1].total, str(item[0])))
+        return ranked[:limit] if limit is not None else ranked
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.entries)
+
+
+# Bucket widths in seconds, each a multiple of the one before, so buckets merge exactly
+# when the span grows; past a week the width doubles.
+_WIDTHS: Final = (1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
+#: buckets are aligned to a Monday at midnight UTC, so weeks start on Mondays
+ORIGIN: Final = datetime(1970, 1, 5, tzinfo=UTC)
+
+
+def _width_after(width: int) -> int:
+    later = [w for w in _WIDTHS if w > width]
+    return later[0] if later else width * 2
+
+
+class Timeline:
+    """Counts by kind per time bucket; the buckets widen as the span grows, so there are
+    never more than ``max_buckets`` of them, whatever the order of the records."""
+
+    def __init__(self, max_buckets: int = 240) -> None:
+        self.max_buckets = max_buckets
+        self.width = _WIDTHS[0]
+        self.buckets: dict[int, list[int]] = {}  # bucket index -> counts by kind
+
+    def add(self, moment: datetime, kind: int) -> None:
+        seconds = int((moment - ORIGIN).total_seconds())
+        index = seconds // self.width
+        counts = self.buckets.get(index)
+        if counts is None:
+            counts = self.buckets[index] = [0, 0, 0]
+            if len(self.buckets) > self.max_buckets:
+                self._widen()
+                counts = self.buckets[seconds // self.width]
+        counts[kind] += 1
+
+    def _widen(self) -> None:
+        first = min(self.buckets) * self.width  # seconds since ORIGIN
+        last = (max(self.buckets) + 1) * self.width - 1
+        width = _width_after(self.width)
+        while last // width - first // width + 1 > self.max_buckets:
+            width = _width_after(width)
+        factor = width // self.width
+        merged: dict[int, list[int]] = {}
+        for index, counts in self.buckets.items():
+            into = merged.setdefault(index // factor, [0, 0, 0])
+            for kind, count in enumerate(counts):
+                into[kind] += count
+        self.width, self.buckets = width, merged
+
+    def rows(self) -> list[tuple[datetime, list[int]]]:
+        """(bucket start, counts by kind) in time order, empty buckets included."""
+        if not self.buckets:
+            return []
+        low, high = min(self.buckets), max(self.buckets)
+        step = timedelta(seconds=self.width)
+        return [
+            (ORIGIN + index * step, self.buckets.get(index, [0, 0, 0]))
+            for index in range(low, high + 1)
+        ]
