@@ -9,6 +9,8 @@ or raises ``AuditError`` when it cannot make it durable.
 - ``PostgresSink``: records in PostgreSQL, one chain per writer (extra ``[postgres]``);
   ``init_db``, ``verify_db``, ``export_db``, ``query_db`` for its schema and inspectors.
 - ``verify_log``: check a log offline (chain, digests, signatures, anchors).
+- ``collect_stats``: verify a log and count what it holds, in one pass (``AuditStats``);
+  ``usepolicy.report`` draws it as an HTML page.
 - ``Signer`` / ``Verifier`` / ``generate_keypair``: Ed25519 signing (extra ``[sign]``).
 - ``redact`` / ``unredact``: store request fields only as digests, and prove them later.
 - ``checkpoint_log`` / ``prove_inclusion_log`` / ``prove_consistency_log`` /
@@ -40,11 +42,14 @@ from ._postgres import PostgresSink
 from ._redact import redact, unredact
 from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
 from ._sink import MemorySink, Sink
+from ._stats import AuditStats, AuditSummary, collect_stats
 from ._verify import PROBLEMS, VerifyResult, read_records, verify_log
 
 __all__ = [
     "PROBLEMS",
     "AuditLog",
+    "AuditStats",
+    "AuditSummary",
     "CheckpointVerdict",
     "DbVerifyResult",
     "Durability",
@@ -59,6 +64,7 @@ __all__ = [
     "WriterResult",
     "checkpoint_db",
     "checkpoint_log",
+    "collect_stats",
     "export_db",
     "find_decision",
     "find_decision_db",

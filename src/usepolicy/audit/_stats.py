@@ -140,15 +140,19 @@ class AuditStats:
         for obligation in record.obligations:
             self.obligations.add(clip(obligation.id), kind, where)
         for error in record.errors:
-            self.errors.add(_error_code(error.code, error.message), kind, where, clip(error.message))
+            self.errors.add(
+                _error_code(error.code, error.message), kind, where, clip(error.message)
+            )
         if kind != ALLOW:
             self._add_deny(record, kind, where)
         policy = record.policy
         self.policies.add((clip(policy.name), clip(policy.version), policy.digest), kind, where)
         if writer is not None:
             self.writers.add(clip(writer), kind, where)
-        shown_rule = rule if not record.errors else _error_code(
-            record.errors[0].code, record.errors[0].message
+        shown_rule = (
+            rule
+            if not record.errors
+            else _error_code(record.errors[0].code, record.errors[0].message)
         )
         self.groups.add((KINDS[kind], shown_rule, organization, purpose), kind, where)
         if self.rows is not None:
@@ -165,7 +169,9 @@ class AuditStats:
             self.denies.add(key, kind, where, clip(first.message))
             return
         if record.determining_rule is None:
-            self.denies.add((DEFAULT_RULE, "no rule matched: the policy's default", ""), kind, where)
+            self.denies.add(
+                (DEFAULT_RULE, "no rule matched: the policy's default", ""), kind, where
+            )
             return
         rule = next((m for m in record.matched_rules if m.id == record.determining_rule), None)
         reason = clip(rule.reason) if rule else ""

@@ -98,28 +98,32 @@ def _width_after(width: int) -> int:
 
 
 class Timeline:
-    """Counts by kind per time bucket; the buckets widen as the span grows, so there are
-    never more than ``max_buckets`` of them, whatever the order of the records."""
+    """Counts by kind per time bucket; the buckets widen as the span grows, so the span
+    never takes more than ``max_buckets`` buckets, whatever the order of the records."""
 
     def __init__(self, max_buckets: int = 240) -> None:
         self.max_buckets = max_buckets
         self.width = _WIDTHS[0]
         self.buckets: dict[int, list[int]] = {}  # bucket index -> counts by kind
+        self.low = self.high = 0  # the first and last bucket index, when there are any
 
     def add(self, moment: datetime, kind: int) -> None:
         seconds = int((moment - ORIGIN).total_seconds())
         index = seconds // self.width
         counts = self.buckets.get(index)
         if counts is None:
+            if not self.buckets:
+                self.low = self.high = index
+            self.low, self.high = min(self.low, index), max(self.high, index)
             counts = self.buckets[index] = [0, 0, 0]
-            if len(self.buckets) > self.max_buckets:
+            if self.high - self.low >= self.max_buckets:
                 self._widen()
                 counts = self.buckets[seconds // self.width]
         counts[kind] += 1
 
     def _widen(self) -> None:
-        first = min(self.buckets) * self.width  # seconds since ORIGIN
-        last = (max(self.buckets) + 1) * self.width - 1
+        first = self.low * self.width  # seconds since ORIGIN
+        last = (self.high + 1) * self.width - 1
         width = _width_after(self.width)
         while last // width - first // width + 1 > self.max_buckets:
             width = _width_after(width)
@@ -130,14 +134,14 @@ class Timeline:
             for kind, count in enumerate(counts):
                 into[kind] += count
         self.width, self.buckets = width, merged
+        self.low, self.high = first // width, last // width
 
     def rows(self) -> list[tuple[datetime, list[int]]]:
         """(bucket start, counts by kind) in time order, empty buckets included."""
         if not self.buckets:
             return []
-        low, high = min(self.buckets), max(self.buckets)
         step = timedelta(seconds=self.width)
         return [
             (ORIGIN + index * step, self.buckets.get(index, [0, 0, 0]))
-            for index in range(low, high + 1)
+            for index in range(self.low, self.high + 1)
         ]

@@ -168,12 +168,16 @@ def _table(summary: AuditSummary) -> dict[str, Any]:
                      (purpose, False), (entry.first, True), (entry.last, True)]  # fmt: skip
             rows.append({"decision": kind, "rule": rule, "org": org, "purpose": purpose,
                          "count": entry.total, "cells": cells})  # fmt: skip
-        note = (f"{_records(stats.counted)} are too many for one row each: one row per "
-                "decision, rule, organisation and purpose, with the count and the first "
-                f"and last {where}. `usepolicy audit show` lists the records themselves.")
+        note = (
+            f"{_records(stats.counted)} are too many for one row each: one row per "
+            "decision, rule, organisation and purpose, with the count and the first "
+            f"and last {where}. `usepolicy audit show` lists the records themselves."
+        )
         if stats.groups.other.total:
-            note += (f" {_records(stats.groups.other.total)} in groups beyond the first "
-                     f"{stats.groups.cap:,} are not in the table.")
+            note += (
+                f" {_records(stats.groups.other.total)} in groups beyond the first "
+                f"{stats.groups.cap:,} are not in the table."
+            )
         decision_column = 1
     filters = [
         (name, label, sorted({row[name] for row in rows}))
