@@ -3,7 +3,6 @@ window and the bounds hold, and a tampered log is reported with what was read.""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,19 +152,25 @@ def test_the_json_form_has_every_section(sample: Path):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(-(10**10), 10**10), min_size=1, max_size=400), st.integers(2, 50))
-def test_a_timeline_keeps_every_count_in_at_most_max_buckets(offsets: list[int], most: int):
+@given(
+    st.lists(st.integers(-(10**10), 10**10), min_size=1, max_size=400),
+    st.integers(2, 50),
+    st.integers(1, 60),
+)
+def test_a_timeline_keeps_every_count_in_at_most_max_buckets(
+    offsets: list[int], most: int, shown: int
+):
     timeline = Timeline(max_buckets=most)
     for i, offset in enumerate(offsets):
         timeline.add(ORIGIN + timedelta(seconds=offset), i % 3)
-    assert len(timeline.buckets) <= most
-    rows = timeline.rows()
-    assert sum(sum(counts) for _, counts in rows) == len(offsets)
-    width = timedelta(seconds=timeline.width)
-    for offset in offsets:  # each moment lies in a bucket that counts something
-        moment = ORIGIN + timedelta(seconds=offset)
-        bucket = [counts for start, counts in rows if start <= moment < start + width]
-        assert len(bucket) == 1 and sum(bucket[0]) > 0
+    for limit in (None, shown):
+        width, rows = timeline.rows(limit)
+        assert len(rows) <= max(limit or most, 2)  # two buckets may always be needed
+        assert sum(sum(counts) for _, counts in rows) == len(offsets)
+        for offset in offsets:  # each moment lies in one bucket, and that one counts
+            moment = ORIGIN + timedelta(seconds=offset)
+            bucket = [c for start, c in rows if start <= moment < start + timedelta(seconds=width)]
+            assert len(bucket) == 1 and sum(bucket[0]) > 0
 
 
 def test_times_without_a_zone_are_utc():

@@ -157,7 +157,7 @@ class AuditStats:
         self.groups.add((KINDS[kind], shown_rule, organization, purpose), kind, where)
         if self.rows is not None:
             if len(self.rows) < self.max_rows:
-                time = record.timestamp if moment is None else _iso(moment)
+                time = record.timestamp if moment is None else f"{moment:%Y-%m-%dT%H:%M:%SZ}"
                 self.rows.append((where, time, KINDS[kind], shown_rule, organization, purpose))
             else:
                 self.rows = None
@@ -165,7 +165,8 @@ class AuditStats:
     def _add_deny(self, record: DecisionRecord, kind: int, where: str) -> None:
         if record.errors:
             first = record.errors[0]
-            key = (_error_code(first.code, first.message), "an error: the use is denied", "")
+            why = "invalid request" if kind == INVALID else "an error during evaluation"
+            key = (_error_code(first.code, first.message), f"{why}: denied", "")
             self.denies.add(key, kind, where, clip(first.message))
             return
         if record.determining_rule is None:
@@ -191,6 +192,7 @@ class AuditStats:
                 body["other"] = tally.other.to_dict()
             return body
 
+        width, buckets = self.timeline.rows()
         return {
             "read": self.read,
             "counted": self.counted,
@@ -201,10 +203,10 @@ class AuditStats:
             "signed": self.signed,
             "bad_timestamps": self.bad_times,
             "over_time": {
-                "bucket_seconds": self.timeline.width,
+                "bucket_seconds": width,
                 "buckets": [
                     {"start": _iso(start), **dict(zip(KINDS, counts, strict=True))}
-                    for start, counts in self.timeline.rows()
+                    for start, counts in buckets
                 ],
             },
             "rules": listed(self.rules, "rule"),

@@ -24,12 +24,15 @@ MAX_KEY: Final = 200
 
 def clip(value: Any) -> str:
     """A value as a bounded, one-line key: strings as they are, anything else as JSON."""
-    if not isinstance(value, str):
+    text: str
+    if isinstance(value, str):
+        text = value
+    else:
         try:
-            value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            text = json.dumps(value, ensure_ascii=False, sort_keys=True)
         except (TypeError, ValueError):  # pragma: no cover - records hold JSON values
-            value = repr(value)
-    return value if len(value) <= MAX_KEY else value[: MAX_KEY - 1] + "…"
+            text = repr(value)
+    return text if len(text) <= MAX_KEY else text[: MAX_KEY - 1] + "…"
 
 
 @dataclass(slots=True)
@@ -102,7 +105,7 @@ class Timeline:
     never takes more than ``max_buckets`` buckets, whatever the order of the records."""
 
     def __init__(self, max_buckets: int = 240) -> None:
-        self.max_buckets = max_buckets
+        self.max_buckets = max(max_buckets, 2)
         self.width = _WIDTHS[0]
         self.buckets: dict[int, list[int]] = {}  # bucket index -> counts by kind
         self.low = self.high = 0  # the first and last bucket index, when there are any
@@ -122,10 +125,16 @@ class Timeline:
         counts[kind] += 1
 
     def _widen(self) -> None:
+        self.width, self.buckets, self.low, self.high = self._merged(self.max_buckets)
+
+    def _merged(self, most: int) -> tuple[int, dict[int, list[int]], int, int]:
+        """(width, buckets, low, high) for the narrowest width that spans the counts in
+        at most ``most`` buckets (at least two: a span may straddle any boundary)."""
+        most = max(most, 2)
         first = self.low * self.width  # seconds since ORIGIN
         last = (self.high + 1) * self.width - 1
-        width = _width_after(self.width)
-        while last // width - first // width + 1 > self.max_buckets:
+        width = self.width
+        while last // width - first // width + 1 > most:
             width = _width_after(width)
         factor = width // self.width
         merged: dict[int, list[int]] = {}
@@ -133,15 +142,15 @@ class Timeline:
             into = merged.setdefault(index // factor, [0, 0, 0])
             for kind, count in enumerate(counts):
                 into[kind] += count
-        self.width, self.buckets = width, merged
-        self.low, self.high = first // width, last // width
+        return width, merged, first // width, last // width
 
-    def rows(self) -> list[tuple[datetime, list[int]]]:
-        """(bucket start, counts by kind) in time order, empty buckets included."""
+    def rows(self, most: int | None = None) -> tuple[int, list[tuple[datetime, list[int]]]]:
+        """(bucket width in seconds, [(bucket start, counts by kind)]) in time order,
+        empty buckets included; with ``most``, merged into at most that many buckets."""
         if not self.buckets:
-            return []
-        step = timedelta(seconds=self.width)
-        return [
-            (ORIGIN + index * step, self.buckets.get(index, [0, 0, 0]))
-            for index in range(self.low, self.high + 1)
+            return self.width, []
+        width, buckets, low, high = self._merged(most or self.max_buckets)
+        step = timedelta(seconds=width)
+        return width, [
+            (ORIGIN + index * step, buckets.get(index, [0, 0, 0])) for index in range(low, high + 1)
         ]

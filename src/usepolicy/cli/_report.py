@@ -141,8 +141,11 @@ def _text(summary: AuditSummary) -> list[str]:
         lines += _section(title, rows)
     tree = [("  " * depth + name, e.counts) for name, depth, e in purpose_tree(stats.purposes)]
     lines += _section("purposes", tree)
-    denies = [(" | ".join(part for part in key if part), e.counts) for key, e in stats.denies.top()]
-    lines += _section("denies (rule | reason | reference)", denies)
+    denies = [(key[0], e.counts) for key, e in stats.denies.top()]
+    explained = _section("denies (rule or error code: reason; reference)", denies)
+    for line, (key, _) in zip(explained[1:], stats.denies.top(), strict=True):
+        lines.append(line)
+        lines.append(f"      {key[1]}" + (f"; {key[2]}" if key[2] else ""))
     return lines
 
 

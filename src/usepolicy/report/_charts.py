@@ -12,12 +12,13 @@ import io
 import re
 import warnings
 from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, cast
 
 import matplotlib.dates as mdates
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..audit._stats import AuditStats, purpose_tree
 from ..audit._tally import Entry, Tally
@@ -28,8 +29,11 @@ __all__ = ["COLORS", "Chart", "charts"]
 COLORS: Final = ("#009E73", "#D55E00", "#8C8C8C")
 _LABELS: Final = ("allow", "deny", "invalid")
 _TOP: Final = 12
+_BARS: Final = 72  # at most, in the timeline
 _WIDTH_IN: Final = 7.2
-_STYLE: Final = {
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_STYLE: Final[dict[str, Any]] = {
+    "date.epoch": "1970-01-01T00:00:00",
     "svg.fonttype": "path",
     "svg.hashsalt": "usepolicy-report",  # stable ids: the same log, the same bytes
     "text.parse_math": False,  # an organisation called `$x$` is text, not TeX
@@ -100,7 +104,7 @@ def _bars(
         if strong:
             tick.set_fontweight("bold")
     axes.invert_yaxis()
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("records")
     if len([k for k in kinds if any(c[k] for _, c in rows)]) > 1:
         axes.legend(loc="lower left", bbox_to_anchor=(0, 1), frameon=False, ncols=3)
@@ -118,12 +122,12 @@ def _top(tally: Tally, other: str = "(other)") -> list[tuple[str, Sequence[int]]
     return rows
 
 
-def _timeline(stats: AuditStats) -> Figure:
-    buckets = stats.timeline.rows()
+def _timeline(width_seconds: int, buckets: list[tuple[datetime, list[int]]]) -> Figure:
     figure = Figure(figsize=(_WIDTH_IN, 2.8), layout="constrained")
     axes = figure.add_subplot()
-    starts = [mdates.date2num(start) for start, _ in buckets]
-    width = timedelta(seconds=stats.timeline.width) / timedelta(days=1)
+    day = timedelta(days=1)
+    starts = [(start - _EPOCH) / day for start, _ in buckets]  # matplotlib's date numbers
+    width = width_seconds / 86400
     bottom = [0] * len(buckets)
     for kind in range(3):
         values = [counts[kind] for _, counts in buckets]
@@ -132,11 +136,11 @@ def _timeline(stats: AuditStats) -> Figure:
             color=COLORS[kind], label=_LABELS[kind], linewidth=0,
         )  # fmt: skip
         bottom = [a + b for a, b in zip(bottom, values, strict=True)]
-    locator = mdates.AutoDateLocator()
+    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.set_ylabel(f"records per {_duration(stats.timeline.width)}")
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel(f"records per {_duration(width_seconds)}")
     axes.legend(loc="lower left", bbox_to_anchor=(0, 1), frameon=False, ncols=3)
     return figure
 
@@ -158,11 +162,12 @@ def charts(stats: AuditStats) -> list[Chart]:
         svg = svg.replace(">", f'><title id="{ident}-title">{title}</title>', 1)
         made.append(Chart(ident, title, caption, svg))
 
-    with rc_context(_STYLE):
-        if stats.timeline.buckets:
+    with rc_context(cast(Any, _STYLE)):
+        width, buckets = stats.timeline.rows(_BARS)
+        if buckets:
             add("time", "Decisions over time",
-                f"Records per {_duration(stats.timeline.width)} (UTC), by outcome.",
-                _timeline(stats))  # fmt: skip
+                f"Records per {_duration(width)} (UTC), by outcome.",
+                _timeline(width, buckets))  # fmt: skip
         if len(stats.rules) or stats.rules.other.total:
             add("rules", "Determining rules",
                 "The rule that decided each valid request; (default): no rule matched.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -148,10 +149,11 @@ def _named(tally: Tally, *names: str) -> list[dict[str, Any]]:
 def _table(summary: AuditSummary) -> dict[str, Any]:
     stats = summary.stats
     where = "writer:seq" if isinstance(summary.integrity, DbVerifyResult) else "line"
-    rows = []
+    rows: list[dict[str, Any]] = []
     if stats.rows is not None:
         headings = [(where, True), ("time (UTC)", False), ("decision", False),
-                    ("rule or error", False), ("organisation", False), ("purpose", False)]  # fmt: skip
+                    ("rule or error", False), ("organisation", False),
+                    ("purpose", False)]  # fmt: skip
         for line, time, kind, rule, org, purpose in stats.rows:
             cells = [(line, True), (time, False), (kind, False), (rule, False), (org, False),
                      (purpose, False)]  # fmt: skip
@@ -203,8 +205,10 @@ def render_report(summary: AuditSummary, *, generated: datetime | None = None) -
                        "and check them with `usepolicy audit verify --expect-head "
                        "--expect-count`."))  # fmt: skip
     script = (_STATIC / "report.js").read_text("utf-8")
-    csp = (f"default-src 'none'; script-src 'sha256-{_hash(script)}'; "
-           "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'")  # fmt: skip
+    csp = (
+        f"default-src 'none'; script-src 'sha256-{_hash(script)}'; style-src 'unsafe-inline'; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     template = env.from_string((_STATIC / "report.html.j2").read_text("utf-8"))
     stats = summary.stats
@@ -213,7 +217,7 @@ def render_report(summary: AuditSummary, *, generated: datetime | None = None) -
         version=__version__,
         source=summary.source,
         generated=(generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        style=jinja2.utils.markupsafe.Markup((_STATIC / "report.css").read_text("utf-8")),
+        style=(_STATIC / "report.css").read_text("utf-8"),
         script=script,
         integrity={"ok": summary.ok, "verdict": verdict, "lines": lines},
         facts=_facts(summary),
@@ -232,7 +236,7 @@ def write_report(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    public_key: PublicKey | None = None,
+    public_key: PublicKey | Sequence[PublicKey] | None = None,
     max_rows: int = 5000,
 ) -> AuditSummary:
     """Verify a log, count what it holds (one pass) and write the report page.
