@@ -40,6 +40,9 @@ def test_stats_prints_the_figures(run_cli: RunCli, sample: Path):
     )
     assert "minimize-incidental-domestic-data  2 allow" in out
     assert "unknown-purpose  2 invalid" in out
+    denies = out[out.index("denies (rule or error code, then its reason; reference):\n") :]
+    assert "  no-mass-domestic-surveillance           2 deny\n      AI analysis of bulk" in denies
+    assert "; exclusion 1: mass domestic surveillance\n" in denies
 
 
 def test_stats_json_is_the_summary(run_cli: RunCli, sample: Path):

@@ -16,22 +16,18 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from .._record import DecisionRecord
+from ._pgschema import is_db_url
 from ._pgverify import DbVerifyResult, verify_db
 from ._tally import KINDS, Entry, Tally, Timeline, clip
 from ._verify import PublicKey, VerifyResult, verify_log
 
-__all__ = ["AuditStats", "AuditSummary", "collect_stats", "is_url", "purpose_tree"]
+__all__ = ["AuditStats", "AuditSummary", "collect_stats", "purpose_tree"]
 
 ALLOW, DENY, INVALID = range(3)
 #: a field error as an invalid-request record states it: ``[line:col: ]path: code: message``
 _FIELD_ERROR: Final = re.compile(r"^(?:\d+:\d+: )?.*?: (?P<code>[a-z][a-z0-9]*(?:-[a-z0-9]+)*): ")
 DEFAULT_RULE: Final = "(default)"
 NOT_RECORDED: Final = "(not recorded)"
-
-
-def is_url(source: str | os.PathLike[str]) -> bool:
-    """Whether a log source names a PostgreSQL audit store rather than a file."""
-    return isinstance(source, str) and source.startswith(("postgresql://", "postgres://"))
 
 
 def kind_of(record: DecisionRecord) -> int:
@@ -289,7 +285,7 @@ def collect_stats(
     """
     stats = AuditStats(since, until, max_rows=max_rows, max_keys=max_keys)
     integrity: VerifyResult | DbVerifyResult
-    if is_url(source):
+    if isinstance(source, str) and is_db_url(source):
         url = os.fspath(source)
 
         def visit_row(writer: str, seq: int, record: DecisionRecord) -> None:

@@ -142,7 +142,8 @@ def _text(summary: AuditSummary) -> list[str]:
     tree = [("  " * depth + name, e.counts) for name, depth, e in purpose_tree(stats.purposes)]
     lines += _section("purposes", tree)
     denies = [(key[0], e.counts) for key, e in stats.denies.top()]
-    explained = _section("denies (rule or error code: reason; reference)", denies)
+    explained = _section("denies (rule or error code, then its reason; reference)", denies)
+    lines += explained[:1]
     for line, (key, _) in zip(explained[1:], stats.denies.top(), strict=True):
         lines.append(line)
         lines.append(f"      {key[1]}" + (f"; {key[2]}" if key[2] else ""))

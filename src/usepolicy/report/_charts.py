@@ -30,6 +30,7 @@ COLORS: Final = ("#009E73", "#D55E00", "#8C8C8C")
 _LABELS: Final = ("allow", "deny", "invalid")
 _TOP: Final = 12
 _BARS: Final = 72  # at most, in the timeline
+_TREE: Final = 40  # rows of the purpose tree, at most
 _WIDTH_IN: Final = 7.2
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _STYLE: Final[dict[str, Any]] = {
@@ -111,7 +112,7 @@ def _bars(
     return figure
 
 
-def _top(tally: Tally, other: str = "(other)") -> list[tuple[str, Sequence[int]]]:
+def _top(tally: Tally, other: str = "(all the others)") -> list[tuple[str, Sequence[int]]]:
     rows: list[tuple[str, Sequence[int]]] = [(str(k), e.counts) for k, e in tally.top(_TOP)]
     rest = Entry()
     for _, entry in tally.top()[_TOP:]:
@@ -173,14 +174,20 @@ def charts(stats: AuditStats) -> list[Chart]:
                 "The rule that decided each valid request; (default): no rule matched.",
                 _bars(_top(stats.rules), (0, 1)))  # fmt: skip
         if len(stats.organizations):
+            many = len(stats.organizations) > _TOP or stats.organizations.other.total
             add("orgs", "Decisions by organisation",
-                f"The {_TOP} organisations with the most valid requests.",
+                f"The {_TOP} organisations with the most valid requests." if many
+                else "Valid requests by organisation.",
                 _bars(_top(stats.organizations), (0, 1)))  # fmt: skip
-        tree = purpose_tree(stats.purposes)[:40]
+        tree = purpose_tree(stats.purposes)
+        caption = "The purpose tree: each group is the sum of the purposes under it."
+        if len(tree) > _TREE:
+            caption += f" The first {_TREE} of {len(tree)} rows: `audit stats` lists all."
+            tree = tree[:_TREE]
         if tree:
-            rows = [("    " * depth + name.rsplit(".", 1)[-1], e.counts) for name, depth, e in tree]
-            add("purposes", "Decisions by purpose",
-                "The purpose tree: each group is the sum of the purposes under it.",
+            # labels are right-aligned, so a branch shows as `.leaf` under its bold root
+            rows = [("." * depth + name.rsplit(".", 1)[-1], e.counts) for name, depth, e in tree]
+            add("purposes", "Decisions by purpose", caption,
                 _bars(rows, (0, 1), [depth == 0 for _, depth, _ in tree]))  # fmt: skip
         if len(stats.obligations) or stats.obligations.other.total:
             add("obligations", "Obligations attached",
