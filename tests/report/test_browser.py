@@ -103,6 +103,20 @@ def test_the_report_opens_clean_draws_every_chart_and_filters(
     assert browser.problems() == []
 
 
+def test_past_max_rows_the_filters_count_records_in_groups(
+    browser: Chromium, sample_log: Path, tmp_path: Path
+):
+    out = tmp_path / "grouped.html"
+    write_report(sample_log, out, max_rows=100)
+    browser.open(out)
+    assert browser.problems() == []
+    rows = visible_rows(browser)
+    assert rows < 276
+    assert select(browser, "decision", "") == f"276 of 276 records shown ({rows} rows)"
+    assert select(browser, "decision", "deny").startswith("115 of 276 records shown (")
+    assert select(browser, "org", "Logistics Agency").startswith("23 of 276 records shown (")
+
+
 def test_a_tampered_log_is_named_at_the_top_in_red(
     browser: Chromium, tampered_log: Path, tmp_path: Path, artifacts: Path
 ):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from .._errors import AuditError
@@ -21,7 +23,7 @@ from ._output import EXIT_ALLOWED, EXIT_ERROR, error
 __all__ = ["add_actions"]
 
 
-def add_actions(actions: Any, time: Any) -> None:
+def add_actions(actions: Any, time: Callable[[str], datetime]) -> None:
     """Add ``report`` and ``stats`` to ``usepolicy audit`` (``time`` parses --since/--until)."""
     report = actions.add_parser(
         "report",
