@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,29 @@ def measure(kind: str, log: Path, out: Path) -> dict[str, Any]:
     return result
 
 
+def counting_cost(log: Path, count: int = 20_000) -> tuple[float, float]:
+    """(µs per record to verify, µs per record to count) over the first ``count`` records,
+    in this process: the cost ``collect_stats`` adds to verification, without the noise
+    of two separate runs on a shared machine."""
+    from usepolicy.audit import AuditStats, read_records, verify_log
+
+    head = log.with_name("head.jsonl")
+    with open(log, "rb") as src, open(head, "wb") as dst:
+        for _, line in zip(range(count), src, strict=False):
+            dst.write(line)
+    started = time.perf_counter()
+    assert verify_log(head).ok
+    verify = time.perf_counter() - started
+    records = [record for _, record in read_records(head)]
+    stats = AuditStats()
+    started = time.perf_counter()
+    for line, record in enumerate(records, 1):
+        stats.add(str(line), record)
+    counting = time.perf_counter() - started
+    head.unlink()
+    return verify / count * 1e6, counting / count * 1e6
+
+
 def browser_load(page: Path) -> float | None:
     """Seconds for headless Chromium to load ``page``, run its script and dump the DOM."""
     chromium = shutil.which("chromium")
@@ -130,6 +154,7 @@ def main() -> None:
     parser.add_argument("--dir", default=".", help="where to write the log (default: here)")
     parser.add_argument("--keep", action="store_true", help="keep the log and the report")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
     folder = Path(tempfile.mkdtemp(prefix="bench-report-", dir=args.dir))
     small = args.small or max(args.records // 10, 1)
     try:
@@ -137,10 +162,14 @@ def main() -> None:
         seconds = write_log(log, args.records)
         size = log.stat().st_size
         print(f"log: {args.records:,} records, {size / 2**20:,.0f} MiB, written in {seconds:.0f} s")
+        print(f"load: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         prefix = folder / "small.jsonl"
         with open(log, "rb") as src, open(prefix, "wb") as dst:
             for _, line in zip(range(small), src, strict=False):
                 dst.write(line)
+        verify_us, count_us = counting_cost(log)
+        print(f"in one process, per record: verify {verify_us:.0f} µs, count {count_us:.1f} µs "
+              f"({count_us / verify_us:.3f}x)")  # fmt: skip
         print(f"{'records':>10} {'step':<22} {'seconds':>8} {'x verify':>8} {'peak MiB':>9}")
         for count, path in ((small, prefix), (args.records, log)):
             base = measure("verify", path, folder / "unused.html")
