@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -121,8 +122,8 @@ def counting_cost(log: Path, count: int = 20_000) -> tuple[float, float]:
     records = [record for _, record in read_records(head)]
     stats = AuditStats()
     started = time.perf_counter()
-    for line, record in enumerate(records, 1):
-        stats.add(str(line), record)
+    for number, record in enumerate(records, 1):
+        stats.add(str(number), record)
     counting = time.perf_counter() - started
     head.unlink()
     return verify / count * 1e6, counting / count * 1e6
@@ -154,7 +155,8 @@ def main() -> None:
     parser.add_argument("--dir", default=".", help="where to write the log (default: here)")
     parser.add_argument("--keep", action="store_true", help="keep the log and the report")
     args = parser.parse_args()
-    sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows when redirected to a file
     folder = Path(tempfile.mkdtemp(prefix="bench-report-", dir=args.dir))
     small = args.small or max(args.records // 10, 1)
     try:
