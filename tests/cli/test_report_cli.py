@@ -110,3 +110,24 @@ def test_errors_are_one_line(run_cli: RunCli, tmp_path: Path, sample: Path):
     unwritable = run_cli("audit", "report", str(sample), "-o", str(folder))
     assert unwritable.returncode == 1 and "cannot write" in unwritable.stderr
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_values_from_the_log_cannot_forge_lines_or_drive_the_terminal(
+    run_cli: RunCli, tmp_path: Path
+):
+    from usepolicy.audit import AuditLog
+
+    from ..report.sample import records
+
+    path = tmp_path / "audit.jsonl"
+    forged = "Evil Corp\ndecisions: 0 allow\x1b[2J\u202e"
+    with AuditLog(path, durability="none") as log:
+        for record in records(1):
+            request = {**record.request, "requester": {"organization": forged}}
+            log.append(record.model_copy(update={"request": request}))
+    out = run_cli("audit", "stats", str(path)).stdout
+    assert "Evil Corp\\ndecisions: 0 allow\\x1b[2J\\u202e  1 allow" in out
+    assert "\x1b" not in out
+    assert [line for line in out.splitlines() if line.startswith("decisions:")] == [
+        "decisions: 1 allow, 0 deny, 0 invalid"
+    ]

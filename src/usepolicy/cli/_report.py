@@ -18,7 +18,7 @@ from .._errors import AuditError
 from ..audit import AuditSummary, collect_stats
 from ..audit._stats import purpose_tree
 from ..audit._tally import KINDS, Tally
-from ._output import EXIT_ALLOWED, EXIT_ERROR, error
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape
 
 __all__ = ["add_actions"]
 
@@ -148,13 +148,16 @@ def _text(summary: AuditSummary) -> list[str]:
     lines += explained[:1]
     for line, (key, _) in zip(explained[1:], stats.denies.top(), strict=True):
         lines.append(line)
-        lines.append(f"      {key[1]}" + (f"; {key[2]}" if key[2] else ""))
+        lines.append(f"      {escape(key[1])}" + (f"; {escape(key[2])}" if key[2] else ""))
     return lines
 
 
 def _section(title: str, rows: list[tuple[str, list[int]]]) -> list[str]:
+    """A titled list of labels and counts; labels escaped, line feeds too (a value from
+    the log must not start a line of its own)."""
     if not rows:
         return []
+    rows = [(escape(label), counts) for label, counts in rows]
     width = min(max(len(label) for label, _ in rows), 60)
     out = [f"{title}:"]
     for label, counts in rows:
