@@ -85,6 +85,7 @@ def test_integrity_comes_first_and_ids_are_unique(page: str):
     assert body == ["section"]
     assert page.index('id="integrity"') < page.index("<h2")
     assert "Chain verified: 276 records" in page
+    assert "2026-03-02 08:00:00 to 2026-03-11 07:25:00 UTC (8 days, 23:25:00)" in page
     ids = [attrs["id"] for _, attrs in parsed.tags if attrs.get("id")]
     assert len(ids) == len(set(ids))
     charts = [attrs["id"] for _, attrs in parsed.tags if attrs.get("class") == "chart"]

@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -113,7 +113,8 @@ def _facts(summary: AuditSummary) -> list[tuple[str, str]]:
                                 f"{_n(stats.counted)} of {_records(stats.read)} read"))  # fmt: skip
     if stats.first and stats.last:
         span = f"{stats.first:%Y-%m-%d %H:%M:%S} to {stats.last:%Y-%m-%d %H:%M:%S} UTC"
-        facts.append(("Time span", f"{span} ({stats.last - stats.first})"))
+        length = timedelta(seconds=int((stats.last - stats.first).total_seconds()))
+        facts.append(("Time span", f"{span} ({length})"))
     allow, deny, invalid = stats.kinds
     facts.append(("Records", f"{_n(stats.counted)}: {_n(allow)} allowed, {_n(deny)} denied "
                              f"by policy, {_n(invalid)} invalid requests (denied)"))  # fmt: skip
