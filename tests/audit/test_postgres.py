@@ -24,6 +24,7 @@ from usepolicy.audit import (
     PostgresSink,
     PostgresUnavailableError,
     Signer,
+    collect_stats,
     export_db,
     init_db,
     query_db,
@@ -364,6 +365,34 @@ def test_tampering_is_found_at_the_first_bad_row(
         # `audit show` reads each row as verify does, and names the bad one
         with pytest.raises(AuditError, match=rf"writer `b` seq {seq}: {problem}: "):
             list(query_db(db)[1])
+
+
+def test_stats_and_the_report_read_every_writer_once(
+    server: PgServer, db: str, engine: Engine, tmp_path: Path
+) -> None:
+    fill(db, engine)  # writers a, b, c: 12 records each, every third a deny
+    seen: list[tuple[str, int]] = []
+    assert verify_db(db, visit=lambda writer, seq, record: seen.append((writer, seq))).ok
+    assert seen == [(w, n) for w in "abc" for n in range(1, 13)]
+    summary = collect_stats(db)
+    assert summary.ok and summary.stats.kinds == [24, 12, 0]
+    assert {key: entry.total for key, entry in summary.stats.writers.top()} == dict.fromkeys(
+        "abc", 12
+    )
+    assert [row[0] for row in summary.stats.rows][11:13] == ["a:12", "b:1"]
+    assert [row[2] for row in summary.stats.rows[:3]] == ["allow", "allow", "deny"]
+
+    tamper(server, db, TAMPERING["json edited"][0])  # writer b, seq 6
+    summary = collect_stats(db)
+    assert not summary.ok and summary.stats.read == 12 + 5 + 12
+    pytest.importorskip("matplotlib", reason="the report needs pip install 'usepolicy[report]'")
+    from usepolicy.report import write_report
+
+    page = tmp_path / "report.html"
+    assert not write_report(db, page).ok
+    html = page.read_text()
+    assert "NOT VERIFIED: writer b seq 6: edited" in html
+    assert "Writer a: 12 records" in html and "Writer b, seq 6: edited" in html
 
 
 def test_an_anchor_catches_records_cut_off_the_end(server: PgServer, db: str, engine: Engine):

@@ -47,6 +47,19 @@ def test_a_good_log_verifies(write_log: WriteLog):
     assert str(result).endswith(f"ok: 6 records, head {result.head}")
 
 
+def test_visit_sees_each_good_record_once_as_the_log_streams_past(write_log: WriteLog):
+    path = write_log(6)
+    seen: list[tuple[int, str]] = []
+    result = verify_log(path, visit=lambda line, record: seen.append((line, record.decision)))
+    assert result.ok
+    assert seen == [(n, "deny" if n % 2 == 0 else "allow") for n in range(1, 7)]
+    lines = path.read_bytes().splitlines(keepends=True)
+    rewrite(path, [*lines[:3], lines[3].replace(b"Joint", b"Joynt"), *lines[4:]])
+    seen.clear()
+    assert verify_log(path, visit=lambda line, record: seen.append((line, ""))).line == 4
+    assert [line for line, _ in seen] == [1, 2, 3]  # nothing from the bad line on
+
+
 def test_an_empty_log_verifies(tmp_path: Path):
     path = tmp_path / "audit.jsonl"
     path.write_bytes(b"")

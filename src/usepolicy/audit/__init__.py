@@ -10,6 +10,8 @@ or raises ``AuditError`` when it cannot make it durable.
 - ``PostgresSink``: records in PostgreSQL, one chain per writer (extra ``[postgres]``);
   ``init_db``, ``verify_db``, ``export_db``, ``query_db`` for its schema and inspectors.
 - ``verify_log``: check a log offline (chain, digests, signatures, anchors).
+- ``collect_stats``: verify a log and count what it holds, in one pass (``AuditStats``);
+  ``usepolicy.report`` draws it as an HTML page.
 - ``Signer`` / ``Verifier`` / ``generate_keypair``: Ed25519 signing (extra ``[sign]``).
 - ``redact`` / ``unredact``: store request fields only as digests, and prove them later
   (defined in ``usepolicy.record``).
@@ -46,11 +48,14 @@ from ._pgverify import DbVerifyResult, WriterResult, verify_db
 from ._postgres import PostgresSink
 from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
 from ._sink import ChainedSink, MemorySink, Sink
+from ._stats import AuditStats, AuditSummary, collect_stats
 from ._verify import PROBLEMS, VerifyResult, read_records, verify_log
 
 __all__ = [
     "PROBLEMS",
     "AuditLog",
+    "AuditStats",
+    "AuditSummary",
     "ChainedSink",
     "CheckpointVerdict",
     "DbVerifyResult",
@@ -66,6 +71,7 @@ __all__ = [
     "WriterResult",
     "checkpoint_db",
     "checkpoint_log",
+    "collect_stats",
     "export_db",
     "find_decision",
     "find_decision_db",

@@ -9,7 +9,7 @@ columns agree with the record. It names the first bad row of each writer as
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
@@ -114,7 +114,11 @@ class _Chain:
 
 
 def _check_row(
-    chain: _Chain, row: tuple[Any, ...], verifiers: dict[str, Any], expect_head: str | None
+    chain: _Chain,
+    row: tuple[Any, ...],
+    verifiers: dict[str, Any],
+    expect_head: str | None,
+    visit: Callable[[str, int, DecisionRecord], object] | None = None,
 ) -> DecisionRecord | None:
     """Check one row and move the chain on. Returns the row's record when it does not
     chain to the row before (the caller then diagnoses); on any other problem, marks
@@ -155,6 +159,8 @@ def _check_row(
     )
     if record.record_digest == expect_head:
         chain.anchor_seq = seq
+    if visit is not None:
+        visit(writer, seq, record)
     return None
 
 
@@ -199,6 +205,7 @@ def verify_db(
     expect_head: str | None = None,
     expect_count: int | None = None,
     timeout: float = 60.0,
+    visit: Callable[[str, int, DecisionRecord], object] | None = None,
 ) -> DbVerifyResult:
     """Check every writer's chain in the database (or one writer's).
 
@@ -209,6 +216,8 @@ def verify_db(
             carry a good signature by one of them.
         expect_head, expect_count: an anchor kept elsewhere (with ``writer`` only): as
             for ``verify_log``.
+        visit: called with (writer, seq, record) for each row that passed its checks,
+            as the rows stream past (as for ``verify_log``).
 
     Returns:
         The verdict, naming each writer's first bad row.
@@ -234,7 +243,7 @@ def verify_db(
                     chain = chains[-1]
                     if chain.broken:
                         continue
-                    record = _check_row(chain, row, verifiers, expect_head)
+                    record = _check_row(chain, row, verifiers, expect_head, visit)
                     if record is not None:
                         breaks.append((chain, row[1], record))
                 for chain, seq, record in breaks:

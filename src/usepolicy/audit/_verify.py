@@ -16,7 +16,7 @@ import glob
 import json
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -260,6 +260,7 @@ def verify_log(
     *,
     expect_head: str | None = None,
     expect_count: int | None = None,
+    visit: Callable[[int, DecisionRecord], object] | None = None,
 ) -> VerifyResult:
     """Check every line of an audit log, the chain, and (given keys) every signature.
 
@@ -270,6 +271,10 @@ def verify_log(
         expect_head: a ``record_digest`` kept elsewhere earlier: it must be in the log.
         expect_count: the record count kept with it: the log must have at least as many
             records (and ``expect_head`` must be the record at that line).
+        visit: called with (line, record) for each record that passed its checks, as
+            the log streams past, so a reader can aggregate in the same single pass
+            (``collect_stats``). When the chain breaks, the lines just before the break
+            may turn out not to belong to the chain (an insertion): they were visited.
 
     Returns:
         The verdict, naming the first bad line and what is wrong there.
@@ -313,6 +318,8 @@ def verify_log(
             head = record.record_digest
             count += 1
             signed += record.signature is not None
+            if visit is not None:
+                visit(number, record)
             if head == expect_head:
                 anchor_line = number
     finally:

@@ -31,8 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("_lint", "find rules that never match or never decide, and unused lists or purposes"),
     "audit": (
         "_audit",
-        "verify, show or export an audit log (file or PostgreSQL); init-db; checkpoints, "
-        "proofs, witnessing",
+        "verify, show, report on or export an audit log (file or PostgreSQL); init-db; "
+        "checkpoints, proofs, witnessing",
     ),
     "keygen": ("_keygen", "make a key pair for signing audit records, or a note key"),
     "export": ("_export", "export a policy for Open Policy Agent (Rego module or bundle)"),

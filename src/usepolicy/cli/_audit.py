@@ -2,7 +2,7 @@
 for LOG, and ``init-db URL`` and ``export URL``, the PostgreSQL store (``_audit_db``).
 The transparency-log actions are in their own modules: ``checkpoint``
 (``_audit_checkpoint``), ``prove`` (``_audit_prove``), ``witness`` (``_audit_witness``),
-and ``verify --checkpoint`` (``_audit_receipt``)."""
+and ``verify --checkpoint`` (``_audit_receipt``); ``report`` and ``stats`` (``_report``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from . import _audit_checkpoint, _audit_prove, _audit_receipt, _audit_witness
 from ._notekeys import is_note_key, note_verifier
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
 
-__all__ = ["configure"]
+__all__ = ["configure", "load_keys"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -106,6 +106,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     _audit_checkpoint.configure(actions)
     _audit_prove.configure(actions)
     _audit_witness.configure(actions)
+    from ._report import add_actions
+
+    add_actions(actions, _time)
     parser.set_defaults(run=_no_action)
 
 
@@ -127,8 +130,8 @@ def _is_url(text: str) -> bool:
 
 def _no_action(args: argparse.Namespace) -> int:
     error(
-        "audit: give an action: verify, show, init-db, export, checkpoint, prove or "
-        "witness (see --help)"
+        "audit: give an action: verify, show, report, stats, init-db, export, checkpoint, "
+        "prove or witness (see --help)"
     )
     return EXIT_ERROR
 
@@ -147,6 +150,22 @@ def _records(count: int) -> str:
 
 
 # -- verify ----------------------------------------------------------------------------
+def load_keys(paths: list[str] | None) -> list[Verifier] | None:
+    """The record-signature keys of ``--key`` options (``report``, ``stats``), or None
+    after printing why one is bad."""
+    keys: list[Verifier] = []
+    for path in paths or ():
+        try:
+            keys.append(Verifier.from_file(path))
+        except OSError as exc:
+            error(f"{path}: cannot read the key: {exc.strerror or exc}")
+            return None
+        except (ValueError, ImportError) as exc:
+            error(f"{path}: bad-key: {exc}")
+            return None
+    return keys
+
+
 def run_verify(args: argparse.Namespace) -> int:
     keys: list[Verifier] = []
     receipt = None
