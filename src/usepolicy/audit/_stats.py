@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from .._record import DecisionRecord
+from ..record import DecisionRecord
 from ._pgschema import is_db_url
 from ._pgverify import DbVerifyResult, verify_db
 from ._tally import KINDS, Entry, Tally, Timeline, clip
