@@ -6,6 +6,7 @@ record, no allow: when the record cannot be stored, the answer is deny.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -241,6 +242,69 @@ class Enforcer:
         """Log a decision made elsewhere (e.g. by ``Engine.explain``), failing closed."""
         return self._finish(decision.record_draft, decision.request, decision, None, None).record
 
+    # -- async: the same calls for an event loop --------------------------------------
+    async def acheck(self, request: Any) -> DecisionRecord:
+        """``check`` for asyncio code: the decision is made on the loop, but the file
+        or database I/O, the fsync and the lock waits are done by the sink's writer
+        thread (or a worker thread), so the loop never blocks on them."""
+        return (await self.aenforce(request)).record
+
+    async def arequire(self, request: Any) -> DecisionRecord:
+        """``require`` for asyncio code (see ``acheck``).
+
+        Raises:
+            UseDenied: the use is denied, as ``require``.
+        """
+        result = await self.aenforce(request)
+        if not result.allowed:
+            raise UseDenied(result.record) from result.failure
+        return result.record
+
+    async def aenforce(self, request: Any) -> Enforcement:
+        """``enforce`` for asyncio code (see ``acheck``)."""
+        try:
+            decision = self.engine.evaluate(request)
+        except RequestError as exc:
+            errors = [{"code": exc.code, "message": str(err)} for err in exc.errors]
+            return await self._afinish(
+                lambda: rejected_draft(request, errors, self.policy), request, None, exc
+            )
+        except Exception as exc:  # anything unexpected: fail closed
+            errors = [{"code": "internal-error", "message": _describe(exc)}]
+            return await self._afinish(
+                lambda: rejected_draft(request, errors, self.policy), request, None, None
+            )
+        return await self._afinish(decision.record_draft, request, decision, None)
+
+    async def _afinish(
+        self,
+        make: Callable[[], Draft],
+        raw: Any,
+        decision: Decision | None,
+        request_error: RequestError | None,
+    ) -> Enforcement:
+        draft = self._make(make, raw)
+        try:
+            if self._redact:
+                draft = redact_draft(draft, self._redact)
+            sink = self._sink
+            if sink is None and (self._path is not None or self._closed):
+                sink = await asyncio.to_thread(self._open)  # opening reads the log's tail
+            if sink is None:
+                return self._unsinked(draft, decision, request_error, None)
+            astore = getattr(sink, "astore", None)
+            record: DecisionRecord | None = None
+            if astore is not None:
+                body = (await astore(draft)).body
+            else:  # a sink without a writer thread: its I/O runs in a worker thread
+                body, record = await asyncio.to_thread(self._store_in, sink, draft)
+        except Exception as exc:  # a sink that fails in any way has not stored the record
+            return self._not_stored(draft, exc, decision, request_error, None)
+        return Enforcement(
+            body, decision=decision, stored=True, request_error=request_error, record=record
+        )
+
+    # -- the one way every record leaves here ------------------------------------------
     def _finish(
         self,
         make: Callable[[], Draft],
@@ -249,51 +313,24 @@ class Enforcer:
         request_error: RequestError | None,
         explanation: Explanation | None,
     ) -> Enforcement:
-        """Make, redact, store and wrap a record: the one way every record leaves here.
+        """Make, redact, store and wrap a record.
 
         A record that cannot be made is replaced by the deny of a rejected input naming
         why (``internal-error``), and stored; one that cannot be stored is a deny that
         is returned, not stored.
         """
-        try:
-            draft = make()
-        except Exception as exc:  # the record cannot be made: record why, as a deny
-            errors = [{"code": "internal-error", "message": _describe(exc)}]
-            draft = rejected_draft(raw, errors, self.policy)
+        draft = self._make(make, raw)
         try:
             if self._redact:
                 draft = redact_draft(draft, self._redact)
             sink = self._sink
             if sink is None and (self._path is not None or self._closed):
                 sink = self._open()
-            if sink is None:  # nothing to store into
-                body = seal(draft.body, None, encoded=draft.encoded).body
-                return Enforcement(
-                    body,
-                    decision=decision,
-                    stored=False,
-                    request_error=request_error,
-                    explanation=explanation,
-                )
-            record: DecisionRecord | None = None
-            if self._store is not None:
-                body = self._store(draft).body
-            else:
-                unchained = seal(draft.body, None, encoded=draft.encoded).body
-                record = sink.append(_record_model().from_body(unchained))
-                body = record.to_dict()
+            if sink is None:
+                return self._unsinked(draft, decision, request_error, explanation)
+            body, record = self._store_in(sink, draft)
         except Exception as exc:  # a sink that fails in any way has not stored the record
-            failure = exc if isinstance(exc, AuditError) else AuditError(_describe(exc))
-            if failure is not exc:
-                failure.__cause__ = exc
-            return Enforcement(
-                _unstored(draft, failure),
-                decision=decision,
-                stored=False,
-                failure=failure,
-                request_error=request_error,
-                explanation=explanation,
-            )
+            return self._not_stored(draft, exc, decision, request_error, explanation)
         return Enforcement(
             body,
             decision=decision,
@@ -301,6 +338,56 @@ class Enforcer:
             request_error=request_error,
             explanation=explanation,
             record=record,
+        )
+
+    def _make(self, make: Callable[[], Draft], raw: Any) -> Draft:
+        try:
+            return make()
+        except Exception as exc:  # the record cannot be made: record why, as a deny
+            errors = [{"code": "internal-error", "message": _describe(exc)}]
+            return rejected_draft(raw, errors, self.policy)
+
+    def _store_in(self, sink: Sink, draft: Draft) -> tuple[dict[str, Any], DecisionRecord | None]:
+        if self._store is not None and sink is self._sink:
+            return self._store(draft).body, None
+        unchained = seal(draft.body, None, encoded=draft.encoded).body
+        record = sink.append(_record_model().from_body(unchained))
+        return record.to_dict(), record
+
+    @staticmethod
+    def _unsinked(
+        draft: Draft,
+        decision: Decision | None,
+        request_error: RequestError | None,
+        explanation: Explanation | None,
+    ) -> Enforcement:
+        body = seal(draft.body, None, encoded=draft.encoded).body
+        return Enforcement(
+            body,
+            decision=decision,
+            stored=False,
+            request_error=request_error,
+            explanation=explanation,
+        )
+
+    @staticmethod
+    def _not_stored(
+        draft: Draft,
+        exc: Exception,
+        decision: Decision | None,
+        request_error: RequestError | None,
+        explanation: Explanation | None,
+    ) -> Enforcement:
+        failure = exc if isinstance(exc, AuditError) else AuditError(_describe(exc))
+        if failure is not exc:
+            failure.__cause__ = exc
+        return Enforcement(
+            _unstored(draft, failure),
+            decision=decision,
+            stored=False,
+            failure=failure,
+            request_error=request_error,
+            explanation=explanation,
         )
 
     # -- lifetime ----------------------------------------------------------------------

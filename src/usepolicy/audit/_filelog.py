@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from .._errors import AuditError
 from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
 from ._sink import ChainedSink
 from ._treehook import TreeHook
+from ._writer import GroupWriter, Outcome
 
 if sys.platform != "win32":
     import fcntl
@@ -157,9 +158,8 @@ class AuditLog(ChainedSink):
     def _open(self) -> None:
         self._pid = os.getpid()
         self._write_lock = threading.Lock()
-        self._synced_cond = threading.Condition()
-        self._written = self._synced = 0
-        self._syncing = False
+        self._writer = GroupWriter(self._commit, f"usepolicy-audit {self.path.name}")
+        self._stale = False
         self._broken: str | None = None
         self._size = -1
         self._head: str | None = None
@@ -191,7 +191,9 @@ class AuditLog(ChainedSink):
         self._open()
 
     def close(self) -> None:
-        """Close the file. Appends after this raise ``AuditError``."""
+        """Store what is pending, then close the file. Appends after this raise
+        ``AuditError``."""
+        self._writer.close()
         with self._write_lock:
             if self._fd >= 0:
                 os.close(self._fd)
@@ -288,45 +290,135 @@ class AuditLog(ChainedSink):
         """Chain, sign and store an unsealed record body; return it as stored.
 
         Returns only once the record is durable (per ``durability``). ``append`` does
-        the same for a ``DecisionRecord``.
+        the same for a ``DecisionRecord``. With ``always`` and ``batch`` the record goes
+        through the log's writer thread, which writes and fsyncs every record pending
+        at once (group commit); with ``none`` the calling thread writes it.
 
         Raises:
             AuditError: the record could not be written or made durable. The log then
-                holds no partial line of it; after a failed fsync this instance refuses
-                further appends (open the log again once the disk is sound).
+                holds no partial line of it; after a failed fsync, or once the log was
+                truncated under this writer, this instance refuses further appends.
         """
         if os.getpid() != self._pid:
             self._after_fork()
         if self._redact:
             draft = redact_draft(draft, self._redact)
+        if self.durability != "none":
+            return self._writer.submit(draft)
+        outcome = self._commit([draft])[0]
+        if isinstance(outcome, AuditError):
+            raise outcome
+        return outcome
+
+    async def astore(self, draft: Draft) -> Sealed:
+        """``store`` for an event loop: the writer thread does the I/O, the loop awaits.
+
+        Raises:
+            AuditError: as ``store``.
+        """
+        if os.getpid() != self._pid:
+            self._after_fork()
+        if self._redact:
+            draft = redact_draft(draft, self._redact)
+        return await self._writer.submit_async(draft)
+
+    def _commit(self, drafts: Sequence[Draft]) -> list[Outcome]:
+        """Chain, write and (unless ``none``) fsync ``drafts`` as one batch, in order.
+
+        One ``write`` and one ``fdatasync`` for the whole batch, under one ``flock``.
+        A draft that cannot be sealed fails alone; a failed write or fsync fails all.
+        """
         with self._write_lock:
             if self._broken is not None:
-                raise AuditError(f"{self.path}: {self._broken}")
-            if self._fd < 0:
-                raise AuditError(f"{self.path}: the audit log is closed")
-            fd = self._fd
+                return [AuditError(f"{self.path}: {self._broken}")] * len(drafts)
             try:
-                _flock(fd, _LOCK_EX)  # as ``locked`` does, without its generator
-                try:
-                    self._catch_up()
-                    sealed = seal(draft.body, self._head, self._signer, encoded=draft.encoded)
-                    line = sealed.line + b"\n"
-                    self._write_line(line)
-                    if self.durability == "always":
-                        self._fsync()
-                    if self._tree is not None:
-                        self._tree.grow([line], self._size)
-                finally:
-                    _flock(fd, _LOCK_UN)
+                if self._fd < 0:
+                    raise AuditError(f"{self.path}: the audit log is closed")
+                if self._stale:
+                    self._reopen()
+                return self._commit_locked(drafts)
+            except AuditError as exc:
+                return [exc] * len(drafts)
             except OSError as exc:  # flock, fstat or reading the tail
-                raise AuditError(f"{self.path}: cannot append: {_why(exc)}") from exc
-            self._size += len(line)
-            self._head = sealed.digest
-            self._written += 1
-            seq = self._written
-        if self.durability == "batch":
-            self._await_durable(seq)
-        return sealed
+                return [AuditError(f"{self.path}: cannot append: {_why(exc)}")] * len(drafts)
+
+    def _commit_locked(self, drafts: Sequence[Draft]) -> list[Outcome]:
+        fd = self._fd
+        _flock(fd, _LOCK_EX)  # as ``locked`` does, without its generator
+        try:
+            self._check_file()
+            self._catch_up()
+            head = self._head
+            outcomes: list[Outcome] = []
+            lines: list[bytes] = []
+            for draft in drafts:
+                try:
+                    sealed = seal(draft.body, head, self._signer, encoded=draft.encoded)
+                except Exception as exc:  # this record has no stored form; the rest do
+                    outcomes.append(AuditError(f"{self.path}: cannot seal the record: {exc}"))
+                    continue
+                head = sealed.digest
+                outcomes.append(sealed)
+                lines.append(sealed.line + b"\n")
+            if not lines:
+                return outcomes
+            data = b"".join(lines)
+            self._write_line(data)
+            if self.durability != "none":
+                self._fsync()
+            if self._tree is not None:  # the Merkle tree grows once per batch
+                self._tree.grow(lines, self._size)
+        finally:
+            _flock(fd, _LOCK_UN)
+        self._size += len(data)
+        self._head = head
+        return outcomes
+
+    def _check_file(self) -> None:
+        """Deny when the log was renamed, deleted, replaced or truncated under us.
+
+        A moved or replaced file is reopened at its path before the next batch; a log
+        truncated in place has lost records this writer acknowledged (its chain head is
+        gone), so this instance refuses to append until an operator acts.
+        """
+        mine = os.fstat(self._fd)
+        try:
+            there = os.stat(self.path)
+        except FileNotFoundError:
+            there = None
+        if there is None or (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino):
+            self._stale = True
+            what = "renamed or deleted" if there is None else "replaced"
+            raise AuditError(
+                f"{self.path}: the audit log was {what} under the running writer; "
+                "this record is not stored, and the log is reopened at its path"
+            )
+        if 0 <= mine.st_size < self._size:
+            self._broken = (
+                f"the audit log was truncated under the running writer ({self._size} bytes "
+                f"written, {mine.st_size} left; chain head {self._head} is gone): refusing "
+                "to append until an operator restores or moves the log and opens it again"
+            )
+            raise AuditError(f"{self.path}: {self._broken}")
+
+    def _reopen(self) -> None:
+        """Open the log at its path again, after it was renamed, deleted or replaced."""
+        old = self._fd
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE)
+        except OSError as exc:
+            raise AuditError(f"{self.path}: cannot reopen the audit log: {_why(exc)}") from exc
+        self._fd = fd
+        os.close(old)
+        self._stale = False
+        self._size = -1  # the new file's tail is read under its lock
+        with locked(fd):
+            self._catch_up()
+            if self._tree is not None:  # the sidecar of the file now at the path
+                self._tree.close()
+                self._tree = TreeHook(self.path, fd, self._size)
+        if self.durability != "none":
+            _sync_dir(self.path)
 
     def _write_line(self, line: bytes) -> None:
         try:
@@ -344,39 +436,8 @@ class AuditLog(ChainedSink):
             raise AuditError(f"{self.path}: cannot make the record durable: {_why(exc)}") from exc
 
     def _undo(self) -> None:
-        """Cut a partly written record off again (best effort, flock held)."""
+        """Cut a partly written batch off again (best effort, flock held)."""
         try:
             os.ftruncate(self._fd, self._size)
         except OSError:
             self._size = -1  # unknown: the next append re-reads the tail (and sets it aside)
-
-    def _await_durable(self, seq: int) -> None:
-        """Group commit: one thread fsyncs for every record written before it started."""
-        cond = self._synced_cond
-        with cond:
-            while True:
-                if self._broken is not None:
-                    raise AuditError(f"{self.path}: {self._broken}")
-                if self._synced >= seq:
-                    return
-                if not self._syncing:
-                    self._syncing = True
-                    target = self._written
-                    break
-                cond.wait()
-        failure: OSError | None = None
-        try:
-            _flush(self._fd)
-        except OSError as exc:
-            failure = exc
-        with cond:
-            self._syncing = False
-            if failure is None:
-                self._synced = max(self._synced, target)
-            else:
-                self._broken = f"fsync failed earlier ({_why(failure)}); reopen the log"
-            cond.notify_all()
-        if failure is not None:
-            raise AuditError(
-                f"{self.path}: cannot make the record durable: {_why(failure)}"
-            ) from failure

@@ -1,0 +1,159 @@
+"""``GroupWriter``: one thread per sink that commits whatever is pending as one batch.
+
+Callers (threads, or asyncio tasks through ``submit_async``) queue an unsealed record
+body and wait. The writer thread takes everything pending, hands it to the sink's
+``commit`` (which chains, writes and syncs the whole batch at once), and then wakes the
+batch's waiters once: threads with one ``notify_all``, each event loop with one
+``call_soon_threadsafe``. So a thousand waiting callers cost one write and one fsync,
+and an event loop never blocks on the disk or on the file lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from .._errors import AuditError
+from ..record import Draft, Sealed
+
+__all__ = ["Commit", "GroupWriter", "Outcome"]
+
+Outcome = Sealed | AuditError
+Commit = Callable[[Sequence[Draft]], list[Outcome]]
+
+# a batch is bounded so that one huge backlog does not become one huge write
+_MAX_BATCH: Final = 4096
+
+
+class _Ticket:
+    __slots__ = ("draft", "future", "loop", "outcome")
+
+    def __init__(
+        self,
+        draft: Draft,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[Sealed] | None = None,
+    ) -> None:
+        self.draft = draft
+        self.loop = loop
+        self.future = future
+        self.outcome: Outcome | None = None
+
+
+class GroupWriter:
+    """The writer thread of one sink.
+
+    Args:
+        commit: chains, stores and makes durable a batch of drafts, in order; returns
+            one outcome per draft (the record as stored, or why it was not). It is only
+            ever called from the writer thread, one batch at a time.
+        name: the thread's name (for debugging).
+    """
+
+    def __init__(self, commit: Commit, name: str) -> None:
+        self._commit = commit
+        self._name = name
+        self._cond = threading.Condition()
+        self._pending: list[_Ticket] = []
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.batches = 0  # batches committed: how many fsyncs the callers shared
+
+    def submit(self, draft: Draft) -> Sealed:
+        """Queue ``draft`` and wait until its batch is committed.
+
+        Raises:
+            AuditError: the record was not stored.
+        """
+        ticket = _Ticket(draft)
+        cond = self._cond
+        with cond:
+            self._enqueue(ticket)
+            while ticket.outcome is None:
+                cond.wait()
+        return _result(ticket.outcome)
+
+    async def submit_async(self, draft: Draft) -> Sealed:
+        """Queue ``draft`` and await its batch, without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Sealed] = loop.create_future()
+        with self._cond:  # held only to append to a list, never across I/O
+            self._enqueue(_Ticket(draft, loop, future))
+        return await future
+
+    def _enqueue(self, ticket: _Ticket) -> None:
+        if self._closed:
+            raise AuditError("the audit log is closed")
+        if self._thread is None or self._pid != os.getpid():
+            # a forked child has no writer thread: it starts its own
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        self._pending.append(ticket)
+        if len(self._pending) == 1:
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                while not self._pending and not self._closed:
+                    cond.wait()
+                if not self._pending:
+                    return
+                batch = self._pending[:_MAX_BATCH]
+                del self._pending[:_MAX_BATCH]
+            try:
+                outcomes = self._commit([ticket.draft for ticket in batch])
+            except Exception as exc:  # a commit that fails in any way stored nothing
+                failure = exc if isinstance(exc, AuditError) else AuditError(str(exc))
+                outcomes = [failure] * len(batch)
+            self._wake(batch, outcomes)
+
+    def _wake(self, batch: list[_Ticket], outcomes: list[Outcome]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Ticket]] = {}
+        with self._cond:
+            self.batches += 1
+            for ticket, outcome in zip(batch, outcomes, strict=True):
+                ticket.outcome = outcome
+                if ticket.loop is not None:
+                    by_loop.setdefault(ticket.loop, []).append(ticket)
+            self._cond.notify_all()
+        for loop, tickets in by_loop.items():
+            # a closed loop raises RuntimeError: nobody is waiting there any more
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, tickets)
+
+    def close(self) -> None:
+        """Commit what is pending, then stop the thread. Later submits raise."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            thread = self._thread
+        mine = thread is not None and self._pid == os.getpid()
+        if mine and thread is not threading.current_thread():
+            assert thread is not None
+            thread.join()
+
+
+def _result(outcome: Outcome) -> Sealed:
+    if isinstance(outcome, AuditError):
+        raise outcome
+    return outcome
+
+
+def _resolve(tickets: list[_Ticket]) -> None:
+    for ticket in tickets:
+        future, outcome = ticket.future, ticket.outcome
+        if future is None or future.done():  # cancelled: the record is stored anyway
+            continue
+        if isinstance(outcome, AuditError):
+            future.set_exception(outcome)
+        else:
+            assert outcome is not None
+            future.set_result(outcome)

@@ -1,0 +1,187 @@
+"""The group-commit writer of AuditLog: batches, fsync order, a log moved or cut under it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from usepolicy import AuditError, AuditLog, Enforcer
+from usepolicy.audit import read_records, verify_log
+
+from .conftest import ALLOWED, MakeRecord, WriteLog
+
+
+def _digests(path: Path) -> list[str]:
+    return [record.record_digest for _, record in read_records(path)]
+
+
+@pytest.mark.parametrize("durability", ["always", "batch"])
+def test_threads_share_batches_and_every_acknowledged_record_is_in_the_chain(
+    tmp_path: Path, make_record: MakeRecord, durability: str
+):
+    path = tmp_path / "audit.jsonl"
+    stored: list[str] = []
+    lock = threading.Lock()
+    with AuditLog(path, durability=durability) as log:  # type: ignore[arg-type]
+
+        def work() -> None:
+            for _ in range(25):
+                digest = log.append(make_record()).record_digest
+                with lock:
+                    stored.append(digest)
+
+        threads = [threading.Thread(target=work) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        batches = log._writer.batches
+    result = verify_log(path)
+    assert result.ok and result.count == 400
+    assert sorted(_digests(path)) == sorted(stored)
+    assert batches <= 400  # never more fsyncs than records; usually far fewer
+
+
+def test_nothing_returns_before_its_fdatasync(
+    tmp_path: Path, make_record: MakeRecord, monkeypatch: pytest.MonkeyPatch
+):
+    events: list[tuple[str, int]] = []
+    real = os.fdatasync
+
+    def recording(fd: int) -> None:
+        real(fd)
+        events.append(("fdatasync", os.fstat(fd).st_size))
+
+    monkeypatch.setattr(os, "fdatasync", recording)
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, durability="always") as log:
+        for _ in range(3):
+            log.append(make_record())
+            events.append(("returned", path.stat().st_size))
+    # each return comes after an fdatasync that covered the whole file as it then was
+    for index, (kind, size) in enumerate(events):
+        if kind == "returned":
+            synced = [s for k, s in events[:index] if k == "fdatasync"]
+            assert synced and synced[-1] == size
+
+
+def test_a_failed_fdatasync_fails_the_whole_batch_and_later_appends(
+    tmp_path: Path, make_record: MakeRecord, monkeypatch: pytest.MonkeyPatch
+):
+    def boom(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, durability="batch") as log:
+        log.append(make_record())
+        monkeypatch.setattr(os, "fdatasync", boom)
+        with pytest.raises(AuditError, match="cannot make the record durable"):
+            log.append(make_record())
+        monkeypatch.undo()
+        with pytest.raises(AuditError, match="fsync failed earlier"):
+            log.append(make_record())
+    assert verify_log(path).count == 1
+
+
+@pytest.mark.parametrize("durability", ["always", "none"])
+def test_a_renamed_log_is_detected_denied_and_reopened_at_its_path(
+    tmp_path: Path, make_record: MakeRecord, durability: str
+):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, durability=durability) as log:  # type: ignore[arg-type]
+        log.append(make_record())
+        path.rename(tmp_path / "rotated.jsonl")
+        with pytest.raises(AuditError, match="renamed or deleted under the running writer"):
+            log.append(make_record())
+        stored = log.append(make_record())  # a new log at the path
+    assert stored.prev_digest is None
+    assert verify_log(path).count == 1
+    assert verify_log(tmp_path / "rotated.jsonl").count == 1
+
+
+def test_a_deleted_log_is_detected_then_recreated(tmp_path: Path, make_record: MakeRecord):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.append(make_record())
+        path.unlink()
+        with pytest.raises(AuditError, match="renamed or deleted under the running writer"):
+            log.append(make_record())
+        log.append(make_record())
+    assert verify_log(path).count == 1
+
+
+def test_a_replaced_log_is_detected_and_its_chain_continued(
+    tmp_path: Path, write_log: WriteLog, make_record: MakeRecord
+):
+    path = tmp_path / "audit.jsonl"
+    other = write_log(3, name="other.jsonl")
+    with AuditLog(path) as log:
+        log.append(make_record())
+        os.replace(other, path)
+        with pytest.raises(AuditError, match="was replaced under the running writer"):
+            log.append(make_record())
+        stored = log.append(make_record())
+    assert stored.prev_digest == _digests(path)[-2]
+    assert verify_log(path).count == 4
+
+
+def test_a_log_truncated_in_place_is_refused_until_an_operator_acts(
+    tmp_path: Path, make_record: MakeRecord
+):
+    # issue 12 item 8: the writer knew its head, so it must not start a new chain
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        for _ in range(3):
+            log.append(make_record())
+        head = log.head
+        os.truncate(path, 0)
+        for _ in range(2):
+            with pytest.raises(AuditError, match="truncated under the running writer") as err:
+                log.append(make_record())
+            assert err.value.code == "audit-error"
+            assert str(head) in str(err.value)
+    assert path.stat().st_size == 0  # nothing was appended to the cut log
+    with AuditLog(path) as reopened:  # the operator's act: open the log again
+        assert reopened.append(make_record()).prev_digest is None
+
+
+def test_an_enforcer_denies_on_a_truncated_log_naming_the_truncation(tmp_path: Path):
+    path = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=path) as guard:
+        assert guard.enforce(ALLOWED).stored
+        os.truncate(path, 10)
+        result = guard.enforce(ALLOWED)
+        assert not result.allowed and not result.stored
+        assert result.record.errors[-1].code == "audit-error"
+        assert "truncated" in result.record.errors[-1].message
+
+
+def test_async_tasks_share_batches_and_every_acknowledged_record_is_in_the_chain(
+    tmp_path: Path,
+):
+    path = tmp_path / "audit.jsonl"
+
+    async def main(guard: Enforcer) -> list[str]:
+        records = await asyncio.gather(*(guard.acheck(ALLOWED) for _ in range(300)))
+        assert all(r.decision == "allow" for r in records)
+        return [r.record_digest for r in records]
+
+    with Enforcer(audit_log=path, durability="always") as guard:
+        acknowledged = asyncio.run(main(guard))
+    result = verify_log(path)
+    assert result.ok and result.count == 300
+    assert sorted(_digests(path)) == sorted(acknowledged)
+
+
+def test_closing_stores_what_is_pending(tmp_path: Path, make_record: MakeRecord):
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, durability="batch")
+    log.append(make_record())
+    log.close()
+    with pytest.raises(AuditError, match="closed"):
+        log.append(make_record())
+    assert verify_log(path).count == 1
