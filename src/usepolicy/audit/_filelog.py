@@ -346,8 +346,9 @@ class AuditLog(ChainedSink):
         fd = self._fd
         _flock(fd, _LOCK_EX)  # as ``locked`` does, without its generator
         try:
-            self._check_file()
-            self._catch_up()
+            size = self._check_file()
+            if size != self._size:  # another process appended (or we lost count)
+                self._head, self._size = self._read_tail(size)
             head = self._head
             outcomes: list[Outcome] = []
             lines: list[bytes] = []
@@ -374,8 +375,8 @@ class AuditLog(ChainedSink):
         self._head = head
         return outcomes
 
-    def _check_file(self) -> None:
-        """Deny when the log was renamed, deleted, replaced or truncated under us.
+    def _check_file(self) -> int:
+        """The log's size; deny when it was renamed, deleted, replaced or truncated.
 
         A moved or replaced file is reopened at its path before the next batch; a log
         truncated in place has lost records this writer acknowledged (its chain head is
@@ -400,6 +401,7 @@ class AuditLog(ChainedSink):
                 "to append until an operator restores or moves the log and opens it again"
             )
             raise AuditError(f"{self.path}: {self._broken}")
+        return mine.st_size
 
     def _reopen(self) -> None:
         """Open the log at its path again, after it was renamed, deleted or replaced."""
