@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from usepolicy import Engine, load_policy
+from usepolicy import AuditError, Engine, load_policy
 from usepolicy.audit import AuditLog, verify_log
 from usepolicy.tlog import TreeError, TreeState, sidecar_path
 
@@ -147,3 +147,16 @@ def test_no_tree_when_not_wanted(tmp_path: Path, make_record: MakeRecord):
         log.append(make_record())
     with tree_of(path) as tree:
         assert tree.size == 2
+
+
+def test_a_log_reopened_after_a_rename_grows_its_own_tree(tmp_path: Path, make_record: MakeRecord):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, durability="batch") as log:
+        log.append(make_record())
+        path.rename(tmp_path / "rotated.jsonl")
+        with pytest.raises(AuditError, match="renamed or deleted"):
+            log.append(make_record())
+        for _ in range(3):
+            log.append(make_record())
+        with tree_of(path) as tree:
+            assert tree.size == 3 and tree.root() == mth(records_of(path))
