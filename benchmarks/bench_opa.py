@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _pool import request_pool
 
 import usepolicy
-from usepolicy._fastrequest import request_to_builtins, validate_request
 from usepolicy.backends.opa import OpaEngine, data_path, to_rego
+from usepolicy.request._fast import request_to_builtins, validate_request
 
 TESTS = Path(__file__).resolve().parent.parent / "tests" / "backends" / "opa"
 

@@ -63,8 +63,8 @@ from peers.floor import make_floor
 from peers.rego import RegoPeer, exporter_module, hand_module
 
 import usepolicy
-from usepolicy._fastrequest import validate_request
 from usepolicy.policy import Policy
+from usepolicy.request._fast import validate_request
 
 BATCH = 100
 EXTRA_RULES = 1000

@@ -25,8 +25,8 @@ import msgspec
 
 import usepolicy
 from peers import peer_pool, reference_policy, thousand_rule_policy
-from usepolicy._fastrequest import Req, validate_request
 from usepolicy.engine._decision import Decision
+from usepolicy.request._fast import Req, validate_request
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from _pool import request_pool, thousand_rule_policy_text
 
 import usepolicy
-from usepolicy._fastrequest import request_to_builtins, validate_request
 from usepolicy.policy import Policy, pack_path
+from usepolicy.request._fast import request_to_builtins, validate_request
 
 PEER_DIR: Final = Path(__file__).resolve().parent
 DENIED_LIST: Final = "denied_entities"

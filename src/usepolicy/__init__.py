@@ -15,15 +15,6 @@ of this package; this module has none and keeps its namespace exactly ``__all__`
 
 from typing import TYPE_CHECKING, Any
 
-from ._enums import (
-    AutonomyLevel,
-    Category,
-    Classification,
-    LegalAuthority,
-    Network,
-    Provenance,
-    Subjects,
-)
 from ._errors import (
     AuditError,
     BackendError,
@@ -35,7 +26,6 @@ from ._errors import (
     UsePolicyError,
 )
 from ._version import __version__
-from ._vocabulary import STANDARD_PURPOSES, Vocabulary
 from .engine import (
     Decision,
     DecisionError,
@@ -47,12 +37,22 @@ from .engine import (
 )
 from .policy import Combine, Effect, Policy, load_policy, loads_policy
 from .record import UseDenied
+from .request._enums import (
+    AutonomyLevel,
+    Category,
+    Classification,
+    LegalAuthority,
+    Network,
+    Provenance,
+    Subjects,
+)
+from .request._vocabulary import STANDARD_PURPOSES, Vocabulary
 
 if TYPE_CHECKING:
     from ._enforcer import Enforcement, Enforcer
-    from ._request import Autonomy, Data, Environment, Requester, UseRequest
     from .audit import AuditLog, MemorySink, Sink
     from .record import DecisionRecord
+    from .request._model import Autonomy, Data, Environment, Requester, UseRequest
 
 # Loaded on first use (PEP 562): they pull in pydantic and the audit machinery, which
 # a cold `usepolicy check` and a gateway that only evaluates never need.
@@ -60,11 +60,11 @@ _LAZY = {
     "Enforcer": "._enforcer",
     "Enforcement": "._enforcer",
     "DecisionRecord": ".record",
-    "Autonomy": "._request",
-    "Data": "._request",
-    "Environment": "._request",
-    "Requester": "._request",
-    "UseRequest": "._request",
+    "Autonomy": ".request._model",
+    "Data": ".request._model",
+    "Environment": ".request._model",
+    "Requester": ".request._model",
+    "UseRequest": ".request._model",
     "AuditLog": ".audit",
     "MemorySink": ".audit",
     "Sink": ".audit",

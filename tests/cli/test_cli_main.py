@@ -37,7 +37,7 @@ def test_plain_check_imports_no_pydantic_and_no_audit_code() -> None:
         "rc = usepolicy.cli.main(['check', 'examples/requests/network_defense.json'])\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'cryptography')"
         " or m.startswith(('usepolicy.audit', 'usepolicy.tlog', 'usepolicy.testing',"
-        " 'usepolicy.backends', 'usepolicy.record._model', 'usepolicy._request')))\n"
+        " 'usepolicy.backends', 'usepolicy.record._model', 'usepolicy.request._model')))\n"
         "print(rc, heavy)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import usepolicy
-from usepolicy._fastrequest import validate_request
 from usepolicy.engine import Decision, Engine
 from usepolicy.policy import Policy, pack_path
+from usepolicy.request._fast import validate_request
 from usepolicy.testing import Partition, check_invariants, policies, requests
 from usepolicy.testing._domain import candidates
 from usepolicy.testing._partition import policy_conditions

@@ -185,7 +185,7 @@ def test_a_broken_policy_violates_its_invariant(tmp_path: Path) -> None:
     result = broken["never-fully-autonomous-weapons"]
     assert result.violation is not None
     # the reported request truly violates it: allowed, and the invariant's `when` holds
-    req = usepolicy._fastrequest.validate_request(result.violation, policy.vocabulary)
+    req = usepolicy.request._fast.validate_request(result.violation, policy.vocabulary)
     assert Engine(policy).decide(req).allowed
     inv = result.invariant
     assert inv.when is not None

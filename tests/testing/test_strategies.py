@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import usepolicy
-from usepolicy._fastrequest import validate_request
 from usepolicy.policy import pack_path
+from usepolicy.request._fast import validate_request
 from usepolicy.testing import (
     ANY_RULE,
     assert_allowed,

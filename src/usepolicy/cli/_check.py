@@ -7,11 +7,11 @@ import json
 from typing import TYPE_CHECKING, Final
 
 from .._enforcer import Enforcement, Enforcer
-from .._enums import LIMITS
 from .._errors import AuditError, FieldError, PolicyError
 from .._files import InputFileError, read_bytes, read_stdin
-from .._jsonpos import locate_errors
 from ..engine import Decision, Engine, Explanation
+from ..request._enums import LIMITS
+from ..request._jsonpos import locate_errors
 from ._output import (
     EXIT_ALLOWED,
     EXIT_DENIED,

@@ -20,13 +20,13 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from .._enums import Classification
 from .._errors import EvaluationError
-from .._fastrequest import Req
-from .._vocabulary import Vocabulary, compile_re2, is_under
 from ..policy._fields import Kind, lookup_field, rank
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test
 from ..policy._names import NameList, is_listed
+from ..request._enums import Classification
+from ..request._fast import Req
+from ..request._vocabulary import Vocabulary, compile_re2, is_under
 
 __all__ = [
     "Pred",

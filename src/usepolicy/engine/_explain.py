@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import EvaluationError
-from .._fastrequest import Req
 from ..policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
 from ..policy._names import fold, listed_as
+from ..request._fast import Req
 from ._compile import Pred, compile_cond, getter, is_absent, is_constant, specialize
 from ._decision import Decision
 

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from .._enums import ATTRIBUTE_KEY_PATTERN, LIMITS
 from .._errors import Diagnostic
-from .._vocabulary import ATTRIBUTE_TYPES, AttributeSpec, is_under
+from ..request._enums import ATTRIBUTE_KEY_PATTERN, LIMITS
+from ..request._vocabulary import ATTRIBUTE_TYPES, AttributeSpec, is_under
 from ._nodes import NodeReader, closest
 from ._yaml import Node
 

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from .._enums import (
+from ..request._enums import (
     AutonomyLevel,
     Category,
     Classification,

@@ -15,7 +15,7 @@ import rfc8785
 
 from .._errors import Diagnostic, PolicyError
 from .._files import InputFileError, read_text, resolved
-from .._vocabulary import AttributeSpec, Vocabulary
+from ..request._vocabulary import AttributeSpec, Vocabulary
 from ._attributes import check_attribute_uses
 from ._conditions import Ref
 from ._document import ListFile, ParsedFile, parse_file

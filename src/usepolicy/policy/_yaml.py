@@ -20,9 +20,9 @@ from typing import Any, Final
 
 import yaml
 
-from .._enums import unicode_problem
 from .._errors import Diagnostic
 from .._files import too_large
+from ..request._enums import unicode_problem
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Node", "YamlFailure", "parse_yaml"]
 

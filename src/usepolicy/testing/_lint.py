@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import re2
 
 from .._files import InputFileError, read_text
-from .._vocabulary import is_under
 from ..engine import Engine
 from ..policy._model import AllOf, AnyOf, Combine, Cond, Effect, NotOf, Policy, Rule, Test
 from ..policy._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
+from ..request._vocabulary import is_under
 from ._partition import Partition, policy_conditions
 from ._search import DEFAULT_BUDGET
 

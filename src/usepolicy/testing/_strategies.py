@@ -20,7 +20,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 import yaml
 
-from .._request import (
+from ..policy._load import loads_policy
+from ..policy._model import Policy
+from ..request._model import (
     LIMITS,
     AutonomyLevel,
     Category,
@@ -30,9 +32,7 @@ from .._request import (
     Provenance,
     Subjects,
 )
-from .._vocabulary import STANDARD_VOCABULARY, Vocabulary
-from ..policy._load import loads_policy
-from ..policy._model import Policy
+from ..request._vocabulary import STANDARD_VOCABULARY, Vocabulary
 from ._partition import Partition, policy_conditions
 
 __all__ = ["policies", "policy_texts", "requests"]

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from usepolicy import Category, Engine, Policy, RequestError
-from usepolicy._fastrequest import request_to_builtins, validate_request
-from usepolicy._vocabulary import AttributeSpec
 from usepolicy.backends.opa import data_path, opa_input, to_rego
 from usepolicy.policy import AllOf, AnyOf, Cond, NotOf, Test
 from usepolicy.policy._fields import FIELDS
+from usepolicy.request._fast import request_to_builtins, validate_request
+from usepolicy.request._vocabulary import AttributeSpec
 
 #: patterns the generated policies use, with strings on both sides of each. regopy's
 #: regular expressions lack some RE2 syntax that OPA has (flags such as `(?i)`,

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from usepolicy import Engine, Policy, RequestError, load_policy, loads_policy
-from usepolicy._fastrequest import request_to_builtins, validate_request
 from usepolicy.backends.opa import opa_input, to_rego
 from usepolicy.policy._names import SCHEME
+from usepolicy.request._fast import request_to_builtins, validate_request
 
 from ...conftest import EXAMPLES, REPO
 from ...strategies import NAME_VARIANTS

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Final
 
-from ._errors import FieldError, path_part
+from .._errors import FieldError, path_part
 
 __all__ = ["line_col", "locate_errors", "long_integer_at"]
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pydantic
 
+from .._errors import FieldError, RequestError, path_part, quote_value
 from ._enums import ATTRIBUTE_KEY_PATTERN, LIMITS
-from ._errors import FieldError, RequestError, path_part, quote_value
-from ._request import UseRequest
+from ._model import UseRequest
 
 if TYPE_CHECKING:
     from ._vocabulary import Vocabulary

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+from .._errors import FieldError, RequestError
 from ._enums import (
     ATTRIBUTE_KEY_PATTERN,
     COUNTRY_PATTERN,
@@ -35,7 +36,6 @@ from ._enums import (
     Subjects,
     unicode_problem,
 )
-from ._errors import FieldError, RequestError
 from ._vocabulary import AttributeSpec, Vocabulary
 
 __all__ = [
@@ -341,7 +341,7 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
         if isinstance(obj, (str, bytes)):
             obj = parse_json_text(obj, source)
         elif hasattr(obj, "model_dump"):
-            from ._request import UseRequest
+            from ._model import UseRequest
 
             if isinstance(obj, UseRequest):
                 obj = obj.model_dump(mode="python")

@@ -9,10 +9,10 @@ import pytest
 
 import usepolicy
 from usepolicy import RequestError
-from usepolicy._rejection import explain_rejection
-from usepolicy._vocabulary import STANDARD_VOCABULARY, AttributeSpec, Vocabulary
+from usepolicy.request._rejection import explain_rejection
+from usepolicy.request._vocabulary import STANDARD_VOCABULARY, AttributeSpec, Vocabulary
 
-from .hostile import MINIMAL, many_unknown_keys, with_
+from ..hostile import MINIMAL, many_unknown_keys, with_
 
 CAP = RequestError.max_errors
 

@@ -10,12 +10,12 @@ import pytest
 
 import usepolicy
 from usepolicy import RequestError, UseRequest, Vocabulary
-from usepolicy._fastrequest import request_to_builtins, validate_request
-from usepolicy._request import LIMITS
-from usepolicy._vocabulary import STANDARD_VOCABULARY
 from usepolicy.record import canonical_json
+from usepolicy.request._fast import request_to_builtins, validate_request
+from usepolicy.request._model import LIMITS
+from usepolicy.request._vocabulary import STANDARD_VOCABULARY
 
-from .hostile import DENIED_ORG, INVALID, INVALID_TEXT, SUBCLASSED, LyingStr, with_
+from ..hostile import DENIED_ORG, INVALID, INVALID_TEXT, SUBCLASSED, LyingStr, with_
 
 MINIMAL = {
     "requester": {"organization": "Army Intelligence Center"},

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-import usepolicy._jsonpos
+import usepolicy.request._jsonpos
 from usepolicy import FieldError, RequestError
-from usepolicy._jsonpos import line_col, locate_errors, long_integer_at
+from usepolicy.request._jsonpos import line_col, locate_errors, long_integer_at
 
-from .hostile import many_unknown_keys
+from ..hostile import many_unknown_keys
 
 TEXT = """{
   "requester": {"organization": "a", "country": "usa"},
@@ -69,14 +69,14 @@ def test_the_text_is_read_once_for_all_errors(monkeypatch: pytest.MonkeyPatch) -
     """Each key is read once, however many errors there are (it was once per error: a
     64 KB request with 8,000 unknown keys took minutes)."""
     reads = 0
-    scan = usepolicy._jsonpos._scanstring
+    scan = usepolicy.request._jsonpos._scanstring
 
     def counting(text: str, end: int) -> tuple[str, int]:
         nonlocal reads
         reads += 1
         return scan(text, end)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(usepolicy._jsonpos, "_scanstring", counting)
+    monkeypatch.setattr(usepolicy.request._jsonpos, "_scanstring", counting)
     text = many_unknown_keys(8000)
     errors = [FieldError(f"{i:x}", "unknown-field", "m") for i in range(8000)]
     located = locate_errors(text, errors)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from ._errors import quote_value
+from .._errors import quote_value
 
 __all__ = [
     "ATTRIBUTE_TYPES",
