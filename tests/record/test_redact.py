@@ -99,7 +99,7 @@ def test_redaction_paths_are_the_request_fields():
     the public model's fields in its order (``request_to_builtins`` relies on it too)."""
     from usepolicy import UseRequest
     from usepolicy.record import check_redact_paths
-    from usepolicy.request._fast import FIELD_ORDER
+    from usepolicy.request import FIELD_ORDER
 
     assert tuple(UseRequest.model_fields) == FIELD_ORDER
     assert check_redact_paths([f"{name}.x" for name in UseRequest.model_fields])

@@ -1,7 +1,9 @@
 """The request fields a policy may test, their types and the operators that fit them.
 
-This is the only place the policy language knows about the request model: a test
-(``tests/policy/test_fields.py``) checks that it covers every field of ``UseRequest``.
+This is the only place the policy language knows about the request: the table is
+derived from the request's declared shape (``request.REQUEST_SHAPE``), so a field
+added, made optional or given other enum values there is tested here the same way
+(``tests/policy/test_fields.py``).
 """
 
 from __future__ import annotations
@@ -10,15 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
-from ..request._enums import (
-    AutonomyLevel,
-    Category,
-    Classification,
-    LegalAuthority,
-    Network,
-    Provenance,
-    Subjects,
-)
+from ..request import REQUEST_SHAPE, FieldShape, Shape
 
 __all__ = ["FIELDS", "NOT_EVALUABLE", "OPERATORS", "FieldSpec", "Kind", "lookup_field"]
 
@@ -59,39 +53,32 @@ class FieldSpec:
         return self.kind is Kind.ENUM and "lt" in self.operators
 
 
-def _enum(path: str, cls: type[enum.StrEnum], ordered: bool = False) -> FieldSpec:
-    ops = _EQUALITY | _ORDER if ordered else _EQUALITY
-    return FieldSpec(path, Kind.ENUM, ops, cls)
-
-
-def _string(path: str, optional: bool) -> FieldSpec:
-    ops = _EQUALITY | {"in_list", "matches"} | ({"exists"} if optional else set())
-    return FieldSpec(path, Kind.STRING, frozenset(ops), optional=optional)
+def _spec(field: FieldShape) -> FieldSpec | None:
+    """The policy's view of a declared field; None for what a policy cannot test."""
+    shape = field.shape
+    if shape is Shape.STRING:
+        ops = _EQUALITY | {"in_list", "matches"} | ({"exists"} if field.nullable else set())
+        return FieldSpec(field.path, Kind.STRING, frozenset(ops), optional=field.nullable)
+    if shape is Shape.ENUM:
+        ops = _EQUALITY | _ORDER if field.ordered else _EQUALITY
+        return FieldSpec(field.path, Kind.ENUM, ops, field.enum)
+    if shape is Shape.PURPOSE:
+        return FieldSpec(field.path, Kind.PURPOSE, _EQUALITY | {"under", "matches"})
+    if shape is Shape.INTEGER:
+        return FieldSpec(field.path, Kind.INT, _EQUALITY | _ORDER)
+    if shape is Shape.BOOLEAN:
+        return FieldSpec(field.path, Kind.BOOL, frozenset({"eq", "ne"}))
+    if shape is Shape.ENUM_LIST:
+        return FieldSpec(field.path, Kind.CATEGORIES, _LIST, field.enum)
+    return None  # objects hold fields; attributes are ``attributes.KEY``; text is not tested
 
 
 FIELDS: Final[dict[str, FieldSpec]] = {
-    spec.path: spec
-    for spec in (
-        _string("request_id", optional=True),
-        _string("requester.organization", optional=False),
-        _string("requester.country", optional=True),
-        _string("requester.entity_id", optional=True),
-        _string("model", optional=True),
-        FieldSpec("purpose", Kind.PURPOSE, _EQUALITY | {"under", "matches"}),
-        _enum("data.subjects", Subjects),
-        _enum("data.provenance", Provenance),
-        FieldSpec("data.subject_count", Kind.INT, _EQUALITY | _ORDER),
-        FieldSpec("data.categories", Kind.CATEGORIES, _LIST, Category),
-        _enum("data.legal_authority", LegalAuthority),
-        _enum("autonomy.level", AutonomyLevel),
-        FieldSpec("autonomy.lethal", Kind.BOOL, frozenset({"eq", "ne"})),
-        _enum("environment.network", Network),
-        _enum("environment.classification", Classification, ordered=True),
-    )
+    spec.path: spec for spec in map(_spec, REQUEST_SHAPE) if spec is not None
 }
 
 #: fields that are recorded but never evaluated
-NOT_EVALUABLE: Final = frozenset({"description"})
+NOT_EVALUABLE: Final = frozenset(f.path for f in REQUEST_SHAPE if f.shape is Shape.TEXT)
 
 _ATTRIBUTE_OPERATORS: Final = frozenset(OPERATORS)
 

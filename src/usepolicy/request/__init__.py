@@ -21,7 +21,6 @@ from ._enums import (
     unicode_problem,
 )
 from ._fast import (
-    FIELD_ORDER,
     Req,
     parse_json_text,
     request_to_builtins,
@@ -29,6 +28,7 @@ from ._fast import (
     validate_request,
 )
 from ._jsonpos import line_col, locate_errors
+from ._shape import FIELD_ORDER, REQUEST_SHAPE, FieldShape, Shape, field_shape
 from ._vocabulary import (
     ATTRIBUTE_TYPES,
     PURPOSE_PATTERN,
@@ -52,6 +52,7 @@ __all__ = [
     "FIELD_ORDER",
     "LIMITS",
     "PURPOSE_PATTERN",
+    "REQUEST_SHAPE",
     "STANDARD_PURPOSES",
     "STANDARD_VOCABULARY",
     "AttributeSpec",
@@ -61,16 +62,19 @@ __all__ = [
     "Classification",
     "Data",
     "Environment",
+    "FieldShape",
     "LegalAuthority",
     "Network",
     "Provenance",
     "Req",
     "Requester",
+    "Shape",
     "Subjects",
     "UseRequest",
     "Vocabulary",
     "compile_re2",
     "explain_rejection",
+    "field_shape",
     "is_purpose_name",
     "is_under",
     "line_col",

@@ -103,6 +103,7 @@ class _Limits:
     max_attribute_list = 64
     max_attribute_key = 64
     max_name = 256
+    max_purpose = 128
     max_description = 65536
     max_request_id = 128
     max_categories = 32

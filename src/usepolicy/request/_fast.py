@@ -36,6 +36,7 @@ from ._enums import (
     Subjects,
     unicode_problem,
 )
+from ._shape import FIELD_ORDER
 from ._vocabulary import AttributeSpec, Vocabulary
 
 __all__ = [
@@ -192,15 +193,6 @@ class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
         dict[_AttrKey, bool | _AttrInt | _AttrFloat | _AttrStr | _AttrList],
         msgspec.Meta(max_length=LIMITS.max_attributes),
     ] = msgspec.field(default_factory=dict)
-
-
-# the public model's field order, for records that read like DESIGN.md §1 (and the
-# fields redaction accepts); tests/record/test_redact.py::
-# test_redaction_paths_are_the_request_fields checks it against UseRequest.model_fields
-FIELD_ORDER: Final = (
-    "request_id", "requester", "model", "purpose", "description",
-    "data", "autonomy", "environment", "attributes",
-)  # fmt: skip
 
 
 def request_to_builtins(req: Req) -> dict[str, Any]:

@@ -158,13 +158,25 @@ class UseRequest(BaseModel):
     ) = None
     requester: Requester
     model: _Name | None = None
-    purpose: Annotated[StrictStr, Field(max_length=128, pattern=PURPOSE_PATTERN)]
+    purpose: Annotated[StrictStr, Field(max_length=LIMITS.max_purpose, pattern=PURPOSE_PATTERN)]
     description: Annotated[StrictStr, Field(max_length=LIMITS.max_description)] | None = None
     data: Data = Field(default_factory=Data)
     autonomy: Autonomy = Field(default_factory=Autonomy)
     environment: Environment = Field(default_factory=Environment)
     attributes: Annotated[
-        dict[_AttrKey, AttributeValue], Field(max_length=LIMITS.max_attributes)
+        dict[_AttrKey, AttributeValue],
+        Field(
+            max_length=LIMITS.max_attributes,
+            # pydantic puts the key pattern in patternProperties, which lets other keys
+            # through a schema validator: every key must match it
+            json_schema_extra={
+                "propertyNames": {
+                    "minLength": 1,
+                    "maxLength": LIMITS.max_attribute_key,
+                    "pattern": f"^{ATTRIBUTE_KEY_PATTERN}$",
+                }
+            },
+        ),
     ] = Field(default_factory=dict)
 
     @model_validator(mode="wrap")

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .._errors import quote_value
+from ._enums import LIMITS
 
 __all__ = [
     "ATTRIBUTE_TYPES",
@@ -61,7 +62,7 @@ def compile_re2(pattern: str) -> Any:
 
 def is_purpose_name(name: str) -> bool:
     """True when ``name`` is a syntactically valid dotted purpose name."""
-    return len(name) <= 128 and _PURPOSE_RE.fullmatch(name) is not None
+    return len(name) <= LIMITS.max_purpose and _PURPOSE_RE.fullmatch(name) is not None
 
 
 def is_under(name: str, prefix: str) -> bool:
@@ -126,7 +127,8 @@ class Vocabulary:
     """The purposes a request may name (standard ones plus additions), and the
     attributes a policy declares.
 
-    Immutable once built; membership tests are set lookups. ``attributes`` is None
+    Immutable once built; membership tests are set lookups. Every name is a purpose
+    name (``ValueError`` otherwise). ``attributes`` is None
     when nothing is declared, so request validation can skip the check outright.
     """
 
@@ -141,6 +143,10 @@ class Vocabulary:
             MappingProxyType(dict(attributes)) if attributes else None
         )
         merged = dict(STANDARD_PURPOSES)
+        for name in additions or ():
+            # the hot path takes membership as proof of the purpose pattern and length
+            if not isinstance(name, str) or not is_purpose_name(name):
+                raise ValueError(f"{quote_value(name)} is not a purpose name")
         merged.update(additions or {})
         self.descriptions: Mapping[str, str] = MappingProxyType(merged)
         self._names = frozenset(merged)
