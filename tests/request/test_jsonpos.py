@@ -85,14 +85,21 @@ def test_the_text_is_read_once_for_all_errors(monkeypatch: pytest.MonkeyPatch) -
     assert all(e.line == 1 for e in located)
 
 
-def test_a_request_error_through_the_engine_can_be_placed() -> None:
+def test_a_request_error_from_json_text_is_placed_by_the_library() -> None:
     import usepolicy
 
     text = json.dumps({"requester": {"organization": "a"}, "purpose": "x.y", "z": 1}, indent=2)
+    engine = usepolicy.Engine(usepolicy.load_policy())
+    for call in (engine.evaluate, engine.explain, lambda t: engine.evaluate_many([t])):
+        with pytest.raises(RequestError) as info:
+            call(text)
+        where = {e.path: (e.line, e.col) for e in info.value.errors}
+        assert where == {"purpose": (5, 3), "z": (6, 3)}
+        assert "5:3: purpose: unknown-purpose:" in str(info.value)
+    # a dict has no text to place errors in
     with pytest.raises(RequestError) as info:
-        usepolicy.Engine(usepolicy.load_policy()).evaluate(text)
-    where = {e.path: (e.line, e.col) for e in locate_errors(text, info.value.errors)}
-    assert where == {"purpose": (5, 3), "z": (6, 3)}
+        engine.evaluate(json.loads(text))
+    assert {e.line for e in info.value.errors} == {None}
 
 
 def test_line_col_and_long_integers() -> None:

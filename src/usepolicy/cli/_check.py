@@ -11,7 +11,6 @@ from .._errors import AuditError, FieldError, PolicyError
 from .._files import InputFileError, read_bytes, read_stdin
 from ..engine import Decision, Engine, Explanation
 from ..request._enums import LIMITS
-from ..request._jsonpos import locate_errors
 from ._output import (
     EXIT_ALLOWED,
     EXIT_DENIED,
@@ -157,7 +156,7 @@ def _render(
     """Print what happened to one request; its exit status."""
     status = EXIT_ALLOWED if result.allowed else EXIT_DENIED
     if result.request_error is not None:
-        for err in locate_errors(text, result.request_error.errors):
+        for err in result.request_error.errors:  # placed in the text by the request layer
             error(field_error_line(source, err))
         status = EXIT_INVALID
     elif result.decision is None:  # the decider failed: a logged deny, and exit 1

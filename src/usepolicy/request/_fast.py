@@ -327,10 +327,13 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
     """Validate a request (dict, JSON text or ``UseRequest``) into a ``Req``.
 
     Raises:
-        RequestError: listing every bad field path.
+        RequestError: listing every bad field path; for JSON text, with the line and
+            column of each field in the text.
     """
+    text: str | bytes | None = None
     if type(obj) is not dict:
         if isinstance(obj, (str, bytes)):
+            text = obj
             obj = parse_json_text(obj, source)
         elif hasattr(obj, "model_dump"):
             from ._model import UseRequest
@@ -350,6 +353,10 @@ def validate_request(obj: Any, vocabulary: Vocabulary, source: str | None = None
     if model is not None:
         # pydantic is the authority; reaching here means msgspec was stricter
         return msgspec.convert(model.model_dump(mode="python"), Req)
+    if text is not None:
+        from ._jsonpos import locate_errors
+
+        errors = locate_errors(text, errors)
     raise RequestError(errors, source, omitted=omitted)
 
 
