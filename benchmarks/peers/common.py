@@ -38,7 +38,9 @@ def peer_pool(size: int = 1000, seed: int = 7) -> list[dict[str, Any]]:
     """``_pool.request_pool(size, seed)`` with a few deterministic variations the plain
     pool lacks, so every branch of every translation is exercised: every 25th request
     carries a denied ``requester.entity_id``, every 25th (offset) an ordinary one, and
-    every 40th is sparse (only the required fields: every default applies)."""
+    every 40th is sparse (only the required fields: every default applies), and every
+    50th is a domestic investigation (with a warrant, or, offset, with no authority),
+    which few random draws make: it takes four fields at once."""
     denied = sorted(reference_policy().lists[DENIED_LIST])
     pool = copy.deepcopy(request_pool(size, seed))
     for i, request in enumerate(pool):
@@ -46,6 +48,14 @@ def peer_pool(size: int = 1000, seed: int = 7) -> list[dict[str, Any]]:
             request["requester"]["entity_id"] = denied[i % len(denied)]
         elif i % 25 == 11:
             request["requester"]["entity_id"] = f"ENT-{i:05d}"
+        elif i % 50 in (29, 41):
+            request["purpose"] = "law_enforcement.investigation"
+            request["data"].update(
+                subjects="domestic",
+                provenance="targeted",
+                subject_count=3,
+                legal_authority="warrant" if i % 50 == 29 else "none",
+            )
         elif i % 40 == 17:
             pool[i] = {
                 "requester": {"organization": request["requester"]["organization"]},

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from usepolicy import AuditError, AuditLog, DecisionRecord, Engine
 from usepolicy.audit import PROBLEMS, Signer, read_records, verify_log
 from usepolicy.record import record_digest
+from usepolicy.testing import requests
 
 from ..conftest import unblocked
-from ..strategies import requests
 from .conftest import MakeRecord, WriteLog, lines_of
 
 

@@ -19,8 +19,7 @@ from usepolicy import Effect, Engine, loads_policy
 from usepolicy.engine._compile import is_constant, specialize
 from usepolicy.policy import AllOf
 from usepolicy.policy import Test as Cond
-
-from ..strategies import requests
+from usepolicy.testing import requests
 
 ORG = {"organization": "Army Intelligence Center"}
 

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 import usepolicy
 from usepolicy.policy import pack_path
-
-from ..strategies import requests
+from usepolicy.testing import requests
 
 REPO = Path(__file__).resolve().parents[2]
 PACK = pack_path("eu-ai-act-prohibited")
@@ -126,9 +125,13 @@ def _eu_value(key: str) -> st.SearchStrategy[Any]:
 def eu_requests(draw: st.DrawFn, purposes: list[str]) -> dict[str, Any]:
     """A valid request whose attributes include some the pack reads (declared, so only
     their declared values are valid) and others it does not."""
-    request = draw(requests(purposes=purposes))
-    attributes = {k: v for k, v in request.get("attributes", {}).items() if k not in _EU_VALUES}
-    for key in draw(st.sets(st.sampled_from(sorted(_EU_VALUES)))):
+    request = draw(requests(purposes=purposes, vocabulary=POLICY.vocabulary))
+    chosen = draw(st.sets(st.sampled_from(sorted(_EU_VALUES))))
+    others = [(k, v) for k, v in request.get("attributes", {}).items() if k not in _EU_VALUES]
+    # within the limit, with room for the one key some tests add
+    room = usepolicy.request.LIMITS.max_attributes - len(chosen) - 1
+    attributes = dict(others[:room])
+    for key in chosen:
         attributes[key] = draw(_eu_value(key))
     return {**request, "attributes": attributes}
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 import usepolicy
 from usepolicy.policy import pack_path
+from usepolicy.testing import requests
 
 from ..conftest import RunCli
-from ..strategies import requests
 
 PACKS = Path(usepolicy.__file__).parent / "packs"
 

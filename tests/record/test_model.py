@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 import usepolicy
 from usepolicy import DecisionRecord
-
-from ..strategies import requests
+from usepolicy.testing import requests
 
 ENGINE = usepolicy.Engine(usepolicy.load_policy())
 

@@ -21,8 +21,8 @@ from usepolicy import AuditLog, DecisionRecord
 from usepolicy.audit import Signer, Verifier, read_records, verify_log
 from usepolicy.record import Draft, canonical_json, seal
 from usepolicy.record import _seal as seal_module
+from usepolicy.testing import requests
 
-from ..strategies import requests
 from .test_canonical import _string_pool, scalars, strings
 
 FIXTURES = Path(__file__).parent / "fixtures"

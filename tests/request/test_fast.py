@@ -14,9 +14,9 @@ from usepolicy import RequestError, UseRequest
 from usepolicy.record import canonical_json
 from usepolicy.request._fast import request_to_builtins, validate_many, validate_request
 from usepolicy.request._vocabulary import STANDARD_VOCABULARY, AttributeSpec, Vocabulary
+from usepolicy.testing import requests
 
 from ..hostile import LyingStr, nested, nested_dicts
-from ..strategies import requests
 
 _surrogates = st.sampled_from(["\ud800", "a\udfff", "\udc00b", "\ud83d", "\udfff" * 3])
 #: what a hostile caller passes (issue 12, item 5): lone surrogates, integers of

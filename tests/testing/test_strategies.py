@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 
 import usepolicy
 from usepolicy.policy import pack_path
@@ -37,6 +37,52 @@ def test_requests_are_valid(request: dict[str, Any]) -> None:
 def test_requests_for_a_policy_are_valid_for_it(request: dict[str, Any]) -> None:
     req = validate_request(request, NSS.vocabulary)
     assert req.purpose in NSS.vocabulary
+
+
+_FIND = settings(max_examples=3000, database=None, suppress_health_check=list(HealthCheck))
+_LIMITS = usepolicy.request.LIMITS
+
+
+@pytest.mark.parametrize(
+    ("label", "reached"),
+    [
+        ("longest organisation", lambda r: len(r["requester"]["organization"]) == _LIMITS.max_name),
+        (
+            "longest description",
+            lambda r: len(r.get("description") or "") == _LIMITS.max_description,
+        ),
+        (
+            "largest subject count",
+            lambda r: r.get("data", {}).get("subject_count") == _LIMITS.max_subject_count,
+        ),
+        (
+            "most categories",
+            lambda r: len(r.get("data", {}).get("categories", [])) == _LIMITS.max_categories,
+        ),
+        ("most attributes", lambda r: len(r.get("attributes", {})) == _LIMITS.max_attributes),
+        (
+            "longest attribute key",
+            lambda r: any(len(k) == _LIMITS.max_attribute_key for k in r.get("attributes", {})),
+        ),
+        (
+            "largest attribute number",
+            lambda r: _LIMITS.max_abs_number in r.get("attributes", {}).values(),
+        ),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
+def test_requests_reach_the_declared_limits(label: str, reached: Any) -> None:
+    # drawn from the declared shape: each limit comes up, and is valid in both validators
+    found = find(requests(), reached, settings=_FIND)
+    usepolicy.UseRequest.model_validate(found)
+    validate_request(found, usepolicy.Vocabulary())
+
+
+def test_requests_can_be_held_to_some_purposes() -> None:
+    found = find(requests(purposes=["cyber.defense"]), lambda r: True, settings=_FIND)
+    assert found["purpose"] == "cyber.defense"
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        requests(purposes=["no.such"])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

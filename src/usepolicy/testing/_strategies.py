@@ -1,14 +1,18 @@
 """Hypothesis strategies: valid requests, and small valid policies.
 
-``requests()`` draws request dicts that ``UseRequest`` accepts, over every field
-(attributes included, within the request limits). Given ``policy=``, it also draws
-the constants that policy tests (names on its lists, thresholds and their
-neighbours), so boundary cases come up often. ``policy_texts()`` and ``policies()``
-draw small policies over the whole language, for testing tools that handle policies.
+``requests()`` draws request dicts that ``UseRequest`` accepts, over every field of the
+request's declared shape (``usepolicy.request.REQUEST_SHAPE``, attributes included):
+each field is drawn from what the shape says of it, and now and then at its declared
+limits (the longest name, the most categories, the largest count, the most attributes,
+the longest key, string and list, the extreme numbers). Given ``policy=``, it also draws
+the constants that policy tests (names on its lists, thresholds and their neighbours),
+so boundary cases come up often. ``policy_texts()`` and ``policies()`` draw small
+policies over the whole language, for testing tools that handle policies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 try:
@@ -20,33 +24,36 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 import yaml
 
-from ..policy._load import loads_policy
-from ..policy._model import Policy
-from ..request._model import (
+from ..policy import Policy, loads_policy
+from ..request import (
     LIMITS,
+    REQUEST_SHAPE,
+    STANDARD_VOCABULARY,
     AutonomyLevel,
     Category,
     Classification,
+    FieldShape,
     LegalAuthority,
     Network,
     Provenance,
+    Shape,
     Subjects,
+    Vocabulary,
 )
-from ..request._vocabulary import STANDARD_VOCABULARY, Vocabulary
 from ._partition import Partition, policy_conditions
 
 __all__ = ["policies", "policy_texts", "requests"]
 
 _LIMIT: Final = LIMITS.max_abs_number
-_NAME: Final = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=24
-)
+_CHARS: Final = st.characters(codec="utf-8", exclude_categories=("Cs", "Cn"))
 _KEY: Final = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,15}", fullmatch=True)
-_COUNTRY: Final = st.from_regex(r"[A-Z]{2}", fullmatch=True)
+#: one character beyond the BMP: one character to the validators, four UTF-8 bytes
+_WIDE: Final = "\U0001f600"
 
 
-def _values(enum: Any) -> st.SearchStrategy[str]:
-    return st.sampled_from([member.value for member in enum])
+def _edge_texts(field: FieldShape) -> st.SearchStrategy[str]:
+    lengths = [n for n in (field.min_length or 0, field.max_length) if n is not None]
+    return st.sampled_from([c * n for n in lengths for c in ("x", _WIDE)])
 
 
 def _attribute_value() -> st.SearchStrategy[Any]:
@@ -60,6 +67,24 @@ def _attribute_value() -> st.SearchStrategy[Any]:
     )
 
 
+def _edge_attributes() -> st.SearchStrategy[dict[str, Any]]:
+    """Attributes at one of their limits."""
+    string, items, key = (
+        LIMITS.max_attribute_string,
+        LIMITS.max_attribute_list,
+        LIMITS.max_attribute_key,
+    )
+    return st.sampled_from(
+        [
+            {f"k{i}": i for i in range(LIMITS.max_attributes)},
+            {"k" * key: True},
+            {"text": "x" * string, "wide": _WIDE * string},
+            {"items": [_WIDE] * items},
+            {"high": _LIMIT, "low": -_LIMIT, "top": float(_LIMIT), "bottom": -float(_LIMIT)},
+        ]
+    )
+
+
 def _hints(policy: Policy) -> dict[str, list[Any]]:
     """Per field, one valid value for each class of the policy's partition."""
     conds = policy_conditions(policy, invariants=True, obligations=True)
@@ -67,7 +92,9 @@ def _hints(policy: Policy) -> dict[str, list[Any]]:
     return {field: values[:64] for field, values in partition.values.items()}
 
 
-def _pick(hints: dict[str, list[Any]], field: str, base: st.SearchStrategy[Any]) -> Any:
+def _pick(
+    hints: dict[str, list[Any]], field: str, base: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
     found = [v for v in hints.get(field, []) if v is not None]
     if not found:
         return base
@@ -76,65 +103,113 @@ def _pick(hints: dict[str, list[Any]], field: str, base: st.SearchStrategy[Any])
     )
 
 
+class _Drawer:
+    """A strategy for each declared field, from its shape and limits."""
+
+    def __init__(
+        self,
+        purposes: Sequence[str],
+        hints: dict[str, list[Any]],
+        *,
+        at_limits: bool,
+        complete: bool,
+    ) -> None:
+        self.purposes = purposes
+        self.hints = hints
+        self.at_limits = at_limits
+        self.complete = complete
+
+    def sometimes(
+        self, edge: st.SearchStrategy[Any], usual: st.SearchStrategy[Any]
+    ) -> st.SearchStrategy[Any]:
+        """``usual``, and one time in eight ``edge`` (limits are costly to draw often)."""
+        if not self.at_limits:
+            return usual
+        return st.integers(0, 7).flatmap(lambda i: edge if i == 0 else usual)
+
+    def value(self, field: FieldShape) -> st.SearchStrategy[Any]:
+        shape = field.shape
+        if shape is Shape.OBJECT:
+            return self.object(field.path)
+        if shape is Shape.PURPOSE:
+            return st.sampled_from(list(self.purposes))
+        if shape is Shape.ENUM:
+            assert field.enum is not None
+            return st.sampled_from([m.value for m in field.enum])
+        if shape is Shape.ENUM_LIST:
+            assert field.enum is not None
+            assert field.max_length is not None
+            values = [m.value for m in field.enum]
+            most = st.lists(st.sampled_from(values), min_size=field.max_length)
+            return self.sometimes(
+                most.map(lambda v: v[: field.max_length]),
+                st.lists(st.sampled_from(values), max_size=6),
+            )
+        if shape is Shape.INTEGER:
+            assert field.ge is not None
+            assert field.le is not None
+            usual = st.one_of(st.integers(field.ge, 2000), st.integers(field.ge, field.le))
+            base = self.sometimes(st.sampled_from([field.ge, field.le]), usual)
+        elif shape is Shape.BOOLEAN:
+            return st.booleans()
+        elif shape is Shape.ATTRIBUTES:
+            return self.attributes()
+        elif field.pattern is not None:
+            base = st.from_regex(field.pattern, fullmatch=True)
+        elif shape is Shape.TEXT:
+            return self.sometimes(_edge_texts(field), st.text(max_size=40))
+        else:
+            size = field.min_length or 0
+            base = self.sometimes(_edge_texts(field), st.text(_CHARS, min_size=size, max_size=24))
+        return _pick(self.hints, field.path, base)
+
+    def object(self, path: str) -> st.SearchStrategy[dict[str, Any]]:
+        children = [f for f in REQUEST_SHAPE if f.parent == path]
+        given = [f for f in children if f.required or self.complete]
+        return st.fixed_dictionaries(
+            {f.name: self.value(f) for f in given},
+            optional={f.name: self.value(f) for f in children if f not in given},
+        )
+
+    def attributes(self) -> st.SearchStrategy[dict[str, Any]]:
+        keys = sorted(f.removeprefix("attributes.") for f in self.hints if "attributes." in f)
+        known = st.fixed_dictionaries(
+            {},
+            optional={k: _pick(self.hints, f"attributes.{k}", _attribute_value()) for k in keys},
+        )
+        extra = st.dictionaries(_KEY, _attribute_value(), max_size=3)
+        usual = st.builds(lambda a, b: {**b, **a}, known, extra).filter(
+            lambda d: len(d) <= LIMITS.max_attributes
+        )
+        return self.sometimes(_edge_attributes(), usual)
+
+
 def requests(
-    vocabulary: Vocabulary | None = None, *, policy: Policy | None = None
+    vocabulary: Vocabulary | None = None,
+    *,
+    policy: Policy | None = None,
+    purposes: Sequence[str] | None = None,
+    at_limits: bool = True,
+    complete: bool = False,
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """Valid request dicts (only some optional fields present).
+    """Valid request dicts, now and then at the request's declared limits.
 
     Args:
         vocabulary: the purposes to draw from (default: the policy's, else standard).
         policy: bias the draw towards the constants this policy tests.
+        purposes: draw only these purposes (each must be in the vocabulary).
+        at_limits: also draw fields at their declared limits (False: typical values
+            only, as a benchmark wants).
+        complete: every field present, as gateways tend to send them (default: only
+            some optional fields).
     """
     vocab = vocabulary or (policy.vocabulary if policy is not None else STANDARD_VOCABULARY)
+    names = sorted(vocab.names) if purposes is None else list(purposes)
+    unknown = [name for name in names if name not in vocab]
+    if unknown or not names:
+        raise ValueError(f"purposes not in the vocabulary: {unknown or 'none given'}")
     hints = _hints(policy) if policy is not None else {}
-
-    def pick(field: str, base: st.SearchStrategy[Any]) -> Any:
-        return _pick(hints, field, base)
-
-    count = st.one_of(st.integers(0, 2000), st.integers(0, LIMITS.max_subject_count))
-    attribute_keys = sorted(f.removeprefix("attributes.") for f in hints if "attributes." in f)
-    attributes = st.fixed_dictionaries(
-        {},
-        optional={k: pick(f"attributes.{k}", _attribute_value()) for k in attribute_keys},
-    )
-    extra = st.dictionaries(_KEY, _attribute_value(), max_size=3)
-    return st.fixed_dictionaries(
-        {
-            "requester": st.fixed_dictionaries(
-                {"organization": pick("requester.organization", _NAME)},
-                optional={
-                    "country": pick("requester.country", _COUNTRY),
-                    "entity_id": pick("requester.entity_id", _NAME),
-                },
-            ),
-            "purpose": st.sampled_from(sorted(vocab.names)),
-        },
-        optional={
-            "request_id": pick("request_id", _NAME),
-            "model": pick("model", _NAME),
-            "description": st.text(max_size=40),
-            "data": st.fixed_dictionaries(
-                {},
-                optional={
-                    "subjects": _values(Subjects),
-                    "provenance": _values(Provenance),
-                    "subject_count": pick("data.subject_count", count),
-                    "categories": st.lists(_values(Category), max_size=6),
-                    "legal_authority": _values(LegalAuthority),
-                },
-            ),
-            "autonomy": st.fixed_dictionaries(
-                {}, optional={"level": _values(AutonomyLevel), "lethal": st.booleans()}
-            ),
-            "environment": st.fixed_dictionaries(
-                {},
-                optional={"network": _values(Network), "classification": _values(Classification)},
-            ),
-            "attributes": st.builds(lambda a, b: {**b, **a}, attributes, extra).filter(
-                lambda d: len(d) <= LIMITS.max_attributes
-            ),
-        },
-    )
+    return _Drawer(names, hints, at_limits=at_limits, complete=complete).object("")
 
 
 # -- policies --------------------------------------------------------------------------
