@@ -84,3 +84,75 @@ def test_path_part_names_a_key_printably_and_briefly() -> None:
     assert path_part("k" * 500) == "k" * 64 + "…"
     assert type(path_part(LyingStr("x"))) is str
     assert printable("tab\there") == "tab\\there"
+
+
+# -- the drawn tree ----------------------------------------------------------------------
+#: the packages whose ``__all__`` is public; each exception they export must be drawn
+PUBLIC_PACKAGES = (
+    "usepolicy",
+    "usepolicy.request",
+    "usepolicy.policy",
+    "usepolicy.engine",
+    "usepolicy.audit",
+    "usepolicy.tlog",
+    "usepolicy.testing",
+    "usepolicy.backends.opa",
+)
+
+
+def _drawn() -> dict[str, str | None]:
+    """The tree in the ``_errors`` docstring: each class name and its drawn parent."""
+    import re
+
+    import usepolicy._errors
+
+    doc = usepolicy._errors.__doc__ or ""
+    block = doc.split("::", 1)[1].split("\n\n", 2)[1]
+    parents: dict[str, str | None] = {}
+    stack: list[tuple[int, str]] = []
+    for line in block.splitlines():
+        match = re.match(r"^([\s│├└─]*)(\w+)", line)
+        assert match is not None, line
+        depth, name = len(match.group(1)), match.group(2)
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        parents[name] = stack[-1][1] if stack else None
+        stack.append((depth, name))
+    return parents
+
+
+def _exported_exceptions() -> dict[str, type[BaseException]]:
+    import importlib
+
+    found: dict[str, type[BaseException]] = {}
+    for name in PUBLIC_PACKAGES:
+        package = importlib.import_module(name)
+        for attr in package.__all__:
+            value = getattr(package, attr)
+            if isinstance(value, type) and issubclass(value, BaseException):
+                found[attr] = value
+    import usepolicy._files
+
+    found["InputFileError"] = usepolicy._files.InputFileError  # raised to users as is
+    return found
+
+
+def test_every_public_exception_is_drawn_where_it_stands() -> None:
+    drawn = _drawn()
+    exported = _exported_exceptions()
+    assert set(exported) == set(drawn)
+    for name, parent in drawn.items():
+        cls = exported[name]
+        if parent is None:
+            assert cls.__mro__[1] is Exception
+        else:
+            assert exported[parent] in cls.__bases__, f"{name} is drawn under {parent}"
+        assert isinstance(cls.code, str), name
+
+
+def test_data_named_like_errors_are_not_exceptions_and_say_so() -> None:
+    import usepolicy._errors
+
+    doc = usepolicy._errors.__doc__ or ""
+    assert "``FieldError`` (one bad request field)" in doc
+    assert not issubclass(FieldError, BaseException)

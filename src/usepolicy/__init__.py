@@ -13,7 +13,7 @@ Quick start::
 of this package; this module has none and keeps its namespace exactly ``__all__``.)
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from ._errors import (
     AuditError,
@@ -37,7 +37,8 @@ from .engine import (
 )
 from .policy import Combine, Effect, Policy, load_policy, loads_policy
 from .record import UseDenied
-from .request._enums import (
+from .request import (
+    STANDARD_PURPOSES,
     AutonomyLevel,
     Category,
     Classification,
@@ -45,14 +46,14 @@ from .request._enums import (
     Network,
     Provenance,
     Subjects,
+    Vocabulary,
 )
-from .request._vocabulary import STANDARD_PURPOSES, Vocabulary
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ._enforcer import Enforcement, Enforcer
     from .audit import AuditLog, MemorySink, Sink
     from .record import DecisionRecord
-    from .request._model import Autonomy, Data, Environment, Requester, UseRequest
+    from .request import Autonomy, Data, Environment, Requester, UseRequest
 
 # Loaded on first use (PEP 562): they pull in pydantic and the audit machinery, which
 # a cold `usepolicy check` and a gateway that only evaluates never need.
@@ -60,18 +61,18 @@ _LAZY = {
     "Enforcer": "._enforcer",
     "Enforcement": "._enforcer",
     "DecisionRecord": ".record",
-    "Autonomy": ".request._model",
-    "Data": ".request._model",
-    "Environment": ".request._model",
-    "Requester": ".request._model",
-    "UseRequest": ".request._model",
+    "Autonomy": ".request",
+    "Data": ".request",
+    "Environment": ".request",
+    "Requester": ".request",
+    "UseRequest": ".request",
     "AuditLog": ".audit",
     "MemorySink": ".audit",
     "Sink": ".audit",
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'usepolicy' has no attribute {name!r}")

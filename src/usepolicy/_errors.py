@@ -1,15 +1,28 @@
 """The usepolicy error tree.
 
-Every error carries a stable string ``code`` that tools and tests can rely on::
+Every error carries a stable string ``code`` that tools and tests can rely on. Every
+exception a public module exports is drawn here (``tests/test_errors.py`` holds the
+drawing to the classes), with its built-in base where it has one too::
 
-    UsePolicyError                 base of everything raised by usepolicy
-     ├── PolicyError               a policy file cannot be loaded (all problems at once)
-     ├── RequestError              a request is invalid (every bad field at once)
-     ├── EvaluationError           a condition failed while a decision was evaluated
-     ├── AuditError                a decision record could not be written or verified
-     ├── BackendError              an external policy engine failed
-     └── UseDenied                 ``Enforcer.require`` refused a use (carries the record;
-                                   defined in ``usepolicy.record``, beside the record)
+    UsePolicyError                        base of everything raised by usepolicy
+     ├── PolicyError                      a policy cannot be loaded (all problems at once)
+     │    └── YamlFailure                 a file is not acceptable YAML (policy, case file)
+     ├── RequestError                     a request is invalid (every bad field at once)
+     ├── EvaluationError                  a condition failed while a decision was evaluated
+     ├── AuditError                       a decision record could not be written or verified
+     ├── BackendError                     an external policy engine failed
+     ├── UseDenied                        ``Enforcer.require`` refused a use (``record``)
+     ├── InputFileError (OSError)         a file a user named cannot be read (``_files``)
+     ├── SigningUnavailableError (ImportError)   signing needs ``usepolicy[sign]``
+     ├── PostgresUnavailableError (ImportError)  the PostgreSQL store needs ``[postgres]``
+     ├── NoteError (ValueError)           a signed note is malformed or fails to verify
+     ├── CheckpointError (ValueError)     a checkpoint is malformed (``tlog``)
+     ├── ProofError (ValueError)          an inclusion or consistency proof fails
+     ├── WitnessError (ValueError)        a witness refuses to cosign
+     └── TreeError (OSError)              a log's tree sidecar cannot be kept
+
+What a request, a decision or a record *carries* about errors is data, not exceptions:
+``FieldError`` (one bad request field), ``Diagnostic`` (one policy file problem).
 
 Errors are one line each when printed: ``path:line:col: code: message``, with a
 separate ``hint`` where there is one.
@@ -31,6 +44,7 @@ __all__ = [
     "RequestError",
     "UsePolicyError",
     "path_part",
+    "plural",
     "printable",
     "quote_value",
 ]
@@ -134,6 +148,13 @@ def quote_value(value: object, limit: int = 60) -> str:
         text = f"<{type(value).__name__}>"
     text = printable(text)
     return f"`{text[:limit]}…`" if len(text) > limit else f"`{text}`"
+
+
+def plural(count: int, word: str) -> str:
+    """``1 class``, ``2 classes``, ``1,000 changes``."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count:,} {word}{'es' if word.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
 
 
 @dataclass(frozen=True, slots=True)

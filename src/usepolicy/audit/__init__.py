@@ -36,7 +36,7 @@ from ._logtree import (
 )
 from ._open import open_sink
 from ._pgread import export_db, query_db
-from ._pgschema import PostgresUnavailableError, init_db
+from ._pgschema import PostgresUnavailableError, display_url, init_db, is_db_url
 from ._pgtree import (
     checkpoint_db,
     find_decision_db,
@@ -48,10 +48,12 @@ from ._pgverify import DbVerifyResult, WriterResult, verify_db
 from ._postgres import PostgresSink
 from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
 from ._sink import ChainedSink, MemorySink, Sink
-from ._stats import AuditStats, AuditSummary, collect_stats
-from ._verify import PROBLEMS, VerifyResult, read_records, verify_log
+from ._stats import AuditStats, AuditSummary, collect_stats, purpose_tree
+from ._tally import KINDS, Entry, Tally
+from ._verify import PROBLEMS, PublicKey, VerifyResult, read_records, verify_log
 
 __all__ = [
+    "KINDS",
     "PROBLEMS",
     "AuditLog",
     "AuditStats",
@@ -60,23 +62,28 @@ __all__ = [
     "CheckpointVerdict",
     "DbVerifyResult",
     "Durability",
+    "Entry",
     "MemorySink",
     "PostgresSink",
     "PostgresUnavailableError",
+    "PublicKey",
     "Signer",
     "SigningUnavailableError",
     "Sink",
+    "Tally",
     "Verifier",
     "VerifyResult",
     "WriterResult",
     "checkpoint_db",
     "checkpoint_log",
     "collect_stats",
+    "display_url",
     "export_db",
     "find_decision",
     "find_decision_db",
     "generate_keypair",
     "init_db",
+    "is_db_url",
     "key_id",
     "open_sink",
     "open_tree",
@@ -84,6 +91,7 @@ __all__ = [
     "prove_consistency_log",
     "prove_inclusion_db",
     "prove_inclusion_log",
+    "purpose_tree",
     "query_db",
     "read_records",
     "redact",

@@ -28,6 +28,7 @@ from ..tlog import (
     Checkpoint,
     CheckpointError,
     ConsistencyProof,
+    HashSource,
     InclusionProof,
     Note,
     NoteSigner,
@@ -35,12 +36,12 @@ from ..tlog import (
     ProofError,
     TreeError,
     TreeState,
+    b64,
+    compare_leaves,
     leaf_hash,
     open_checkpoint,
     sidecar_path,
 )
-from ..tlog._compare import HashSource, compare_leaves
-from ..tlog._proof import b64
 from ._filelog import locked
 from ._verify import _Snapshot
 

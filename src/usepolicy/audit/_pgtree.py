@@ -24,17 +24,17 @@ from ..tlog import (
     Checkpoint,
     ConsistencyProof,
     InclusionProof,
+    Node,
     Note,
     NoteSigner,
     NoteVerifier,
     ProofError,
+    compare_leaves,
     leaf_hash,
     prove_consistency,
     prove_inclusion,
     tree_hash,
 )
-from ..tlog._compare import compare_leaves
-from ..tlog._hash import Node
 from ._logtree import CheckpointVerdict, open_or_verdict
 from ._pgread import writers
 from ._pgschema import connect, display_url, require_psycopg, why

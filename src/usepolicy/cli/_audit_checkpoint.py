@@ -43,8 +43,7 @@ def configure(actions: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audit import checkpoint_db, checkpoint_log
-    from ..audit._pgschema import PostgresUnavailableError, is_db_url
+    from ..audit import PostgresUnavailableError, checkpoint_db, checkpoint_log, is_db_url
 
     try:
         signer = note_signer(args.sign_key)

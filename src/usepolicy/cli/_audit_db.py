@@ -11,8 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from .._errors import AuditError
-from ..audit import export_db, init_db, query_db, verify_db
-from ..audit._pgschema import PostgresUnavailableError, display_url
+from ..audit import PostgresUnavailableError, display_url, export_db, init_db, query_db, verify_db
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
 
 if TYPE_CHECKING:

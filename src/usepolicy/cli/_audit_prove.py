@@ -55,14 +55,15 @@ def configure(actions: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..audit import (
+        PostgresUnavailableError,
         find_decision,
         find_decision_db,
+        is_db_url,
         prove_consistency_db,
         prove_consistency_log,
         prove_inclusion_db,
         prove_inclusion_log,
     )
-    from ..audit._pgschema import PostgresUnavailableError, is_db_url
 
     database = is_db_url(args.log)
     if args.writer is not None and not database:

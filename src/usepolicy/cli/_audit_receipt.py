@@ -43,8 +43,7 @@ def add_options(verify: argparse.ArgumentParser) -> None:
 
 def check(args: argparse.Namespace, log_keys: list[NoteVerifier]) -> CheckpointVerdict | int:
     """The verdict on the log against ``--checkpoint``, or an exit code after an error."""
-    from ..audit import verify_checkpoint, verify_checkpoint_db
-    from ..audit._pgschema import PostgresUnavailableError, is_db_url
+    from ..audit import PostgresUnavailableError, is_db_url, verify_checkpoint, verify_checkpoint_db
     from ..tlog import Note, NoteError
 
     if not log_keys:

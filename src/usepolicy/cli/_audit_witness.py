@@ -51,8 +51,14 @@ def _read(path: str, limit: int) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tlog import ConsistencyProof, NoteError, ProofError, Witness, WitnessError
-    from ..tlog._note import MAX_NOTE_BYTES
+    from ..tlog import (
+        MAX_NOTE_BYTES,
+        ConsistencyProof,
+        NoteError,
+        ProofError,
+        Witness,
+        WitnessError,
+    )
 
     try:
         log_key = note_verifier(args.log_key)

@@ -10,7 +10,7 @@ from .._enforcer import Enforcement, Enforcer
 from .._errors import AuditError, FieldError, PolicyError
 from .._files import InputFileError, read_bytes, read_stdin
 from ..engine import Decision, Engine, Explanation
-from ..request._enums import LIMITS
+from ..request import LIMITS
 from ._output import (
     EXIT_ALLOWED,
     EXIT_DENIED,
@@ -207,8 +207,7 @@ def _sink(args: argparse.Namespace) -> AuditLog | PostgresSink | None:
         if args.sign_key or args.redact:
             raise ValueError("--sign-key and --redact need --audit-log FILE or --audit-db URL")
         return None
-    from ..audit import Signer, open_sink
-    from ..audit._pgschema import is_db_url
+    from ..audit import Signer, is_db_url, open_sink
 
     signer = None
     if args.sign_key is not None:

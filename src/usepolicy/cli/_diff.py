@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from .._errors import PolicyError
+from .._errors import PolicyError, plural
 from ..policy import load_policy
 from ..testing import DEFAULT_BUDGET, DiffReport, diff_policies
-from ..testing._runner import plural
 from ._output import EXIT_ALLOWED, EXIT_ERROR, EXIT_INVALID, policy_error
 
 __all__ = ["configure"]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..tlog import NoteError, NoteSigner, NoteVerifier
-from ..tlog._note import read_key_text
+from ..tlog import NoteError, NoteSigner, NoteVerifier, read_key_text
 
 __all__ = ["KeyArgError", "is_note_key", "note_signer", "note_verifier"]
 

@@ -15,9 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from .._errors import AuditError
-from ..audit import AuditSummary, collect_stats
-from ..audit._stats import purpose_tree
-from ..audit._tally import KINDS, Tally
+from ..audit import KINDS, AuditSummary, Tally, collect_stats, purpose_tree
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape
 
 __all__ = ["add_actions"]

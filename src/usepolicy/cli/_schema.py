@@ -17,7 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..request._model import UseRequest
+    from ..request import UseRequest
 
     schema = UseRequest.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -1,8 +1,9 @@
 """The evaluation engine: compiled policies, decisions and explanations."""
 
+from ._compile import Pred, compile_cond, getter
 from ._decision import Decider, Decision, DecisionError, MatchedRule, Obligation
 from ._engine import Engine
-from ._explain import Explanation, RuleTrace
+from ._explain import Explanation, RuleTrace, describe
 
 __all__ = [
     "Decider",
@@ -12,5 +13,9 @@ __all__ = [
     "Explanation",
     "MatchedRule",
     "Obligation",
+    "Pred",
     "RuleTrace",
+    "compile_cond",
+    "describe",
+    "getter",
 ]

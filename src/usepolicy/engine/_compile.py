@@ -21,12 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from .._errors import EvaluationError
-from ..policy._fields import Kind, lookup_field, rank
-from ..policy._model import AllOf, AnyOf, Cond, NotOf, Test
-from ..policy._names import NameList, is_listed
-from ..request._enums import Classification
-from ..request._fast import Req
-from ..request._vocabulary import Vocabulary, compile_re2, is_under
+from ..policy import AllOf, AnyOf, Cond, Kind, NameList, NotOf, Test, is_listed, lookup_field, rank
+from ..request import Classification, Req, Vocabulary, compile_re2, is_under
 
 __all__ = [
     "Pred",

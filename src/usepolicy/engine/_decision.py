@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import msgspec
 
-from ..policy._model import Effect
+from ..policy import Effect
 from ..record import Draft, canonical_json, decision_draft, seal
-from ..request._fast import request_to_builtins
+from ..request import request_to_builtins
 
 if TYPE_CHECKING:
-    from ..policy._model import Policy
+    from ..policy import Policy
     from ..record import DecisionRecord
-    from ..request._fast import Req
+    from ..request import Req
 else:  # msgspec resolves annotations at class creation; these are opaque to it
     Req = DecisionRecord = Policy = object
 

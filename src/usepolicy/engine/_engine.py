@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._errors import EvaluationError
-from ..policy._fields import Kind, lookup_field
-from ..policy._model import AllOf, Combine, Cond, Effect, Policy, Rule, Test
-from ..request._fast import Req, validate_many, validate_request
+from ..policy import AllOf, Combine, Cond, Effect, Kind, Policy, Rule, Test, lookup_field
+from ..request import Req, validate_many, validate_request
 from ._compile import Pred, compile_cond, generate_scan, getter, is_constant, specialize
 from ._decision import Decision, DecisionError, MatchedRule, Obligation
 from ._explain import Explanation, explain

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._errors import EvaluationError
-from ..policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
-from ..policy._names import fold, listed_as
-from ..request._fast import Req
+from ..policy import AllOf, AnyOf, Cond, NotOf, Policy, Test, fold, listed_as
+from ..request import Req
 from ._compile import Pred, compile_cond, getter, is_absent, is_constant, specialize
 from ._decision import Decision
 

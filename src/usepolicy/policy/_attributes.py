@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .._errors import Diagnostic
-from ..request._enums import ATTRIBUTE_KEY_PATTERN, LIMITS
-from ..request._vocabulary import ATTRIBUTE_TYPES, AttributeSpec, is_under
+from ..request import ATTRIBUTE_KEY_PATTERN, ATTRIBUTE_TYPES, LIMITS, AttributeSpec, is_under
 from ._nodes import NodeReader, closest
 from ._yaml import Node
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._errors import Diagnostic
-from ..request._vocabulary import compile_re2, is_purpose_name
+from ..request import compile_re2, is_purpose_name
 from ._attributes import KEY_RE, AttributeUse
 from ._fields import FIELDS, NOT_EVALUABLE, OPERATORS, FieldSpec, Kind, lookup_field
 from ._model import AllOf, AnyOf, Cond, NotOf, Test

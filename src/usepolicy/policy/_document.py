@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from .._errors import Diagnostic
-from ..request._vocabulary import STANDARD_PURPOSES, AttributeSpec, is_purpose_name
+from ..request import STANDARD_PURPOSES, AttributeSpec, is_purpose_name
 from ._attributes import AttributeReader, AttributeUse
 from ._conditions import ConditionReader, Ref
 from ._model import Effect, Invariant, Rule

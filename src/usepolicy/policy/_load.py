@@ -15,14 +15,21 @@ import rfc8785
 
 from .._errors import Diagnostic, PolicyError
 from .._files import InputFileError, read_text, resolved
-from ..request._vocabulary import AttributeSpec, Vocabulary
+from ..request import AttributeSpec, Vocabulary
 from ._attributes import check_attribute_uses
 from ._conditions import Ref
 from ._document import ListFile, ParsedFile, parse_file
 from ._model import Combine, Effect, Invariant, Policy, Rule
 from ._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
 
-__all__ = ["DEFAULT_PACK", "load_policy", "loads_policy", "pack_path", "policy_files"]
+__all__ = [
+    "DEFAULT_PACK",
+    "display_path",
+    "load_policy",
+    "loads_policy",
+    "pack_path",
+    "policy_files",
+]
 
 DEFAULT_PACK: Final = "national-security-safeguards"
 _TEST_SUFFIXES: Final = (".test.yaml", ".test.yml")
@@ -82,13 +89,13 @@ def _unreadable(
     includer, node, target = named_by
     message = f"included file `{target}` {exc.reason}"
     if exc.code == "file-not-found":
-        where = _display(Path(includer).parent) or "."
+        where = display_path(Path(includer).parent) or "."
         hint = f"paths are relative to {where}"
         return Diagnostic(includer, node.line, node.col, "include-not-found", message, hint)
     return Diagnostic(includer, node.line, node.col, exc.code, message)
 
 
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     try:
         rel = os.path.relpath(path)
     except ValueError:  # pragma: no cover - another drive on Windows
@@ -114,7 +121,7 @@ class _SetLoader:
         key = resolved(path) if text is None else path
         if key in self.loaded:
             return None
-        display = _display(path) if text is None else str(path)
+        display = display_path(path) if text is None else str(path)
         if text is None:
             try:
                 text = read_text(path, MAX_FILE_BYTES)
@@ -371,11 +378,11 @@ def load_policy(source: PolicySource | Sequence[PolicySource] | None = None) -> 
         try:
             found = policy_files(item)
         except InputFileError as exc:
-            loader.err(_display(Path(item)), 1, 1, exc.code, f"policy folder {exc.reason}")
+            loader.err(display_path(Path(item)), 1, 1, exc.code, f"policy folder {exc.reason}")
             continue
         if not found:
             loader.err(
-                _display(Path(item)),
+                display_path(Path(item)),
                 1,
                 1,
                 "file-not-found",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dataclasses import field as _field
 from typing import Any
 
-from ..request._vocabulary import Vocabulary
+from ..request import Vocabulary
 from ._names import NameList, name_lists
 
 __all__ = [

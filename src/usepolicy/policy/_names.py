@@ -43,7 +43,7 @@ from typing import Final
 
 import icu
 
-from ..request._enums import LIMITS
+from ..request import LIMITS
 
 __all__ = ["SCHEME", "NameList", "fold", "is_listed", "listed_as", "name_keys", "name_lists"]
 

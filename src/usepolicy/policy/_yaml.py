@@ -20,9 +20,9 @@ from typing import Any, Final
 
 import yaml
 
-from .._errors import Diagnostic
+from .._errors import Diagnostic, PolicyError
 from .._files import too_large
-from ..request._enums import unicode_problem
+from ..request import unicode_problem
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "Node", "YamlFailure", "parse_yaml"]
 
@@ -124,12 +124,8 @@ class Node:
         return f"`{text[:60]}…`" if len(text) > 60 else f"`{text}`"
 
 
-class YamlFailure(Exception):
+class YamlFailure(PolicyError):
     """The file is not acceptable YAML; ``diagnostics`` says where."""
-
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        super().__init__(diagnostics)
-        self.diagnostics = diagnostics
 
 
 class _Converter:

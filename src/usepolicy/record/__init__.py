@@ -15,7 +15,7 @@
 This package stands below the engine and the audit sinks: it imports neither.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from ._build import (
     ENGINE_NAME,
@@ -34,7 +34,7 @@ from ._denied import UseDenied
 from ._redact import check_redact_paths, redact, redact_body, redact_draft, unredact
 from ._seal import UNDIGESTED, DigestSigner, Sealed, record_digest, seal
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ._model import (
         DecisionRecord,
         RecordEngine,
@@ -58,7 +58,7 @@ _MODELS = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # the pydantic models load on first use (PEP 562): building, sealing and storing
     # records never needs them
     if name not in _MODELS:

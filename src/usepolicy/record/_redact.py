@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._errors import AuditError
-from ..request._shape import FIELD_ORDER
+from ..request import FIELD_ORDER
 from ._build import Draft
 from ._canonical import digest
 from ._seal import seal

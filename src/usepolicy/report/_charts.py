@@ -20,8 +20,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ..audit._stats import AuditStats, purpose_tree
-from ..audit._tally import Entry, Tally
+from ..audit import AuditStats, Entry, Tally, purpose_tree
 
 __all__ = ["COLORS", "Chart", "charts"]
 

@@ -22,10 +22,16 @@ import jinja2
 
 from .._errors import AuditError
 from .._version import __version__
-from ..audit._pgverify import DbVerifyResult
-from ..audit._stats import AuditSummary, collect_stats
-from ..audit._tally import KINDS, Tally
-from ..audit._verify import PROBLEMS, PublicKey, VerifyResult
+from ..audit import (
+    KINDS,
+    PROBLEMS,
+    AuditSummary,
+    DbVerifyResult,
+    PublicKey,
+    Tally,
+    VerifyResult,
+    collect_stats,
+)
 from ._charts import charts
 
 __all__ = ["render_report", "write_report"]

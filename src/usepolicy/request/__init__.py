@@ -5,7 +5,7 @@ msgspec, no pydantic) and the public pydantic models (``UseRequest`` and its par
 which load on first use so that a cold ``usepolicy check`` never imports pydantic.
 """
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from ._enums import (
     ATTRIBUTE_KEY_PATTERN,
@@ -41,7 +41,7 @@ from ._vocabulary import (
     is_under,
 )
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ._model import Autonomy, Data, Environment, Requester, UseRequest, unknown_purpose_message
     from ._rejection import explain_rejection
 
@@ -99,7 +99,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,7 @@ has none and keeps its namespace exactly ``__all__``.)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 from ._asserts import ANY_RULE, assert_allowed, assert_denied
 from ._casefile import UNCHECKED, Case, CaseFile, Expect, is_case_file, load_case_file
@@ -48,7 +48,7 @@ from ._runner import (
 )
 from ._search import DEFAULT_BUDGET, DEFAULT_SAMPLES, SearchStats
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from ._strategies import policies, policy_texts, requests
 
 __all__ = [
@@ -93,7 +93,7 @@ __all__ = [
 _STRATEGIES = frozenset({"policies", "policy_texts", "requests"})
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # strategies import hypothesis, a test dependency: only when they are asked for
     if name in _STRATEGIES:
         from . import _strategies

@@ -11,8 +11,7 @@ import json
 from typing import Any, Final
 
 from ..engine import Decision, Engine
-from ..policy._load import load_policy
-from ..policy._model import Effect, Policy
+from ..policy import Effect, Policy, load_policy
 from ._runner import format_trace
 
 __all__ = ["ANY_RULE", "assert_allowed", "assert_denied"]

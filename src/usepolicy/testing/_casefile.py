@@ -24,10 +24,7 @@ from typing import Any, Final
 
 from .._errors import Diagnostic, PolicyError
 from .._files import InputFileError, read_text
-from ..policy._load import _display
-from ..policy._model import Effect
-from ..policy._nodes import NodeReader
-from ..policy._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
+from ..policy import MAX_FILE_BYTES, Effect, Node, NodeReader, YamlFailure, display_path, parse_yaml
 
 __all__ = ["UNCHECKED", "Case", "CaseFile", "Expect", "is_case_file", "load_case_file"]
 
@@ -196,7 +193,7 @@ def load_case_file(path: str | os.PathLike[str]) -> CaseFile:
         PolicyError: every problem in the file, as ``path:line:col: code: message``.
     """
     source = Path(path)
-    display = _display(source)
+    display = display_path(source)
     try:
         text = read_text(source, MAX_FILE_BYTES)
     except InputFileError as exc:

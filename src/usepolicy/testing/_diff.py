@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..engine import Engine
-from ..policy._model import Policy
+from ..policy import Policy
 from ._partition import Partition, policy_conditions
 from ._search import DEFAULT_BUDGET, DEFAULT_SAMPLES, SearchStats, search
 

@@ -22,10 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..policy._fields import FIELDS, Kind, lookup_field
-from ..policy._model import Policy, Test
-from ..policy._names import NameList, is_listed
-from ..request._model import LIMITS, Category
+from ..policy import FIELDS, Kind, NameList, Policy, Test, is_listed, lookup_field
+from ..request import LIMITS, Category
 from ._regex import regex_examples
 
 __all__ = ["PLACEHOLDER_ORGANIZATION", "Domain", "candidates", "default_value"]

@@ -13,9 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import Decision, Engine
-from ..engine._compile import Pred, compile_cond
-from ..policy._model import Invariant, Policy
+from ..engine import Decision, Engine, Pred, compile_cond
+from ..policy import Invariant, Policy
 from ._partition import Partition, outcome, policy_conditions
 from ._search import DEFAULT_BUDGET, DEFAULT_SAMPLES, SearchStats, search
 

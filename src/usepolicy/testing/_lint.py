@@ -16,9 +16,22 @@ import re2
 
 from .._files import InputFileError, read_text
 from ..engine import Engine
-from ..policy._model import AllOf, AnyOf, Combine, Cond, Effect, NotOf, Policy, Rule, Test
-from ..policy._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
-from ..request._vocabulary import is_under
+from ..policy import (
+    MAX_FILE_BYTES,
+    AllOf,
+    AnyOf,
+    Combine,
+    Cond,
+    Effect,
+    Node,
+    NotOf,
+    Policy,
+    Rule,
+    Test,
+    YamlFailure,
+    parse_yaml,
+)
+from ..request import is_under
 from ._partition import Partition, policy_conditions
 from ._search import DEFAULT_BUDGET
 

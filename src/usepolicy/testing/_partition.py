@@ -21,10 +21,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from .._errors import RequestError
-from ..engine._compile import Pred, compile_cond
-from ..policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
-from ..request._fast import Req, validate_request
-from ..request._vocabulary import STANDARD_PURPOSES, AttributeSpec, Vocabulary
+from ..engine import Pred, compile_cond
+from ..policy import AllOf, AnyOf, Cond, NotOf, Policy, Test
+from ..request import STANDARD_PURPOSES, AttributeSpec, Req, Vocabulary, validate_request
 from ._domain import FIELD_ORDER, candidates, default_value
 
 __all__ = ["ERROR", "Partition", "outcome", "policy_conditions"]

@@ -20,8 +20,7 @@ import pytest
 from .._errors import PolicyError
 from .._files import resolved
 from ..engine import Engine
-from ..policy._load import load_policy
-from ..policy._model import Policy
+from ..policy import Policy, load_policy
 from ._casefile import Case, is_case_file, load_case_file
 from ._invariants import InvariantReport, check_invariants
 from ._runner import CaseResult, format_case_failure, format_invariant_failure, run_case

@@ -17,12 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import PolicyError, RequestError
+from .._errors import PolicyError, RequestError, plural
 from .._files import resolved
-from ..engine import Decision, Engine, Explanation
-from ..engine._explain import describe
-from ..policy._load import _display, load_policy, policy_files
-from ..policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
+from ..engine import Decision, Engine, Explanation, describe
+from ..policy import (
+    AllOf,
+    AnyOf,
+    Cond,
+    NotOf,
+    Policy,
+    Test,
+    display_path,
+    load_policy,
+    policy_files,
+)
 from ._casefile import CASE_SUFFIXES, Case, _Unchecked, is_case_file, load_case_file
 from ._invariants import InvariantReport, InvariantResult, check_invariants
 from ._search import DEFAULT_BUDGET, DEFAULT_SAMPLES
@@ -39,7 +47,6 @@ __all__ = [
     "format_case_failure",
     "format_invariant_failure",
     "format_trace",
-    "plural",
     "run_case",
 ]
 
@@ -89,13 +96,6 @@ def _verdict(decision: Decision) -> str:
     if decision.obligations:
         text += f" with obligations [{', '.join(o.id for o in decision.obligations)}]"
     return text
-
-
-def plural(count: int, word: str) -> str:
-    """``1 class``, ``2 classes``, ``1,000 changes``."""
-    if count == 1:
-        return f"1 {word}"
-    return f"{count:,} {word}{'es' if word.endswith(('s', 'x', 'ch', 'sh')) else 's'}"
 
 
 def format_trace(explanation: Explanation, indent: str = "  ") -> list[str]:
@@ -284,18 +284,20 @@ class Runner:
                     covered.update(resolved(p) for p in load_case_file(path).policies)
         for kind, path in targets:
             if kind == "empty":
-                yield LoadFailure(_display(path), (f"{_display(path)}: no test files or policies",))
+                yield LoadFailure(
+                    display_path(path), (f"{display_path(path)}: no test files or policies",)
+                )
             elif kind == "cases":
                 yield from self._cases(path)
             elif resolved(path) not in covered or path in [Path(p) for p in paths]:
-                yield from self._invariants((path,), _display(path))
+                yield from self._invariants((path,), display_path(path))
 
     def _cases(self, path: Path) -> Iterator[Event]:
         try:
             casefile = load_case_file(path)
             policy = self._load(casefile.policies)
         except PolicyError as exc:
-            yield LoadFailure(_display(path), _diag_lines(exc))
+            yield LoadFailure(display_path(path), _diag_lines(exc))
             return
         engine = Engine(policy)
         key = tuple(resolved(p) for p in casefile.policies)
@@ -327,7 +329,7 @@ class Runner:
             return
         if not policy.invariants:
             return
-        where = ", ".join(_display(p) for p in files)
+        where = ", ".join(display_path(p) for p in files)
         yield FileStarted(where, "invariants", len(policy.invariants))
         report = check_invariants(policy, budget=self.budget, samples=self.samples)
         engine = Engine(policy)

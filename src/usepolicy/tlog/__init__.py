@@ -19,13 +19,25 @@ Signing and verifying notes needs ``cryptography`` (``pip install 'usepolicy[sig
 """
 
 from ._checkpoint import Checkpoint, CheckpointError, OpenedCheckpoint, open_checkpoint
-from ._hash import EMPTY_ROOT, HashReader, leaf_hash, node_hash
+from ._compare import HashSource, compare_leaves
+from ._hash import EMPTY_ROOT, HashReader, Node, leaf_hash, node_hash
 from ._keyfile import generate_note_key
-from ._note import COSIGNATURE_V1, ED25519, Note, NoteError, NoteSignature, NoteSigner, NoteVerifier
+from ._note import (
+    COSIGNATURE_V1,
+    ED25519,
+    MAX_NOTE_BYTES,
+    Note,
+    NoteError,
+    NoteSignature,
+    NoteSigner,
+    NoteVerifier,
+    read_key_text,
+)
 from ._proof import (
     ConsistencyProof,
     InclusionProof,
     ProofError,
+    b64,
     prove_consistency,
     prove_inclusion,
     tree_hash,
@@ -39,12 +51,15 @@ __all__ = [
     "COSIGNATURE_V1",
     "ED25519",
     "EMPTY_ROOT",
+    "MAX_NOTE_BYTES",
     "Checkpoint",
     "CheckpointError",
     "ConsistencyProof",
     "Cosigned",
     "HashReader",
+    "HashSource",
     "InclusionProof",
+    "Node",
     "Note",
     "NoteError",
     "NoteSignature",
@@ -56,12 +71,15 @@ __all__ = [
     "TreeState",
     "Witness",
     "WitnessError",
+    "b64",
+    "compare_leaves",
     "generate_note_key",
     "leaf_hash",
     "node_hash",
     "open_checkpoint",
     "prove_consistency",
     "prove_inclusion",
+    "read_key_text",
     "sidecar_path",
     "tree_hash",
     "verify_consistency",

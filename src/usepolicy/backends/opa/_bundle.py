@@ -16,7 +16,7 @@ import tarfile
 from typing import Any
 
 from ..._version import __version__
-from ...policy._model import Policy
+from ...policy import Policy
 from ._input import exported_lists
 from ._rego import data_path, package_path, to_rego
 

@@ -18,10 +18,9 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ..._errors import BackendError, quote_value
-from ...engine._decision import Decision, DecisionError, MatchedRule, Obligation
-from ...policy._model import Combine, Effect, Policy, Rule
-from ...request._fast import Req, request_to_builtins, validate_request
-from ...request._vocabulary import Vocabulary
+from ...engine import Decision, DecisionError, MatchedRule, Obligation
+from ...policy import Combine, Effect, Policy, Rule
+from ...request import Req, Vocabulary, request_to_builtins, validate_request
 from ._input import NAME_KEYS, input_name_keys, name_key_fields
 from ._rego import package_path, to_rego
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from ...engine._compile import getter
-from ...policy._model import AllOf, AnyOf, Cond, NotOf, Policy, Test
-from ...policy._names import SCHEME, name_keys
-from ...request._fast import Req, request_to_builtins, validate_request
+from ...engine import getter
+from ...policy import SCHEME, AllOf, AnyOf, Cond, NotOf, Policy, Test, name_keys
+from ...request import Req, request_to_builtins, validate_request
 from ._logic import literal
 
 __all__ = [

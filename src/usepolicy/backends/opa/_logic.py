@@ -24,8 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ...policy._fields import Kind, lookup_field, rank
-from ...policy._model import AllOf, AnyOf, Cond, NotOf, Test
+from ...policy import AllOf, AnyOf, Cond, Kind, NotOf, Test, lookup_field, rank
 
 __all__ = [
     "FALSE",

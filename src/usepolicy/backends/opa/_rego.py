@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..._version import __version__
-from ...policy._model import Combine, Cond, Effect, Policy, Rule
+from ...policy import Combine, Cond, Effect, Policy, Rule
 from ._input import NAME_KEY_HELPERS, SCHEME, exported_lists, name_key_failures
 from ._logic import (
     FALSE,
