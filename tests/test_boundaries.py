@@ -150,3 +150,44 @@ def test_the_checks_see_a_reach_and_an_upward_arrow(
     assert upward_arrows("usepolicy.policy._planted") == [
         "usepolicy.policy._planted (policy) -> usepolicy.engine (engine)"
     ]
+
+
+DOC = SRC.parents[1] / "docs" / "architecture.md"
+
+
+def _doc_tree() -> list[str]:
+    """The module paths the tree in docs/architecture.md lists, in order."""
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("## The tree, one line per module", 1)[1].split("```", 2)[1]
+    paths, folder = [], ""
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        name = line.split()[0]
+        if line.startswith("  "):
+            paths.append(folder + name)
+        elif name.endswith("/"):
+            folder = name
+        else:
+            folder = ""
+            paths.append(name)
+    return paths
+
+
+def _doc_rooms() -> dict[str, frozenset[str]]:
+    text = DOC.read_text(encoding="utf-8")
+    table = text.split("## Allowed import directions", 1)[1].split("\n\n")[1]
+    rooms = {}
+    for row in table.splitlines()[2:]:
+        name, allowed = (cell.strip() for cell in row.strip("|").split("|"))
+        allowed = allowed.split(" (")[0]  # a note in brackets follows the rooms
+        rooms[name] = frozenset(a.strip() for a in allowed.split(", ") if a != "nothing")
+    return rooms
+
+
+def test_the_architecture_page_lists_every_module_and_the_rooms_of_this_test() -> None:
+    listed = _doc_tree()
+    actual = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py"))
+    assert len(listed) == len(set(listed))
+    assert sorted(listed) == actual
+    assert _doc_rooms() == ROOMS

@@ -2,7 +2,9 @@
 
 ``UseRequest`` is the public, authoritative model (pydantic v2, frozen, unknown
 fields rejected, every default filled in). The engine's hot path validates with an
-equivalent, cheaper schema (``_fastrequest``); a property test holds the two together.
+equivalent, cheaper schema (``_fast``); property tests hold the two together, and
+``tests/request/test_shape.py`` holds both to the declared shape (``_shape``) field by
+field.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Why a request is invalid: the authoritative model's errors as ``FieldError``s.
 
-The hot path (``_fastrequest``) only says yes or no; when it says no, ``UseRequest``
+The hot path (``_fast``) only says yes or no; when it says no, ``UseRequest``
 runs and its pydantic errors are turned into field errors here. A hostile request can
 hold a hundred thousand unknown keys, values nested thousands deep, integers of
 thousands of digits or lone surrogates: only the first ``RequestError.max_errors``
