@@ -72,7 +72,7 @@ def lines_of(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
-# -- a PostgreSQL server for the store's tests (test_postgres, test_pgtree) -------------
+# -- a PostgreSQL server for the store's tests (postgres/test_sink, postgres/test_tree) -------------
 REQUIRE_POSTGRES = os.environ.get("USEPOLICY_REQUIRE_POSTGRES") == "1"
 
 

@@ -1,5 +1,5 @@
 """``open_sink``: one way to open the sink a log path or a database URL names (the
-database cases run against a real PostgreSQL in ``test_postgres.py``)."""
+database cases run against a real PostgreSQL in ``postgres/test_sink.py``)."""
 
 from __future__ import annotations
 

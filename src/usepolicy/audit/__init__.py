@@ -35,22 +35,28 @@ from ._logtree import (
     verify_checkpoint,
 )
 from ._open import open_sink
-from ._pgread import export_db, query_db
-from ._pgschema import PostgresUnavailableError, display_url, init_db, is_db_url
-from ._pgtree import (
-    checkpoint_db,
-    find_decision_db,
-    prove_consistency_db,
-    prove_inclusion_db,
-    verify_checkpoint_db,
-)
-from ._pgverify import DbVerifyResult, WriterResult, verify_db
-from ._postgres import PostgresSink
 from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
 from ._sink import ChainedSink, MemorySink, Sink
 from ._stats import AuditStats, AuditSummary, collect_stats, purpose_tree
 from ._tally import KINDS, Entry, Tally
 from ._verify import PROBLEMS, PublicKey, VerifyResult, read_records, verify_log
+from .postgres import (
+    DbVerifyResult,
+    PostgresSink,
+    PostgresUnavailableError,
+    WriterResult,
+    checkpoint_db,
+    display_url,
+    export_db,
+    find_decision_db,
+    init_db,
+    is_db_url,
+    prove_consistency_db,
+    prove_inclusion_db,
+    query_db,
+    verify_checkpoint_db,
+    verify_db,
+)
 
 __all__ = [
     "KINDS",

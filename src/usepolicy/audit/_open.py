@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import AuditError
 from ._filelog import AuditLog, Durability
-from ._pgschema import is_db_url
-from ._postgres import PostgresSink
+from .postgres import PostgresSink, is_db_url
 
 if TYPE_CHECKING:
     from ._sign import Signer

@@ -16,10 +16,9 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from ..record import DecisionRecord
-from ._pgschema import is_db_url
-from ._pgverify import DbVerifyResult, verify_db
 from ._tally import KINDS, Entry, Tally, Timeline, clip
 from ._verify import PublicKey, VerifyResult, verify_log
+from .postgres import DbVerifyResult, is_db_url, verify_db
 
 __all__ = ["AuditStats", "AuditSummary", "collect_stats", "purpose_tree"]
 

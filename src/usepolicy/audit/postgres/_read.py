@@ -14,11 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from .._errors import AuditError
-from ..record import DecisionRecord
-from ._pgschema import connect, display_url, require_psycopg, why
-from ._pgverify import rows
-from ._verify import _read_line
+from ..._errors import AuditError
+from ...record import DecisionRecord
+from .._verify import _read_line
+from ._schema import connect, display_url, require_psycopg, why
+from ._verify import rows
 
 __all__ = ["export_db", "query_db", "writers"]
 

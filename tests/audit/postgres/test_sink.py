@@ -31,12 +31,12 @@ from usepolicy.audit import (
     verify_db,
     verify_log,
 )
-from usepolicy.audit._pgschema import display_url, is_db_url
-from usepolicy.audit._postgres import body_key
+from usepolicy.audit.postgres._schema import display_url, is_db_url
+from usepolicy.audit.postgres._sink import body_key
 
-from ..conftest import REPO
-from .conftest import ALLOWED, DENIED
-from .pg_server import PgServer
+from ...conftest import REPO
+from ..conftest import ALLOWED, DENIED
+from ..pg_server import PgServer
 
 
 def allowed(engine: Engine, **changes: Any) -> DecisionRecord:

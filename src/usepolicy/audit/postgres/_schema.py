@@ -22,7 +22,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from .._errors import AuditError, UsePolicyError
+from ..._errors import AuditError, UsePolicyError
 
 if TYPE_CHECKING:
     import psycopg

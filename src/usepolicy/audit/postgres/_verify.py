@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
-from .._errors import AuditError
-from ..record import DecisionRecord
-from ._pgschema import COLUMNS, connect, display_url, require_psycopg, row_values, why
-from ._verify import PublicKey, _anchor_problem, _read_line, _signature_problem, _verifiers
+from ..._errors import AuditError
+from ...record import DecisionRecord
+from .._verify import PublicKey, _anchor_problem, _read_line, _signature_problem, _verifiers
+from ._schema import COLUMNS, connect, display_url, require_psycopg, row_values, why
 
 __all__ = ["DbVerifyResult", "WriterResult", "verify_db"]
 

@@ -19,8 +19,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
-from .._errors import AuditError
-from ..tlog import (
+from ..._errors import AuditError
+from ...tlog import (
     Checkpoint,
     ConsistencyProof,
     InclusionProof,
@@ -35,9 +35,9 @@ from ..tlog import (
     prove_inclusion,
     tree_hash,
 )
-from ._logtree import CheckpointVerdict, open_or_verdict
-from ._pgread import writers
-from ._pgschema import connect, display_url, require_psycopg, why
+from .._logtree import CheckpointVerdict, open_or_verdict
+from ._read import writers
+from ._schema import connect, display_url, require_psycopg, why
 
 __all__ = [
     "DbTree",

@@ -15,14 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._errors import AuditError
-from ..record import Draft, Sealed, denied_body
-from ._filelog import AuditLog
-from ._verify import read_records, verify_log
+from ..._errors import AuditError
+from ...record import Draft, Sealed, denied_body
+from .._filelog import AuditLog
+from .._verify import read_records, verify_log
 
 if TYPE_CHECKING:
-    from ..record import DecisionRecord
-    from ._sign import Signer
+    from ...record import DecisionRecord
+    from .._sign import Signer
 
 __all__ = ["Spool"]
 

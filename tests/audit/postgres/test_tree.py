@@ -25,13 +25,13 @@ from usepolicy.audit import (
     verify_checkpoint_db,
     verify_db,
 )
-from usepolicy.audit._pgschema import MIGRATIONS, row_values
+from usepolicy.audit.postgres._schema import MIGRATIONS, row_values
 from usepolicy.tlog import NoteSigner, leaf_hash, open_checkpoint
 
-from ..conftest import REPO
-from ..tlog.reference import mth
-from .conftest import ALLOWED, DENIED
-from .pg_server import PgServer
+from ...conftest import REPO
+from ...tlog.reference import mth
+from ..conftest import ALLOWED, DENIED
+from ..pg_server import PgServer
 
 LOG_KEY = NoteSigner.generate("example.com/fleet")
 
@@ -89,7 +89,7 @@ def test_a_copy_batch_keeps_the_tree_too(db: str, engine: Engine, tmp_path: Path
     lines = (tmp_path / "chain.jsonl").read_bytes().splitlines()
     rows = [row_values("bulk", seq, body, line.decode()) for seq, (body, line)
             in enumerate(zip(bodies, lines, strict=True), 1)]  # fmt: skip
-    from usepolicy.audit._pgschema import COLUMNS
+    from usepolicy.audit.postgres._schema import COLUMNS
 
     statement = f"COPY usepolicy_decisions ({', '.join(COLUMNS)}) FROM STDIN"
     with psycopg.connect(db) as conn, conn.cursor() as cursor, cursor.copy(statement) as copy:
@@ -104,7 +104,7 @@ def test_the_migration_builds_the_trees_of_chains_stored_before_it(
 ) -> None:
     import psycopg
 
-    import usepolicy.audit._pgschema as schema
+    import usepolicy.audit.postgres._schema as schema
 
     with psycopg.connect(blank, autocommit=True) as conn:  # a database of schema version 1
         conn.execute(schema._VERSION_TABLE)  # type: ignore[arg-type]

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from .._errors import AuditError
-from ..record import Draft, Sealed, canonical_json, seal
-from ._pgschema import (
+from ..._errors import AuditError
+from ...record import Draft, Sealed, canonical_json, seal
+from .._sink import ChainedSink
+from ._schema import (
     COLUMNS,
     connect,
     display_url,
@@ -36,11 +37,10 @@ from ._pgschema import (
     schema_version,
     why,
 )
-from ._sink import ChainedSink
 from ._spool import Spool
 
 if TYPE_CHECKING:
-    from ._sign import Signer
+    from .._sign import Signer
 
 __all__ = ["PostgresSink", "body_key"]
 
