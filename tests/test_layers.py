@@ -130,3 +130,12 @@ def test_the_checker_sees_a_loop_and_an_upward_arrow() -> None:
     assert any("usepolicy._errors" in c for c in cycles(graph))
     assert floor("usepolicy._errors") == "base"
     assert "record" not in ROOMS["base"]
+
+
+def test_the_cli_and_audit_modules_import_without_loops() -> None:
+    """``audit show`` for files and the database is one module (``cli/_audit_show``):
+    ``cli/_audit`` and ``cli/_audit_db`` no longer import each other."""
+    graph = import_graph()
+    inside = {m for m in graph if m.startswith(("usepolicy.cli", "usepolicy.audit"))}
+    assert "usepolicy.cli._audit_show" in graph["usepolicy.cli._audit"]  # the reader works
+    assert cycles({m: graph[m] & inside for m in inside}) == []

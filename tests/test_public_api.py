@@ -34,6 +34,7 @@ PACKAGES = (
     "usepolicy.engine",
     "usepolicy.record",
     "usepolicy.audit",
+    "usepolicy.audit.postgres",
     "usepolicy.tlog",
     "usepolicy.testing",
     "usepolicy.backends.opa",

@@ -9,7 +9,10 @@ or raises ``AuditError`` when it cannot make it durable.
 - ``MemorySink``: a chained in-memory sink for tests.
 - ``PostgresSink``: records in PostgreSQL, one chain per writer (extra ``[postgres]``);
   ``init_db``, ``verify_db``, ``export_db``, ``query_db`` for its schema and inspectors.
-- ``verify_log``: check a log offline (chain, digests, signatures, anchors).
+  They live in ``usepolicy.audit.postgres`` and load on first use: without psycopg,
+  using one raises ``PostgresUnavailableError`` saying what to install.
+- ``verify_log``: check a log offline (chain, digests, signatures, anchors);
+  ``read_records`` and ``RecordFilter`` (the one filter of file and database reads).
 - ``collect_stats``: verify a log and count what it holds, in one pass (``AuditStats``);
   ``usepolicy.report`` draws it as an HTML page.
 - ``Signer`` / ``Verifier`` / ``generate_keypair``: Ed25519 signing (extra ``[sign]``).
@@ -23,8 +26,12 @@ The sinks of this package are ``ChainedSink``s: they chain and seal record bodie
 ``usepolicy.record.seal``, so a record is encoded and digested once, as it is stored.
 """
 
+import typing
+
 from ..record import redact, unredact
+from ._dburl import PostgresUnavailableError, display_url, is_db_url
 from ._filelog import AuditLog, Durability
+from ._filter import RecordFilter
 from ._logtree import (
     CheckpointVerdict,
     checkpoint_log,
@@ -40,23 +47,50 @@ from ._sink import ChainedSink, MemorySink, Sink
 from ._stats import AuditStats, AuditSummary, collect_stats, purpose_tree
 from ._tally import KINDS, Entry, Tally
 from ._verify import PROBLEMS, PublicKey, VerifyResult, read_records, verify_log
-from .postgres import (
-    DbVerifyResult,
-    PostgresSink,
-    PostgresUnavailableError,
-    WriterResult,
-    checkpoint_db,
-    display_url,
-    export_db,
-    find_decision_db,
-    init_db,
-    is_db_url,
-    prove_consistency_db,
-    prove_inclusion_db,
-    query_db,
-    verify_checkpoint_db,
-    verify_db,
-)
+
+if typing.TYPE_CHECKING:
+    from .postgres import (
+        DbVerifyResult,
+        PostgresSink,
+        WriterResult,
+        checkpoint_db,
+        export_db,
+        find_decision_db,
+        init_db,
+        prove_consistency_db,
+        prove_inclusion_db,
+        query_db,
+        verify_checkpoint_db,
+        verify_db,
+    )
+
+# the PostgreSQL store, loaded on first use (PEP 562): psycopg is an optional extra
+_LAZY = {
+    "DbVerifyResult": ".postgres",
+    "PostgresSink": ".postgres",
+    "WriterResult": ".postgres",
+    "checkpoint_db": ".postgres",
+    "export_db": ".postgres",
+    "find_decision_db": ".postgres",
+    "init_db": ".postgres",
+    "prove_consistency_db": ".postgres",
+    "prove_inclusion_db": ".postgres",
+    "query_db": ".postgres",
+    "verify_checkpoint_db": ".postgres",
+    "verify_db": ".postgres",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "KINDS",
@@ -73,6 +107,7 @@ __all__ = [
     "PostgresSink",
     "PostgresUnavailableError",
     "PublicKey",
+    "RecordFilter",
     "Signer",
     "SigningUnavailableError",
     "Sink",

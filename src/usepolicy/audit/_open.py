@@ -7,11 +7,12 @@ import os
 from typing import TYPE_CHECKING
 
 from .._errors import AuditError
+from ._dburl import is_db_url
 from ._filelog import AuditLog, Durability
-from .postgres import PostgresSink, is_db_url
 
 if TYPE_CHECKING:
     from ._sign import Signer
+    from .postgres import PostgresSink
 
 __all__ = ["open_sink"]
 
@@ -52,6 +53,8 @@ def open_sink(
                 "a database sink needs a writer_id: the name of this writer's chain, "
                 "unique to one running gateway (e.g. gw-eu-3)"
             )
+        from .postgres import PostgresSink
+
         sink = PostgresSink(target, writer_id, spool=spool, signer=signer, timeout=timeout)
         if not sink.online and spool is None:
             # no durable record, no allow: without a spool nothing could be decided

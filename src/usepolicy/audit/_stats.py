@@ -13,12 +13,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ..record import DecisionRecord
+from ._dburl import is_db_url
 from ._tally import KINDS, Entry, Tally, Timeline, clip
 from ._verify import PublicKey, VerifyResult, verify_log
-from .postgres import DbVerifyResult, is_db_url, verify_db
+
+if TYPE_CHECKING:
+    from .postgres import DbVerifyResult
 
 __all__ = ["AuditStats", "AuditSummary", "collect_stats", "purpose_tree"]
 
@@ -289,6 +292,8 @@ def collect_stats(
 
         def visit_row(writer: str, seq: int, record: DecisionRecord) -> None:
             stats.add(f"{writer}:{seq}", record, writer)
+
+        from .postgres import verify_db
 
         integrity = verify_db(url, public_key=public_key, visit=visit_row)
         shown = integrity.url

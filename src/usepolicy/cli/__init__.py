@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from .._errors import UsePolicyError
 from .._version import __version__
 from ._output import EXIT_ERROR, error, escaping
 
@@ -91,6 +92,9 @@ def _run(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return EXIT_ERROR
     except Exception as exc:  # one line, never a traceback
+        if isinstance(exc, UsePolicyError) and isinstance(exc, ImportError):
+            error(str(exc))  # an optional extra is missing: the message says what to install
+            return EXIT_ERROR
         error(f"internal error: {type(exc).__name__}: {exc}")
         return EXIT_ERROR
     return code

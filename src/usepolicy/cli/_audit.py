@@ -1,5 +1,6 @@
-"""``usepolicy audit verify LOG`` and ``usepolicy audit show LOG``; with a database URL
-for LOG, and ``init-db URL`` and ``export URL``, the PostgreSQL store (``_audit_db``).
+"""``usepolicy audit``: its actions, and ``verify LOG``; with a database URL for LOG,
+and ``init-db URL`` and ``export URL``, the PostgreSQL store (``_audit_db``). ``show``
+lists a log file or the store alike (``_audit_show``).
 The transparency-log actions are in their own modules: ``checkpoint``
 (``_audit_checkpoint``), ``prove`` (``_audit_prove``), ``witness`` (``_audit_witness``),
 and ``verify --checkpoint`` (``_audit_receipt``); ``report`` and ``stats`` (``_report``)."""
@@ -12,13 +13,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._errors import AuditError
-from ..audit import Verifier, read_records, verify_log
-from ..record import DecisionRecord
-from . import _audit_checkpoint, _audit_prove, _audit_receipt, _audit_witness
-from ._notekeys import is_note_key, note_verifier
-from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
+from ..audit import Verifier, is_db_url, verify_log
+from . import _audit_checkpoint, _audit_prove, _audit_receipt, _audit_show, _audit_witness
+from ._notekeys import is_note_key, load_keys, note_verifier
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, records
 
-__all__ = ["configure", "load_keys"]
+__all__ = ["configure"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +68,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     show.add_argument("--since", type=_time, metavar="TIME", help="from this ISO time on")
     show.add_argument("--until", type=_time, metavar="TIME", help="before this ISO time")
     show.add_argument("--format", choices=("human", "json"), default="human")
-    show.set_defaults(run=run_show)
+    show.set_defaults(run=_audit_show.run)
 
     init = actions.add_parser(
         "init-db",
@@ -124,10 +124,6 @@ def _db_action(name: str) -> Any:
     return run
 
 
-def _is_url(text: str) -> bool:
-    return text.startswith(("postgresql://", "postgres://"))
-
-
 def _no_action(args: argparse.Namespace) -> int:
     error(
         "audit: give an action: verify, show, report, stats, init-db, export, checkpoint, "
@@ -145,27 +141,7 @@ def _time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _records(count: int) -> str:
-    return f"{count} record{'' if count == 1 else 's'}"
-
-
 # -- verify ----------------------------------------------------------------------------
-def load_keys(paths: list[str] | None) -> list[Verifier] | None:
-    """The record-signature keys of ``--key`` options (``report``, ``stats``), or None
-    after printing why one is bad."""
-    keys: list[Verifier] = []
-    for path in paths or ():
-        try:
-            keys.append(Verifier.from_file(path))
-        except OSError as exc:
-            error(f"{path}: cannot read the key: {exc.strerror or exc}")
-            return None
-        except (ValueError, ImportError) as exc:
-            error(f"{path}: bad-key: {exc}")
-            return None
-    return keys
-
-
 def run_verify(args: argparse.Namespace) -> int:
     keys: list[Verifier] = []
     receipt = None
@@ -178,18 +154,11 @@ def run_verify(args: argparse.Namespace) -> int:
         if isinstance(checked, int):
             return checked
         receipt = checked
-    for path in args.key or ():
-        if is_note_key(path):
-            continue
-        try:
-            keys.append(Verifier.from_file(path))
-        except OSError as exc:
-            error(f"{path}: cannot read the key: {exc.strerror or exc}")
-            return EXIT_ERROR
-        except (ValueError, ImportError) as exc:
-            error(f"{path}: bad-key: {exc}")
-            return EXIT_ERROR
-    if _is_url(args.log):
+    loaded = load_keys([path for path in args.key or () if not is_note_key(path)])
+    if loaded is None:
+        return EXIT_ERROR
+    keys = loaded
+    if is_db_url(args.log):
         from ._audit_db import run_verify_db
 
         return run_verify_db(args, keys, receipt)
@@ -218,7 +187,7 @@ def run_verify(args: argparse.Namespace) -> int:
         error(str(receipt))
         return EXIT_ERROR
     if args.format == "human":
-        print(f"{args.log}: ok: {_records(result.count)}")
+        print(f"{args.log}: ok: {records(result.count)}")
         print(f"  head: {result.head}")
         if result.signatures_checked:
             ids = ", ".join(key.key_id for key in keys)
@@ -232,66 +201,3 @@ def run_verify(args: argparse.Namespace) -> int:
         for name in result.torn_files:
             print(f"  torn tail set aside: {escape(name)}")
     return EXIT_ALLOWED
-
-
-# -- show ------------------------------------------------------------------------------
-def _keep(record: DecisionRecord, args: argparse.Namespace) -> bool:
-    if args.decision is not None and record.decision != args.decision:
-        return False
-    rules = {record.determining_rule, *(rule.id for rule in record.matched_rules)}
-    if args.rule is not None and args.rule not in rules:
-        return False
-    if args.since is not None or args.until is not None:
-        moment = _time(record.timestamp)
-        if args.since is not None and moment < args.since:
-            return False
-        if args.until is not None and moment >= args.until:
-            return False
-    return True
-
-
-def _row(number: int, record: DecisionRecord) -> list[str]:
-    request = record.request or {}
-    if record.errors:
-        rule = "error: " + record.errors[-1].code
-    else:
-        rule = record.determining_rule or "(default)"
-    requester = request.get("requester")
-    return [
-        str(number),
-        record.timestamp[:19] + "Z",
-        record.decision,
-        rule,
-        str(request.get("purpose", "-")),
-        str(requester.get("organization", "-")) if isinstance(requester, dict) else "-",
-    ]
-
-
-def run_show(args: argparse.Namespace) -> int:
-    if _is_url(args.log):
-        from ._audit_db import run_show_db
-
-        return run_show_db(args)
-    if args.writer is not None:
-        error("--writer applies to a database URL, not to a log file")
-        return EXIT_ERROR
-    header = ["line", "time (UTC)", "decision", "rule", "purpose", "requester"]
-    rows: list[list[str]] = []
-    total = 0
-    status = EXIT_ALLOWED
-    try:
-        for number, record in read_records(args.log):
-            total += 1
-            if not _keep(record, args):
-                continue
-            if args.format == "json":
-                print(record.to_json())
-            else:
-                rows.append(_row(number, record))
-    except AuditError as exc:
-        error(str(exc))
-        status = EXIT_ERROR
-    if args.format == "human":
-        print_table(header, rows)
-        print(f"{len(rows)} of {_records(total)}")
-    return status

@@ -1,5 +1,5 @@
 """The database forms of ``usepolicy audit``: ``init-db URL``, ``verify URL``,
-``show URL``, ``export URL -o FILE`` (the PostgreSQL audit store, ``usepolicy[postgres]``).
+``export URL -o FILE`` (the PostgreSQL audit store, ``usepolicy[postgres]``).
 
 Imported by ``_audit`` only when an argument is a database URL.
 """
@@ -11,17 +11,13 @@ import json
 from typing import TYPE_CHECKING
 
 from .._errors import AuditError
-from ..audit import PostgresUnavailableError, display_url, export_db, init_db, query_db, verify_db
-from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, print_table
+from ..audit import PostgresUnavailableError, display_url, export_db, init_db, verify_db
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, records
 
 if TYPE_CHECKING:
     from ..audit import CheckpointVerdict, Verifier
 
-__all__ = ["run_export", "run_init_db", "run_show_db", "run_verify_db"]
-
-
-def _records(count: int) -> str:
-    return f"{count} record{'' if count == 1 else 's'}"
+__all__ = ["run_export", "run_init_db", "run_verify_db"]
 
 
 def run_init_db(args: argparse.Namespace) -> int:
@@ -72,7 +68,7 @@ def run_verify_db(
     if args.format == "human":
         count = len(result.writers)
         print(f"{result.url}: ok: {count} writer{'' if count == 1 else 's'}, "
-              f"{_records(result.count)}")  # fmt: skip
+              f"{records(result.count)}")  # fmt: skip
         for writer in result.writers:
             signed = ""
             if result.signatures_checked:
@@ -80,43 +76,13 @@ def run_verify_db(
             elif writer.signed:
                 signed = f", {writer.signed} signed (not checked: give --key PUB)"
             name = escape(writer.writer)
-            print(f"  {name}: {_records(writer.count)}, head {writer.head}{signed}")
+            print(f"  {name}: {records(writer.count)}, head {writer.head}{signed}")
         if receipt is not None:
             from ._audit_receipt import report
 
             report(receipt)
         elif args.expect_head is None and args.expect_count is None:
             print("  end: not anchored (records cut off the end of a chain would not show)")
-    return EXIT_ALLOWED
-
-
-def run_show_db(args: argparse.Namespace) -> int:
-    from ._audit import _keep, _row  # the file log's filters and columns
-
-    header = ["writer", "seq", "time (UTC)", "decision", "rule", "purpose", "requester"]
-    rows: list[list[str]] = []
-    try:
-        total, matching = query_db(
-            args.log,
-            decision=args.decision,
-            rule=args.rule,
-            since=args.since,
-            until=args.until,
-            writer=args.writer,
-        )
-        for writer, seq, record in matching:
-            if not _keep(record, args):  # the same test as for a file (already filtered)
-                continue
-            if args.format == "json":
-                print(record.to_json())
-            else:
-                rows.append([writer, *_row(seq, record)])
-    except (AuditError, PostgresUnavailableError) as exc:
-        error(str(exc))
-        return EXIT_ERROR
-    if args.format == "human":
-        print_table(header, rows)
-        print(f"{len(rows)} of {_records(total)}")
     return EXIT_ALLOWED
 
 
@@ -127,5 +93,5 @@ def run_export(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     for writer, path, count in written:
-        print(f"{path}: {_records(count)} of writer {escape(writer)}")
+        print(f"{path}: {records(count)} of writer {escape(writer)}")
     return EXIT_ALLOWED

@@ -1,12 +1,15 @@
-"""Reading note keys named on the command line: a key string, or a file holding one."""
+"""Reading keys named on the command line: note keys (a key string, or a file holding
+one), and record-signature public keys (``load_keys``)."""
 
 from __future__ import annotations
 
 import os
 
+from ..audit import Verifier
 from ..tlog import NoteError, NoteSigner, NoteVerifier, read_key_text
+from ._output import error
 
-__all__ = ["KeyArgError", "is_note_key", "note_signer", "note_verifier"]
+__all__ = ["KeyArgError", "is_note_key", "load_keys", "note_signer", "note_verifier"]
 
 
 class KeyArgError(ValueError):
@@ -58,3 +61,19 @@ def note_signer(path: str) -> NoteSigner:
         raise KeyArgError(f"{path}: cannot read the key: {_why(exc)}") from None
     except NoteError as exc:
         raise KeyArgError(f"{path}: bad-key: {exc}") from None
+
+
+def load_keys(paths: list[str] | None) -> list[Verifier] | None:
+    """The record-signature keys of ``--key`` options (``report``, ``stats``), or None
+    after printing why one is bad."""
+    keys: list[Verifier] = []
+    for path in paths or ():
+        try:
+            keys.append(Verifier.from_file(path))
+        except OSError as exc:
+            error(f"{path}: cannot read the key: {exc.strerror or exc}")
+            return None
+        except (ValueError, ImportError) as exc:
+            error(f"{path}: bad-key: {exc}")
+            return None
+    return keys

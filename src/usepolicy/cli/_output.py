@@ -32,6 +32,7 @@ __all__ = [
     "escaping",
     "policy_error",
     "print_table",
+    "records",
 ]
 
 EXIT_ALLOWED: Final = 0
@@ -127,6 +128,12 @@ def escaping(name: Literal["stdout", "stderr"]) -> Iterator[None]:
         yield
     finally:
         setattr(sys, name, saved)
+
+
+def records(count: int, *, grouped: bool = False) -> str:
+    """``1 record``, ``2 records`` (``1,000 records`` when ``grouped``)."""
+    number = f"{count:,}" if grouped else str(count)
+    return f"{number} record{'' if count == 1 else 's'}"
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .._errors import AuditError
 from ..audit import KINDS, AuditSummary, Tally, collect_stats, purpose_tree
-from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape
+from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, records
 
 __all__ = ["add_actions"]
 
@@ -65,7 +65,7 @@ def _verdict(summary: AuditSummary) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ._audit import load_keys
+    from ._notekeys import load_keys
 
     keys = load_keys(args.key)
     if keys is None:
@@ -83,16 +83,12 @@ def run_report(args: argparse.Namespace) -> int:
         error(str(exc))
         return EXIT_ERROR
     state = "verified" if summary.ok else "NOT VERIFIED"
-    print(f"{args.output}: report on {_records(summary.stats.counted)}, chain {state}")
+    print(f"{args.output}: report on {records(summary.stats.counted, grouped=True)}, chain {state}")
     return _verdict(summary)
 
 
-def _records(count: int) -> str:
-    return f"{count:,} record{'' if count == 1 else 's'}"
-
-
 def run_stats(args: argparse.Namespace) -> int:
-    from ._audit import load_keys
+    from ._notekeys import load_keys
 
     keys = load_keys(args.key)
     if keys is None:
@@ -116,12 +112,12 @@ def _text(summary: AuditSummary) -> list[str]:
     stats = summary.stats
     integrity = summary.integrity
     head = f"{summary.source}: chain verified" if summary.ok else str(integrity)
-    lines = [head if not summary.ok else f"{head}: {_records(integrity.count)}"]
+    lines = [head if not summary.ok else f"{head}: {records(integrity.count, grouped=True)}"]
     if stats.signed or integrity.signatures_checked:
         checked = "checked" if integrity.signatures_checked else "not checked (give --key)"
         lines.append(f"  signatures: {stats.signed:,} signed, {checked}")
     if stats.since or stats.until:
-        lines.append(f"window: {stats.counted:,} of {_records(stats.read)}")
+        lines.append(f"window: {stats.counted:,} of {records(stats.read, grouped=True)}")
     if stats.first and stats.last:
         lines.append(f"time span: {stats.first:%Y-%m-%dT%H:%M:%SZ} .. "
                      f"{stats.last:%Y-%m-%dT%H:%M:%SZ}")  # fmt: skip

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import jinja2
 
@@ -26,13 +26,15 @@ from ..audit import (
     KINDS,
     PROBLEMS,
     AuditSummary,
-    DbVerifyResult,
     PublicKey,
     Tally,
     VerifyResult,
     collect_stats,
 )
 from ._charts import charts
+
+if TYPE_CHECKING:
+    from ..audit import DbVerifyResult
 
 __all__ = ["render_report", "write_report"]
 
@@ -124,7 +126,7 @@ def _facts(summary: AuditSummary) -> list[tuple[str, str]]:
     allow, deny, invalid = stats.kinds
     facts.append(("Records", f"{_n(stats.counted)}: {_n(allow)} allowed, {_n(deny)} denied "
                              f"by policy, {_n(invalid)} invalid requests (denied)"))  # fmt: skip
-    if isinstance(summary.integrity, DbVerifyResult):
+    if not isinstance(summary.integrity, VerifyResult):  # a PostgreSQL store's
         names = ", ".join(f"{w.writer} ({_n(w.count)})" for w in summary.integrity.writers)
         facts.append(("Writers", names or "none"))
     else:
@@ -155,7 +157,7 @@ def _named(tally: Tally, *names: str) -> list[dict[str, Any]]:
 
 def _table(summary: AuditSummary) -> dict[str, Any]:
     stats = summary.stats
-    where = "writer:seq" if isinstance(summary.integrity, DbVerifyResult) else "line"
+    where = "line" if isinstance(summary.integrity, VerifyResult) else "writer:seq"
     rows: list[dict[str, Any]] = []
     if stats.rows is not None:
         headings = [(where, True), ("time (UTC)", False), ("decision", False),
@@ -203,7 +205,7 @@ def _hash(text: str) -> str:
 
 def render_report(summary: AuditSummary, *, generated: datetime | None = None) -> str:
     """The report page for a log's summary (``collect_stats``), as HTML text."""
-    if isinstance(summary.integrity, DbVerifyResult):
+    if not isinstance(summary.integrity, VerifyResult):  # a PostgreSQL store's
         verdict, lines = _db_integrity(summary.integrity)
     else:
         verdict, lines = _file_integrity(summary.integrity, summary.stats.read)

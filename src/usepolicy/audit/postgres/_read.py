@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from ..._errors import AuditError
 from ...record import DecisionRecord
+from .._filter import RecordFilter
 from .._verify import _read_line
 from ._schema import connect, display_url, require_psycopg, why
 from ._verify import rows
@@ -118,36 +119,19 @@ def query_db(
     in time order. Each row is read as ``audit show`` reads a log line (canonical JSON
     of a record whose digest holds); the chains are not checked: use ``verify_db``.
 
-    ``rule`` matches the determining rule or any matched rule. The other filters use
-    the indexed columns.
+    The filters are a ``RecordFilter`` (the one ``audit show`` applies to a log file):
+    ``rule`` matches the determining rule or any matched rule; the others use the
+    indexed columns. Each row is tested again on its record.
 
     Raises:
         AuditError: the table cannot be read, or (while iterating) a row is not a good
             record: ``URL: writer `ID` seq N: code: message``.
     """
-    conditions: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("decision", decision),
-        ("writer_id", writer),
-        ("purpose", purpose),
-        ("organization", organization),
-    ):
-        if value is not None:
-            conditions.append(f"{column} = %s")
-            params.append(value)
-    if since is not None:
-        conditions.append("ts >= %s")
-        params.append(since)
-    if until is not None:
-        conditions.append("ts < %s")
-        params.append(until)
-    if rule is not None:
-        conditions.append(
-            "(determining_rule = %s OR record::jsonb -> 'matched_rules' "
-            "@> jsonb_build_array(jsonb_build_object('id', %s::text)))"
-        )
-        params += [rule, rule]
+    chosen = RecordFilter(decision, rule, since, until, purpose, organization)
+    conditions, params = chosen.sql()
+    if writer is not None:
+        conditions.append("writer_id = %s")
+        params.append(writer)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     query = (
         f"SELECT writer_id, seq, record FROM usepolicy_decisions {where} "  # noqa: S608
@@ -172,7 +156,8 @@ def query_db(
                     if record is None:
                         where = f"{display_url(url)}: writer `{writer_id}` seq {seq}"
                         raise AuditError(f"{where}: {problem}: {message}")
-                    yield writer_id, seq, record
+                    if chosen.matches(record):  # the test file logs get, on the record
+                        yield writer_id, seq, record
         except psycopg.Error as exc:
             raise AuditError(
                 f"{display_url(url)}: cannot read the audit table: {why(exc)}"

@@ -17,12 +17,12 @@ psycopg 3 (the ``usepolicy[postgres]`` extra) is imported only when a database i
 from __future__ import annotations
 
 import math
-import re
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from ..._errors import AuditError, UsePolicyError
+from ..._errors import AuditError
+from .._dburl import PostgresUnavailableError, display_url, is_db_url, require_psycopg
 
 if TYPE_CHECKING:
     import psycopg
@@ -36,12 +36,12 @@ __all__ = [
     "display_url",
     "init_db",
     "is_db_url",
+    "require_psycopg",
     "row_values",
 ]
 
 SCHEMA_VERSION: Final = 2
 GATEWAY_ROLE: Final = "usepolicy_gateway"
-_INSTALL_HINT = "the PostgreSQL audit store needs psycopg 3: pip install 'usepolicy[postgres]'"
 
 #: the columns of a row, in the order ``row_values`` gives them
 COLUMNS: Final = (
@@ -207,35 +207,6 @@ $$;
     ),
 )
 assert [m[0] for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
-
-
-class PostgresUnavailableError(UsePolicyError, ImportError):
-    """psycopg 3 is not installed, so the PostgreSQL audit store cannot be used."""
-
-    code = "postgres-unavailable"
-
-
-def require_psycopg() -> Any:
-    """The ``psycopg`` module, or ``PostgresUnavailableError`` saying what to install."""
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise PostgresUnavailableError(_INSTALL_HINT) from exc
-    return psycopg
-
-
-def is_db_url(text: str) -> bool:
-    """Whether a command-line argument names a database rather than a log file."""
-    return text.startswith(("postgresql://", "postgres://"))
-
-
-_PASSWORD_IN_URL = re.compile(r"^(postgres(?:ql)?://[^/?#@:]*:)[^/?#@]*@")
-_PASSWORD_PARAM = re.compile(r"([?&]password=)[^&]*")
-
-
-def display_url(url: str) -> str:
-    """``url`` with any password masked, for messages."""
-    return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", url))
 
 
 def why(exc: BaseException) -> str:

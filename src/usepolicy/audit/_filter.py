@@ -1,0 +1,96 @@
+"""Which records an inspector asks for: one filter for file logs and the database.
+
+``RecordFilter.matches`` is the test (``usepolicy audit show`` applies it to the lines
+of a log); ``RecordFilter.sql`` is the same test as conditions on the PostgreSQL
+store's indexed columns, and ``query_db`` applies ``matches`` to each row it returns
+as well, so both stores answer the same question the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..record import DecisionRecord
+
+__all__ = ["RecordFilter"]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    """Records with this decision (``allow``/``deny``), decided or matched by ``rule``,
+    with ``since <= timestamp < until`` (aware times; naive ones are UTC), for this
+    purpose and requesting organisation. None matches anything."""
+
+    decision: str | None = None
+    rule: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    purpose: str | None = None
+    organization: str | None = None
+
+    def matches(self, record: DecisionRecord) -> bool:
+        if self.decision is not None and record.decision != self.decision:
+            return False
+        if self.rule is not None and not self._decided_or_matched(record, self.rule):
+            return False
+        if self.since is not None or self.until is not None:
+            moment = _moment(record.timestamp)
+            if moment is None:
+                return False
+            if self.since is not None and moment < _aware(self.since):
+                return False
+            if self.until is not None and moment >= _aware(self.until):
+                return False
+        if self.purpose is not None or self.organization is not None:
+            request = record.request or {}
+            if self.purpose is not None and request.get("purpose") != self.purpose:
+                return False
+            requester = request.get("requester")
+            organization = requester.get("organization") if isinstance(requester, dict) else None
+            if self.organization is not None and organization != self.organization:
+                return False
+        return True
+
+    @staticmethod
+    def _decided_or_matched(record: DecisionRecord, rule: str) -> bool:
+        return rule == record.determining_rule or any(m.id == rule for m in record.matched_rules)
+
+    def sql(self) -> tuple[list[str], list[Any]]:
+        """The test as conditions on ``usepolicy_decisions`` (ANDed), and their values."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("decision", self.decision),
+            ("purpose", self.purpose),
+            ("organization", self.organization),
+        ):
+            if value is not None:
+                conditions.append(f"{column} = %s")
+                params.append(value)
+        if self.since is not None:
+            conditions.append("ts >= %s")
+            params.append(_aware(self.since))
+        if self.until is not None:
+            conditions.append("ts < %s")
+            params.append(_aware(self.until))
+        if self.rule is not None:
+            conditions.append(
+                "(determining_rule = %s OR record::jsonb -> 'matched_rules' "
+                "@> jsonb_build_array(jsonb_build_object('id', %s::text)))"
+            )
+            params += [self.rule, self.rule]
+        return conditions, params
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _moment(timestamp: str) -> datetime | None:
+    try:
+        return _aware(datetime.fromisoformat(timestamp))
+    except ValueError:
+        return None

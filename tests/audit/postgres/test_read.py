@@ -1,0 +1,64 @@
+"""Reading the store out answers a filter as a file log does: ``query_db`` and
+``audit show URL`` list the records that ``RecordFilter`` picks from the same records
+in a file, in the same order, with the same rows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from usepolicy import Engine
+from usepolicy.audit import AuditLog, PostgresSink, RecordFilter, query_db, read_records
+
+from ...conftest import RunCli
+from ..test_filter import T0, records
+
+FILTERS = [
+    RecordFilter(),
+    RecordFilter(decision="deny"),
+    RecordFilter(rule="intelligence"),
+    RecordFilter(rule="no-mass-domestic-surveillance", since=T0 + timedelta(hours=2)),
+    RecordFilter(until=datetime(2026, 11, 22, 20, 0)),  # naive: UTC
+    RecordFilter(decision="allow", since=T0, until=T0 + timedelta(hours=3)),
+]
+
+
+@pytest.fixture
+def both(db: str, engine: Engine, tmp_path: Path) -> tuple[str, Path]:
+    """The same six records in the database (one writer) and in a file log."""
+    log = tmp_path / "audit.jsonl"
+    with PostgresSink(db, "gw-1") as sink, AuditLog(log, durability="none") as file:
+        for record in records(engine):
+            sink.append(record)
+            file.append(record)
+    return db, log
+
+
+@pytest.mark.parametrize("chosen", FILTERS, ids=repr)
+def test_the_store_and_a_file_answer_a_filter_alike(
+    both: tuple[str, Path], chosen: RecordFilter
+) -> None:
+    db, log = both
+    in_file = [r.decision_id for _, r in read_records(log) if chosen.matches(r)]
+    total, matching = query_db(
+        db, decision=chosen.decision, rule=chosen.rule, since=chosen.since, until=chosen.until
+    )
+    assert total == 6
+    assert [r.decision_id for _, _, r in matching] == in_file
+
+
+def test_audit_show_prints_the_same_rows_for_both(both: tuple[str, Path], run_cli: RunCli) -> None:
+    db, log = both
+    args = ["--decision", "deny", "--since", (T0 + timedelta(hours=2)).isoformat()]
+    from_file = run_cli("audit", "show", str(log), *args)
+    from_db = run_cli("audit", "show", db, *args)
+    assert from_file.returncode == from_db.returncode == 0, from_file.stderr + from_db.stderr
+    file_rows = from_file.stdout.splitlines()
+    db_rows = from_db.stdout.splitlines()
+    assert file_rows[-1] == db_rows[-1] == "2 of 6 records"
+    # the same columns after where each row is: line, or writer and seq
+    assert [r.split()[1:] for r in file_rows[1:-1]] == [r.split()[2:] for r in db_rows[1:-1]]
+    assert [r.split()[:2] for r in db_rows[1:-1]] == [["gw-1", "4"], ["gw-1", "6"]]
+    assert [r.split()[0] for r in file_rows[1:-1]] == ["4", "6"]

@@ -1,0 +1,65 @@
+"""``RecordFilter``: the one test of which records ``audit show`` lists, for file logs
+and (as SQL on the indexed columns, and again on each row) for the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from usepolicy import DecisionRecord, Engine
+from usepolicy.audit import RecordFilter
+
+from .conftest import ALLOWED, DENIED
+
+T0 = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+
+
+def records(engine: Engine) -> list[DecisionRecord]:
+    """Allowed and denied records an hour apart; the denials match two rules."""
+    made = []
+    for i in range(6):
+        request: dict[str, Any] = DENIED if i % 2 else ALLOWED
+        made.append(engine.evaluate(request).record(now=T0 + timedelta(hours=i)))
+    return made
+
+
+@pytest.mark.parametrize(
+    ("chosen", "expected"),
+    [
+        (RecordFilter(), [0, 1, 2, 3, 4, 5]),
+        (RecordFilter(decision="deny"), [1, 3, 5]),
+        # decided the allowed ones, and matched (overridden) in the denied ones
+        (RecordFilter(rule="intelligence"), [0, 1, 2, 3, 4, 5]),
+        (RecordFilter(rule="no-mass-domestic-surveillance"), [1, 3, 5]),
+        (RecordFilter(rule="no-such-rule"), []),
+        (RecordFilter(since=T0 + timedelta(hours=2)), [2, 3, 4, 5]),
+        (RecordFilter(until=T0 + timedelta(hours=2)), [0, 1]),
+        # a time without a zone is UTC, as on the command line
+        (RecordFilter(since=datetime(2026, 11, 22, 21, 0)), [3, 4, 5]),
+        (RecordFilter(purpose="intelligence.analysis"), [1, 3, 5]),
+        (RecordFilter(organization="Army Intelligence Center"), [0, 2, 4]),
+        (
+            RecordFilter(
+                decision="allow", since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=4)
+            ),
+            [2],
+        ),
+    ],
+    ids=repr,
+)
+def test_matches(engine: Engine, chosen: RecordFilter, expected: list[int]) -> None:
+    made = records(engine)
+    assert [i for i, record in enumerate(made) if chosen.matches(record)] == expected
+
+
+def test_sql_is_the_same_test_on_the_indexed_columns() -> None:
+    since = datetime(2026, 1, 1)
+    conditions, params = RecordFilter(
+        decision="deny", rule="r", since=since, purpose="p", organization="o"
+    ).sql()
+    assert conditions[:4] == ["decision = %s", "purpose = %s", "organization = %s", "ts >= %s"]
+    assert "determining_rule = %s" in conditions[4] and "matched_rules" in conditions[4]
+    assert params == ["deny", "p", "o", since.replace(tzinfo=UTC), "r", "r"]
+    assert RecordFilter().sql() == ([], [])
