@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from usepolicy import FieldError, RequestError
+from usepolicy import FieldProblem, RequestError
 from usepolicy._errors import path_part, printable, quote_value
 from usepolicy.record import canonical_json
 
@@ -15,7 +15,7 @@ from .hostile import HUGE, LyingStr, nested, nested_dicts
 
 def test_request_error_keeps_at_most_max_errors_and_says_how_many_were_left_out() -> None:
     cap = RequestError.max_errors
-    errors = [FieldError(f"k{i}", "unknown-field", "x") for i in range(cap + 150)]
+    errors = [FieldProblem(f"k{i}", "unknown-field", "x") for i in range(cap + 150)]
     exc = RequestError(errors)
     assert len(exc.errors) == cap + 1
     assert exc.errors[:cap] == errors[:cap]
@@ -31,13 +31,13 @@ def test_request_error_keeps_at_most_max_errors_and_says_how_many_were_left_out(
 
 
 def test_field_error_text_is_printable_and_bounded() -> None:
-    err = FieldError("attributes.\ud800\n", "bad", "got \x1b[31m\u202e" + "x" * 5000)
+    err = FieldProblem("attributes.\ud800\n", "bad", "got \x1b[31m\u202e" + "x" * 5000)
     assert err.path == "attributes.\\ud800\\n"
     assert err.message.startswith("got \\x1b[31m\\u202e")
     assert len(err.message) == 1000 and err.message.endswith("…")
     assert str(err).isprintable()
     canonical_json([err.path, err.message])  # UTF-8 and canonical JSON take it
-    assert FieldError("data.subjects", "c", "é ok").message == "é ok"
+    assert FieldProblem("data.subjects", "c", "é ok").message == "é ok"
 
 
 @pytest.mark.parametrize(
@@ -150,9 +150,33 @@ def test_every_public_exception_is_drawn_where_it_stands() -> None:
         assert isinstance(cls.code, str), name
 
 
-def test_data_named_like_errors_are_not_exceptions_and_say_so() -> None:
-    import usepolicy._errors
+def test_only_exceptions_are_named_like_errors() -> None:
+    import importlib
 
-    doc = usepolicy._errors.__doc__ or ""
-    assert "``FieldError`` (one bad request field)" in doc
-    assert not issubclass(FieldError, BaseException)
+    for name in PUBLIC_PACKAGES:
+        package = importlib.import_module(name)
+        for attr in package.__all__:
+            value = getattr(package, attr)
+            if isinstance(value, type) and attr.endswith("Error"):
+                assert issubclass(value, BaseException), f"{name}.{attr} is data"
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new"),
+    [
+        ("usepolicy", "FieldError", "FieldProblem"),
+        ("usepolicy", "DecisionError", "DecisionProblem"),
+        ("usepolicy.engine", "DecisionError", "DecisionProblem"),
+        ("usepolicy.record", "RecordError", "RecordProblem"),
+    ],
+)
+def test_the_old_names_of_data_classes_still_resolve_with_a_warning(
+    module: str, old: str, new: str
+) -> None:
+    import importlib
+
+    package = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=f"{old} is renamed {new}"):
+        value = getattr(package, old)
+    assert value is getattr(package, new)
+    assert old not in package.__all__

@@ -20,7 +20,7 @@ from ._errors import (
     BackendError,
     Diagnostic,
     EvaluationError,
-    FieldError,
+    FieldProblem,
     PolicyError,
     RequestError,
     UsePolicyError,
@@ -28,7 +28,7 @@ from ._errors import (
 from ._version import __version__
 from .engine import (
     Decision,
-    DecisionError,
+    DecisionProblem,
     Engine,
     Explanation,
     MatchedRule,
@@ -72,7 +72,26 @@ _LAZY = {
 }
 
 
+#: old names of data classes that are not exceptions (renamed; the old names still
+#: resolve, with a DeprecationWarning)
+_RENAMED = {"FieldError": "FieldProblem", "DecisionError": "DecisionProblem"}
+
+
+def _renamed(module: str, name: str) -> typing.Any:
+    import warnings
+
+    new = _RENAMED[name]
+    warnings.warn(
+        f"{module}.{name} is renamed {new} (it is data, not an exception)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return globals()[new]
+
+
 def __getattr__(name: str) -> typing.Any:
+    if name in _RENAMED:
+        return _renamed(__name__, name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'usepolicy' has no attribute {name!r}")
@@ -99,7 +118,7 @@ __all__ = [
     "Combine",
     "Data",
     "Decision",
-    "DecisionError",
+    "DecisionProblem",
     "DecisionRecord",
     "Diagnostic",
     "Effect",
@@ -109,7 +128,7 @@ __all__ = [
     "Environment",
     "EvaluationError",
     "Explanation",
-    "FieldError",
+    "FieldProblem",
     "LegalAuthority",
     "MatchedRule",
     "MemorySink",

@@ -21,8 +21,11 @@ drawing to the classes), with its built-in base where it has one too::
      ├── WitnessError (ValueError)        a witness refuses to cosign
      └── TreeError (OSError)              a log's tree sidecar cannot be kept
 
-What a request, a decision or a record *carries* about errors is data, not exceptions:
-``FieldError`` (one bad request field), ``Diagnostic`` (one policy file problem).
+What a request, a decision or a record *carries* about errors is data, not exceptions,
+and is not named ``*Error``: ``FieldProblem`` (one bad request field), ``Diagnostic``
+(one policy file problem), ``engine.DecisionProblem`` and ``record.RecordProblem`` (an
+error a decision or a record holds). Their old names (``FieldError``,
+``DecisionError``, ``RecordError``) still resolve, with a ``DeprecationWarning``.
 
 Errors are one line each when printed: ``path:line:col: code: message``, with a
 separate ``hint`` where there is one.
@@ -39,7 +42,7 @@ __all__ = [
     "BackendError",
     "Diagnostic",
     "EvaluationError",
-    "FieldError",
+    "FieldProblem",
     "PolicyError",
     "RequestError",
     "UsePolicyError",
@@ -105,7 +108,7 @@ def printable(text: str) -> str:
 
 
 def path_part(key: object) -> str:
-    """A request key as it appears in a ``FieldError`` path: printable and cut short.
+    """A request key as it appears in a ``FieldProblem`` path: printable and cut short.
 
     The request layer's JSON locator names keys the same way, so the paths it indexes
     match the paths that errors carry.
@@ -158,7 +161,7 @@ def plural(count: int, word: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class FieldError:
+class FieldProblem:
     """One bad field of a request: its dotted path (``$`` for the whole request).
 
     ``path`` and ``message`` are made printable (see ``printable``) and the message is
@@ -196,7 +199,7 @@ class RequestError(UsePolicyError):
     max_errors: ClassVar[int] = 100
 
     def __init__(
-        self, errors: list[FieldError], source: str | None = None, *, omitted: int = 0
+        self, errors: list[FieldProblem], source: str | None = None, *, omitted: int = 0
     ) -> None:
         """``omitted``: errors the caller found but did not build (beyond the cap)."""
         keep = self.max_errors
@@ -204,7 +207,7 @@ class RequestError(UsePolicyError):
         errors = errors[:keep]
         if omitted:
             errors.append(
-                FieldError(
+                FieldProblem(
                     "$",
                     "too-many-errors",
                     f"{omitted} more errors left out (at most {keep} are reported)",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import usepolicy.request._jsonpos
-from usepolicy import FieldError, RequestError
+from usepolicy import FieldProblem, RequestError
 from usepolicy.request._jsonpos import line_col, locate_errors, long_integer_at
 
 from ..hostile import many_unknown_keys
@@ -22,7 +22,7 @@ TEXT = """{
 
 
 def placed(*paths: str, text: str = TEXT) -> list[tuple[int | None, int | None]]:
-    errors = [FieldError(path, "code", "message") for path in paths]
+    errors = [FieldProblem(path, "code", "message") for path in paths]
     return [(e.line, e.col) for e in locate_errors(text, errors)]
 
 
@@ -51,14 +51,14 @@ def test_a_missing_field_points_at_the_object_that_lacks_it() -> None:
 
 
 def test_errors_with_a_position_or_none_to_have_are_left_alone() -> None:
-    errors = [FieldError("$", "bad-json", "m"), FieldError("purpose", "c", "m", 9, 9)]
+    errors = [FieldProblem("$", "bad-json", "m"), FieldProblem("purpose", "c", "m", 9, 9)]
     assert locate_errors(TEXT, errors) == errors
 
 
 def test_bytes_and_text_that_is_not_json() -> None:
     assert placed("purpose", text=TEXT) == [(3, 3)]
-    assert locate_errors(TEXT.encode(), [FieldError("purpose", "c", "m")])[0].line == 3
-    assert locate_errors(b"\xff{", [FieldError("purpose", "c", "m")])[0].line is None
+    assert locate_errors(TEXT.encode(), [FieldProblem("purpose", "c", "m")])[0].line == 3
+    assert locate_errors(b"\xff{", [FieldProblem("purpose", "c", "m")])[0].line is None
     # placed as far as the text could be read
     broken = '{"purpose": 1, "data": {"subjects": '
     assert placed("purpose", "data.subjects", text=broken) == [(1, 2), (1, 25)]
@@ -78,7 +78,7 @@ def test_the_text_is_read_once_for_all_errors(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(usepolicy.request._jsonpos, "_scanstring", counting)
     text = many_unknown_keys(8000)
-    errors = [FieldError(f"{i:x}", "unknown-field", "m") for i in range(8000)]
+    errors = [FieldProblem(f"{i:x}", "unknown-field", "m") for i in range(8000)]
     located = locate_errors(text, errors)
     assert reads == 8000 + 2  # the unknown keys, `requester` and `purpose`
     assert [e.col for e in located[:2]] == [text.index('"0"') + 1, text.index('"1"') + 1]

@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING, Final
 
 from .._enforcer import Enforcement, Enforcer
-from .._errors import AuditError, FieldError, PolicyError
+from .._errors import AuditError, FieldProblem, PolicyError
 from .._files import InputFileError, read_bytes, read_stdin
 from ..engine import Decision, Engine, Explanation
 from ..request import LIMITS
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 text = _read(name)
             except InputFileError as exc:
                 if exc.code == "too-large":  # an invalid request, as the validator says it
-                    too_large = FieldError("$", exc.code, f"request {exc.reason}")
+                    too_large = FieldProblem("$", exc.code, f"request {exc.reason}")
                     error(field_error_line(source, too_large))
                 else:
                     error(f"{source}: cannot read: {exc.reason}")

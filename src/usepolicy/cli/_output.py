@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Final, Literal, TextIO, cast
 
-from .._errors import Diagnostic, FieldError, PolicyError
+from .._errors import Diagnostic, FieldProblem, PolicyError
 
 __all__ = [
     "EXIT_ALLOWED",
@@ -56,7 +56,7 @@ def policy_error(exc: PolicyError) -> None:
         error(diagnostic_line(diag))
 
 
-def field_error_line(source: str, err: FieldError) -> str:
+def field_error_line(source: str, err: FieldProblem) -> str:
     """``source:line:col: code: field: message`` (the field is ``$`` for the whole
     request; a position that cannot be found is 1:1)."""
     line, col = (err.line, err.col) if err.line is not None else (1, 1)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 else:  # msgspec resolves annotations at class creation; these are opaque to it
     Req = DecisionRecord = Policy = object
 
-__all__ = ["Decider", "Decision", "DecisionError", "MatchedRule", "Obligation"]
+__all__ = ["Decider", "Decision", "DecisionProblem", "MatchedRule", "Obligation"]
 
 
 class _Part:
@@ -79,7 +79,7 @@ class Obligation(_Part):
 
 
 @dataclass(frozen=True, slots=True)
-class DecisionError(_Part):
+class DecisionProblem(_Part):
     """An error met during evaluation (the decision is then deny)."""
 
     code: str
@@ -113,7 +113,7 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
     determining_rule: str | None
     matched_rules: tuple[MatchedRule, ...]
     obligations: tuple[Obligation, ...]
-    errors: tuple[DecisionError, ...]
+    errors: tuple[DecisionProblem, ...]
     _req: Req | None
     _policy: Policy
     _record: DecisionRecord | None = None

@@ -14,7 +14,7 @@ from .._errors import EvaluationError
 from ..policy import AllOf, Combine, Cond, Effect, Kind, Policy, Rule, Test, lookup_field
 from ..request import Req, validate_many, validate_request
 from ._compile import Pred, compile_cond, generate_scan, getter, is_constant, specialize
-from ._decision import Decision, DecisionError, MatchedRule, Obligation
+from ._decision import Decision, DecisionProblem, MatchedRule, Obligation
 from ._explain import Explanation, explain
 
 __all__ = ["Engine"]
@@ -229,7 +229,7 @@ class Engine:
         message = str(exc) or type(exc).__name__
         if not isinstance(exc, EvaluationError):
             message = f"{type(exc).__name__}: {message}"
-        error = DecisionError(code, message)
+        error = DecisionProblem(code, message)
         return Decision(Effect.DENY, None, (), (), (error,), req, self.policy)
 
 

@@ -1,7 +1,7 @@
 """Decision records (DESIGN.md §3): how they are built, sealed and read.
 
 - ``DecisionRecord`` and its parts (``RecordRule``, ``RecordObligation``,
-  ``RecordError``, ``RecordPolicy``, ``RecordEngine``, ``RecordSignature``): a record
+  ``RecordProblem``, ``RecordPolicy``, ``RecordEngine``, ``RecordSignature``): a record
   as a typed pydantic model, imported on first use.
 - ``canonical_json`` / ``digest``: RFC 8785 canonical JSON and ``sha256:`` digests.
 - ``seal(body, prev, signer)``: chain, digest and sign a record body, and write its
@@ -38,9 +38,9 @@ if typing.TYPE_CHECKING:
     from ._model import (
         DecisionRecord,
         RecordEngine,
-        RecordError,
         RecordObligation,
         RecordPolicy,
+        RecordProblem,
         RecordRule,
         RecordSignature,
     )
@@ -49,7 +49,7 @@ _MODELS = frozenset(
     {
         "DecisionRecord",
         "RecordEngine",
-        "RecordError",
+        "RecordProblem",
         "RecordObligation",
         "RecordPolicy",
         "RecordRule",
@@ -61,6 +61,15 @@ _MODELS = frozenset(
 def __getattr__(name: str) -> typing.Any:
     # the pydantic models load on first use (PEP 562): building, sealing and storing
     # records never needs them
+    if name == "RecordError":  # renamed: it is data, not an exception
+        import warnings
+
+        warnings.warn(
+            "usepolicy.record.RecordError is renamed RecordProblem (it is data, not an exception)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        name = "RecordProblem"
     if name not in _MODELS:
         raise AttributeError(f"module 'usepolicy.record' has no attribute {name!r}")
     from . import _model
@@ -78,9 +87,9 @@ __all__ = [
     "Draft",
     "PolicyRef",
     "RecordEngine",
-    "RecordError",
     "RecordObligation",
     "RecordPolicy",
+    "RecordProblem",
     "RecordRule",
     "RecordSignature",
     "Sealed",

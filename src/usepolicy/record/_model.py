@@ -18,9 +18,9 @@ from ._seal import record_digest, seal
 __all__ = [
     "DecisionRecord",
     "RecordEngine",
-    "RecordError",
     "RecordObligation",
     "RecordPolicy",
+    "RecordProblem",
     "RecordRule",
     "RecordSignature",
 ]
@@ -56,7 +56,7 @@ class RecordObligation(_Frozen):
         return self.params
 
 
-class RecordError(_Frozen):
+class RecordProblem(_Frozen):
     """An error met while deciding (or storing): ``code`` and ``message``."""
 
     code: str
@@ -103,7 +103,7 @@ class DecisionRecord(_Frozen):
     determining_rule: str | None
     matched_rules: list[RecordRule]
     obligations: list[RecordObligation]
-    errors: list[RecordError]
+    errors: list[RecordProblem]
     request: dict[str, Any] | None
     request_digest: str | None
     policy: RecordPolicy

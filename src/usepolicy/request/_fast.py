@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from .._errors import FieldError, RequestError
+from .._errors import FieldProblem, RequestError
 from ._enums import (
     ATTRIBUTE_KEY_PATTERN,
     COUNTRY_PATTERN,
@@ -249,7 +249,7 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
     if size > LIMITS.max_request_bytes:
         raise RequestError(
             [
-                FieldError(
+                FieldProblem(
                     "$",
                     "too-large",
                     f"request is {size} bytes; the limit is "
@@ -263,7 +263,7 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RequestError(
-                [FieldError("$", "bad-encoding", f"request is not UTF-8: {exc.reason}")],
+                [FieldProblem("$", "bad-encoding", f"request is not UTF-8: {exc.reason}")],
                 source,
             ) from None
     try:
@@ -275,7 +275,7 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
         line, col = (None, None) if offset is None else line_col(text, offset)
         raise RequestError(
             [
-                FieldError(
+                FieldProblem(
                     "$",
                     "number-too-long",
                     f"an integer of {exc.digits} digits; at most {_MAX_INT_DIGITS} are read"
@@ -288,16 +288,16 @@ def parse_json_text(text: str | bytes, source: str | None = None) -> Any:
         ) from None
     except json.JSONDecodeError as exc:
         raise RequestError(
-            [FieldError("$", "bad-json", exc.msg, exc.lineno, exc.colno)], source
+            [FieldProblem("$", "bad-json", exc.msg, exc.lineno, exc.colno)], source
         ) from None
     except _DuplicateKey as exc:
         raise RequestError(
-            [FieldError("$", "duplicate-key", f"duplicate key `{exc.key}` in request")],
+            [FieldProblem("$", "duplicate-key", f"duplicate key `{exc.key}` in request")],
             source,
         ) from None
     except RecursionError:
         raise RequestError(
-            [FieldError("$", "too-deep", "request JSON is nested too deeply")], source
+            [FieldProblem("$", "too-deep", "request JSON is nested too deeply")], source
         ) from None
 
 

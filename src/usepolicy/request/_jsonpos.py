@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Final
 
-from .._errors import FieldError, path_part
+from .._errors import FieldProblem, path_part
 
 __all__ = ["line_col", "locate_errors", "long_integer_at"]
 
@@ -101,7 +101,7 @@ def _ancestors(path: str) -> Iterable[str]:
         path = path.rpartition(".")[0]
 
 
-def locate_errors(text: str | bytes, errors: Iterable[FieldError]) -> list[FieldError]:
+def locate_errors(text: str | bytes, errors: Iterable[FieldProblem]) -> list[FieldProblem]:
     """``errors`` with the line and column of their field in JSON ``text`` filled in.
 
     A field that is not in the text (a missing one) gets the position of the nearest

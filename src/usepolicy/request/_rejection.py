@@ -1,4 +1,4 @@
-"""Why a request is invalid: the authoritative model's errors as ``FieldError``s.
+"""Why a request is invalid: the authoritative model's errors as ``FieldProblem``s.
 
 The hot path (``_fast``) only says yes or no; when it says no, ``UseRequest``
 runs and its pydantic errors are turned into field errors here. A hostile request can
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pydantic
 
-from .._errors import FieldError, RequestError, path_part, quote_value
+from .._errors import FieldProblem, RequestError, path_part, quote_value
 from ._enums import ATTRIBUTE_KEY_PATTERN, LIMITS
 from ._model import UseRequest
 
@@ -34,7 +34,7 @@ _ERROR_CODES: Final = {
 
 def explain_rejection(
     obj: Any, vocabulary: Vocabulary
-) -> tuple[UseRequest | None, list[FieldError], int]:
+) -> tuple[UseRequest | None, list[FieldProblem], int]:
     """Validate ``obj`` with ``UseRequest``: the model, or its errors.
 
     Returns:
@@ -50,13 +50,13 @@ def explain_rejection(
             pass
     except RecursionError:
         pass
-    return None, [FieldError("$", "too-deep", "request is nested too deeply")], 0
+    return None, [FieldProblem("$", "too-deep", "request is nested too deeply")], 0
 
 
-def _field_errors(raw: list[Any]) -> tuple[list[FieldError], int]:
+def _field_errors(raw: list[Any]) -> tuple[list[FieldProblem], int]:
     """Pydantic's errors as field errors, built for the first ``max_errors`` only."""
     keep = RequestError.max_errors
-    errors: list[FieldError] = []
+    errors: list[FieldProblem] = []
     omitted = 0
     last_union: tuple[Any, ...] | None = None
     for err in raw:
@@ -72,7 +72,7 @@ def _field_errors(raw: list[Any]) -> tuple[list[FieldError], int]:
             found = err.get("ctx", {}).get("errors", ())
             room = max(0, keep - len(errors))
             errors.extend(
-                FieldError(f"attributes.{path_part(key)}", "bad-attribute-value", message)
+                FieldProblem(f"attributes.{path_part(key)}", "bad-attribute-value", message)
                 for key, message in found[:room]
             )
             omitted += max(0, len(found) - room)
@@ -83,21 +83,21 @@ def _field_errors(raw: list[Any]) -> tuple[list[FieldError], int]:
     return errors, omitted
 
 
-def _field_error(err: Any) -> FieldError:
+def _field_error(err: Any) -> FieldProblem:
     loc = err["loc"]
     kind = err["type"]
     path = ".".join(path_part(p) for p in loc) or "$"
     code = _ERROR_CODES.get(kind, kind.replace("_", "-"))
     message = err["msg"]
     if len(loc) == 3 and loc[0] == "attributes" and loc[2] == "[key]":
-        return FieldError(
+        return FieldProblem(
             f"attributes.{path_part(loc[1])}",
             "bad-attribute-key",
             f"attribute key `{path_part(loc[1])}` must match {ATTRIBUTE_KEY_PATTERN}"
             f" (at most {LIMITS.max_attribute_key} characters)",
         )
     if len(loc) > 2 and loc[0] == "attributes":
-        return FieldError(
+        return FieldProblem(
             f"attributes.{path_part(loc[1])}",
             "bad-attribute",
             "an attribute is a string, a finite number, a boolean or a list"
@@ -111,7 +111,7 @@ def _field_error(err: Any) -> FieldError:
         message = "this field is required"
     elif "input" in err and kind not in ("unknown_purpose", "too_deep"):
         message = f"{message}, got {quote_value(err['input'])}"
-    return FieldError(path, code, message)
+    return FieldProblem(path, code, message)
 
 
 def _field_hint(loc: tuple[int | str, ...]) -> str:

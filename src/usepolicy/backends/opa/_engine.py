@@ -18,7 +18,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ..._errors import BackendError, quote_value
-from ...engine import Decision, DecisionError, MatchedRule, Obligation
+from ...engine import Decision, DecisionProblem, MatchedRule, Obligation
 from ...policy import Combine, Effect, Policy, Rule
 from ...request import Req, Vocabulary, request_to_builtins, validate_request
 from ._input import NAME_KEYS, input_name_keys, name_key_fields
@@ -264,7 +264,7 @@ class OpaEngine:
         str | None,
         tuple[MatchedRule, ...],
         tuple[Obligation, ...],
-        tuple[DecisionError, ...],
+        tuple[DecisionProblem, ...],
     ]:
         """The parts of a decision, after checking the answer is one this policy can give."""
         if not isinstance(answer, dict):
@@ -313,7 +313,7 @@ class OpaEngine:
             None,
             (),
             (),
-            (DecisionError(code, message),),
+            (DecisionProblem(code, message),),
             req,
             self.policy,
             _engine={"name": ENGINE_NAME, "version": _UNKNOWN},
@@ -358,13 +358,13 @@ def _decision_id(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _error(raw: Any) -> DecisionError:
+def _error(raw: Any) -> DecisionProblem:
     if (
         isinstance(raw, dict)
         and isinstance(raw.get("code"), str)
         and isinstance(raw.get("message"), str)
     ):
-        return DecisionError(raw["code"], raw["message"])
+        return DecisionProblem(raw["code"], raw["message"])
     raise _bad(f"error {_short(raw)}")
 
 
