@@ -139,3 +139,12 @@ def test_assertion_failures_explain_themselves() -> None:
     with pytest.raises(AssertionError, match=r"expected obligations \['x'\], got \[\]"):
         assert_allowed({"requester": {"organization": "X"}, "purpose": "cyber.defense"},
                        obligations=["x"])  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(requests(complete=True, at_limits=False, organizations=["Acme Corp", "Beta Inc"]))
+def test_complete_typical_requests_from_given_organisations(request: dict[str, Any]) -> None:
+    assert set(request) == set(usepolicy.request.FIELD_ORDER)
+    assert request["requester"]["organization"] in ("Acme Corp", "Beta Inc")
+    assert len(request.get("description") or "") < usepolicy.request.LIMITS.max_description
+    validate_request(request, usepolicy.Vocabulary())

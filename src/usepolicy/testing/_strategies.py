@@ -113,11 +113,13 @@ class _Drawer:
         *,
         at_limits: bool,
         complete: bool,
+        organizations: Sequence[str] | None,
     ) -> None:
         self.purposes = purposes
         self.hints = hints
         self.at_limits = at_limits
         self.complete = complete
+        self.organizations = organizations
 
     def sometimes(
         self, edge: st.SearchStrategy[Any], usual: st.SearchStrategy[Any]
@@ -158,6 +160,8 @@ class _Drawer:
             base = st.from_regex(field.pattern, fullmatch=True)
         elif shape is Shape.TEXT:
             return self.sometimes(_edge_texts(field), st.text(max_size=40))
+        elif field.path == "requester.organization" and self.organizations:
+            base = st.sampled_from(list(self.organizations))
         else:
             size = field.min_length or 0
             base = self.sometimes(_edge_texts(field), st.text(_CHARS, min_size=size, max_size=24))
@@ -191,6 +195,7 @@ def requests(
     purposes: Sequence[str] | None = None,
     at_limits: bool = True,
     complete: bool = False,
+    organizations: Sequence[str] | None = None,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Valid request dicts, now and then at the request's declared limits.
 
@@ -202,6 +207,8 @@ def requests(
             only, as a benchmark wants).
         complete: every field present, as gateways tend to send them (default: only
             some optional fields).
+        organizations: the requesting organisations to draw from (default: any text),
+            as a gateway sees the same few again and again.
     """
     vocab = vocabulary or (policy.vocabulary if policy is not None else STANDARD_VOCABULARY)
     names = sorted(vocab.names) if purposes is None else list(purposes)
@@ -209,7 +216,9 @@ def requests(
     if unknown or not names:
         raise ValueError(f"purposes not in the vocabulary: {unknown or 'none given'}")
     hints = _hints(policy) if policy is not None else {}
-    return _Drawer(names, hints, at_limits=at_limits, complete=complete).object("")
+    return _Drawer(
+        names, hints, at_limits=at_limits, complete=complete, organizations=organizations
+    ).object("")
 
 
 # -- policies --------------------------------------------------------------------------
