@@ -10,6 +10,7 @@ import pytest
 from usepolicy.audit import Signer, generate_keypair
 
 from ..conftest import RunCli
+from .conftest import Grow
 from ..report.sample import write_sample
 
 
@@ -131,3 +132,65 @@ def test_values_from_the_log_cannot_forge_lines_or_drive_the_terminal(
     assert [line for line in out.splitlines() if line.startswith("decisions:")] == [
         "decisions: 1 allow, 0 deny, 0 invalid"
     ]
+
+
+def _receipt(log: Path, log_key: Path, tmp_path: Path) -> Path:
+    from usepolicy.audit import checkpoint_log
+    from usepolicy.tlog import NoteSigner
+
+    receipt = tmp_path / "receipt"
+    receipt.write_text(checkpoint_log(log, NoteSigner.from_file(log_key)).format())
+    return receipt
+
+
+def test_a_checkpoint_that_holds_anchors_the_end(
+    run_cli: RunCli, small_log: Path, log_key: Path, tmp_path: Path, grow: Grow
+):
+    receipt = _receipt(small_log, log_key, tmp_path)
+    grow(small_log, 2)  # the log went on after the receipt was kept
+    anchor = ["--checkpoint", str(receipt), "--key", f"{log_key}.pub"]
+    out = tmp_path / "report.html"
+    made = run_cli("audit", "report", str(small_log), "-o", str(out), *anchor)
+    assert made.returncode == 0, made.stderr
+    page = out.read_text("utf-8")
+    assert "Checkpoint: example.com/audit, 4 records, root " in page
+    assert "not anchored" not in page and 'class="integrity bad"' not in page
+    stats = run_cli("audit", "stats", str(small_log), "--format", "json", *anchor)
+    assert stats.returncode == 0, stats.stderr
+    body = json.loads(stats.stdout)
+    assert body["ok"] and body["checkpoint"]["ok"] and body["checkpoint"]["size"] == 4
+    text = run_cli("audit", "stats", str(small_log), *anchor)
+    assert "  checkpoint: example.com/audit, 4 records, holds\n" in text.stdout
+
+
+def test_records_cut_off_the_end_are_named_at_the_top(
+    run_cli: RunCli, small_log: Path, log_key: Path, tmp_path: Path
+):
+    receipt = _receipt(small_log, log_key, tmp_path)
+    lines = small_log.read_bytes().splitlines(keepends=True)
+    small_log.write_bytes(b"".join(lines[:-1]))  # the chain still holds: only a receipt shows
+    assert run_cli("audit", "verify", str(small_log)).returncode == 0
+    anchor = ["--checkpoint", str(receipt), "--key", f"{log_key}.pub"]
+    out = tmp_path / "report.html"
+    made = run_cli("audit", "report", str(small_log), "-o", str(out), *anchor)
+    assert made.returncode == 1
+    assert made.stderr.count("\n") == 1 and ":4: truncated: " in made.stderr
+    page = out.read_text("utf-8")
+    top = page[page.index('<section id="integrity"') :][:1000]
+    assert 'class="integrity bad"' in top
+    assert '<p class="verdict">NOT VERIFIED: record 4: truncated' in top
+    stats = run_cli("audit", "stats", str(small_log), "--format", "json", *anchor)
+    assert stats.returncode == 1
+    body = json.loads(stats.stdout)
+    assert not body["ok"] and body["integrity"]["ok"]
+    assert (body["checkpoint"]["problem"], body["checkpoint"]["line"]) == ("truncated", 4)
+
+
+def test_a_note_key_needs_a_checkpoint_and_a_checkpoint_a_note_key(
+    run_cli: RunCli, small_log: Path, log_key: Path, tmp_path: Path
+):
+    alone = run_cli("audit", "stats", str(small_log), "--key", f"{log_key}.pub")
+    assert alone.returncode == 1 and "is for checking a --checkpoint" in alone.stderr
+    receipt = _receipt(small_log, log_key, tmp_path)
+    keyless = run_cli("audit", "stats", str(small_log), "--checkpoint", str(receipt))
+    assert keyless.returncode == 1 and "needs the log's verifier key" in keyless.stderr

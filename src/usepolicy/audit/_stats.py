@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..record import DecisionRecord
 from ._dburl import is_db_url
+from ._logtree import CheckpointVerdict
 from ._tally import KINDS, Entry, Tally, Timeline, clip
 from ._verify import PublicKey, VerifyResult, verify_log
 
@@ -241,22 +242,32 @@ def purpose_tree(tally: Tally) -> list[tuple[str, int, Entry]]:
 
 @dataclass(frozen=True)
 class AuditSummary:
-    """A log's integrity verdict and its figures, from one pass over it."""
+    """A log's integrity verdict and its figures, from one pass over it.
+
+    ``checkpoint`` is the verdict on the log against a signed checkpoint kept elsewhere
+    (``verify_checkpoint``), when one was given: the only thing that shows records cut
+    off the end of a log whose chain still holds.
+    """
 
     source: str
     integrity: VerifyResult | DbVerifyResult
     stats: AuditStats
+    checkpoint: CheckpointVerdict | None = None
 
     @property
     def ok(self) -> bool:
-        return self.integrity.ok
+        return self.integrity.ok and (self.checkpoint is None or self.checkpoint.ok)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body = {
             "source": self.source,
+            "ok": self.ok,
             "integrity": self.integrity.to_dict(),
             "stats": self.stats.to_dict(),
         }
+        if self.checkpoint is not None:
+            body["checkpoint"] = self.checkpoint.to_dict()
+        return body
 
 
 def collect_stats(
@@ -267,6 +278,7 @@ def collect_stats(
     public_key: PublicKey | Sequence[PublicKey] | None = None,
     max_rows: int = 5000,
     max_keys: int = 1000,
+    checkpoint: CheckpointVerdict | None = None,
 ) -> AuditSummary:
     """Verify a log and count what it holds, in one streaming pass.
 
@@ -276,6 +288,8 @@ def collect_stats(
             whole log is verified all the same (the chain runs through every record).
         public_key: check every record's signature (as ``verify_log``).
         max_rows, max_keys: the bounds of ``AuditStats``.
+        checkpoint: the verdict of ``verify_checkpoint`` (or ``verify_checkpoint_db``)
+            on the same log, carried in the summary (its ``ok`` then needs both).
 
     Returns:
         The verdict and the figures. When the chain breaks, the figures count the
@@ -304,4 +318,4 @@ def collect_stats(
 
         integrity = verify_log(source, public_key, visit=visit_line)
         shown = os.fspath(source)
-    return AuditSummary(shown, integrity, stats)
+    return AuditSummary(shown, integrity, stats, checkpoint)

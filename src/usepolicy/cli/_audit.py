@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .._errors import AuditError
-from ..audit import Verifier, is_db_url, verify_log
+from ..audit import is_db_url, verify_log
 from . import _audit_checkpoint, _audit_prove, _audit_receipt, _audit_show, _audit_witness
-from ._notekeys import is_note_key, load_keys, note_verifier
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, records
 
 __all__ = ["configure"]
@@ -143,21 +142,10 @@ def _time(text: str) -> datetime:
 
 # -- verify ----------------------------------------------------------------------------
 def run_verify(args: argparse.Namespace) -> int:
-    keys: list[Verifier] = []
-    receipt = None
-    note_keys = [note_verifier(value) for value in args.key or () if is_note_key(value)]
-    if note_keys and args.checkpoint is None:
-        error("a note verifier key (--key VKEY) is for checking a --checkpoint")
-        return EXIT_ERROR
-    if args.checkpoint is not None:
-        checked = _audit_receipt.check(args, note_keys)
-        if isinstance(checked, int):
-            return checked
-        receipt = checked
-    loaded = load_keys([path for path in args.key or () if not is_note_key(path)])
-    if loaded is None:
-        return EXIT_ERROR
-    keys = loaded
+    checked = _audit_receipt.keys_and_receipt(args)
+    if isinstance(checked, int):
+        return checked
+    keys, receipt = checked
     if is_db_url(args.log):
         from ._audit_db import run_verify_db
 

@@ -8,18 +8,18 @@ import argparse
 from typing import TYPE_CHECKING
 
 from .._errors import AuditError
-from ._notekeys import KeyArgError, note_verifier
+from ._notekeys import KeyArgError, is_note_key, load_keys, note_verifier
 from ._output import EXIT_ERROR, error
 
 if TYPE_CHECKING:
-    from ..audit import CheckpointVerdict
+    from ..audit import CheckpointVerdict, Verifier
     from ..tlog import NoteVerifier
 
-__all__ = ["add_options", "check", "report"]
+__all__ = ["add_options", "check", "keys_and_receipt", "report"]
 
 
 def add_options(verify: argparse.ArgumentParser) -> None:
-    """The checkpoint options of ``audit verify``."""
+    """The checkpoint options of ``audit verify``, ``report`` and ``stats``."""
     verify.add_argument(
         "--checkpoint",
         metavar="FILE",
@@ -39,6 +39,31 @@ def add_options(verify: argparse.ArgumentParser) -> None:
         metavar="K",
         help="how many of the --witness keys must have cosigned (default: all of them)",
     )
+
+
+def keys_and_receipt(
+    args: argparse.Namespace,
+) -> tuple[list[Verifier], CheckpointVerdict | None] | int:
+    """The record-signature keys among ``--key`` and the verdict against ``--checkpoint``
+    (None without one), or an exit code after an error.
+
+    ``--key`` takes both kinds: a note verifier key (``name+hex+base64``, or a file
+    holding one) checks the checkpoint; any other is a record-signature public key file.
+    """
+    note_keys = [note_verifier(value) for value in args.key or () if is_note_key(value)]
+    if note_keys and args.checkpoint is None:
+        error("a note verifier key (--key VKEY) is for checking a --checkpoint")
+        return EXIT_ERROR
+    receipt = None
+    if args.checkpoint is not None:
+        checked = check(args, note_keys)
+        if isinstance(checked, int):
+            return checked
+        receipt = checked
+    keys = load_keys([value for value in args.key or () if not is_note_key(value)])
+    if keys is None:
+        return EXIT_ERROR
+    return keys, receipt
 
 
 def check(args: argparse.Namespace, log_keys: list[NoteVerifier]) -> CheckpointVerdict | int:
@@ -65,7 +90,12 @@ def check(args: argparse.Namespace, log_keys: list[NoteVerifier]) -> CheckpointV
     try:
         if is_db_url(args.log):
             return verify_checkpoint_db(
-                args.log, args.writer, note, log_keys, witnesses, min_witnesses=least
+                args.log,
+                getattr(args, "writer", None),
+                note,
+                log_keys,
+                witnesses,
+                min_witnesses=least,
             )
         return verify_checkpoint(args.log, note, log_keys, witnesses, min_witnesses=least)
     except (AuditError, PostgresUnavailableError, ImportError) as exc:

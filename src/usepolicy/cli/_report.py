@@ -16,6 +16,7 @@ from typing import Any
 
 from .._errors import AuditError
 from ..audit import KINDS, AuditSummary, Tally, collect_stats, purpose_tree
+from ._audit_receipt import add_options, keys_and_receipt
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, records
 
 __all__ = ["add_actions"]
@@ -49,8 +50,10 @@ def add_actions(actions: Any, time: Callable[[str], datetime]) -> None:
             "--key",
             action="append",
             metavar="PUB",
-            help="public key file: check every record's signature (repeatable)",
+            help="public key file: check every record's signature (repeatable); with "
+            "--checkpoint, also the log's note verifier key (VKEY or a file)",
         )
+        add_options(parser)
     report.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file")
     report.set_defaults(run=run_report)
     stats.add_argument("--format", choices=("human", "json"), default="human")
@@ -60,16 +63,15 @@ def add_actions(actions: Any, time: Callable[[str], datetime]) -> None:
 def _verdict(summary: AuditSummary) -> int:
     if summary.ok:
         return EXIT_ALLOWED
-    error(str(summary.integrity))
+    error(str(summary.integrity if not summary.integrity.ok else summary.checkpoint))
     return EXIT_ERROR
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from ._notekeys import load_keys
-
-    keys = load_keys(args.key)
-    if keys is None:
-        return EXIT_ERROR
+    checked = keys_and_receipt(args)
+    if isinstance(checked, int):
+        return checked
+    keys, receipt = checked
     try:
         from ..report import write_report
     except ImportError as exc:
@@ -77,7 +79,12 @@ def run_report(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         summary = write_report(
-            args.log, args.output, since=args.since, until=args.until, public_key=keys or None
+            args.log,
+            args.output,
+            since=args.since,
+            until=args.until,
+            public_key=keys or None,
+            checkpoint=receipt,
         )
     except (AuditError, ValueError, ImportError) as exc:
         error(str(exc))
@@ -88,14 +95,17 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from ._notekeys import load_keys
-
-    keys = load_keys(args.key)
-    if keys is None:
-        return EXIT_ERROR
+    checked = keys_and_receipt(args)
+    if isinstance(checked, int):
+        return checked
+    keys, receipt = checked
     try:
         summary = collect_stats(
-            args.log, since=args.since, until=args.until, public_key=keys or None
+            args.log,
+            since=args.since,
+            until=args.until,
+            public_key=keys or None,
+            checkpoint=receipt,
         )
     except (AuditError, ValueError, ImportError) as exc:
         error(str(exc))
@@ -116,6 +126,10 @@ def _text(summary: AuditSummary) -> list[str]:
     if stats.signed or integrity.signatures_checked:
         checked = "checked" if integrity.signatures_checked else "not checked (give --key)"
         lines.append(f"  signatures: {stats.signed:,} signed, {checked}")
+    if summary.checkpoint is not None:
+        held = summary.checkpoint
+        lines.append(f"  checkpoint: {held.origin}, {held.size} records, holds" if held.ok
+                     else f"  checkpoint: NOT HELD: {held}")  # fmt: skip
     if stats.since or stats.until:
         lines.append(f"window: {stats.counted:,} of {records(stats.read, grouped=True)}")
     if stats.first and stats.last:

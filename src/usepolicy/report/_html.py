@@ -34,7 +34,7 @@ from ..audit import (
 from ._charts import charts
 
 if TYPE_CHECKING:
-    from ..audit import DbVerifyResult
+    from ..audit import CheckpointVerdict, DbVerifyResult
 
 __all__ = ["render_report", "write_report"]
 
@@ -109,6 +109,26 @@ def _signature_lines(checked: bool, signed: int, count: int, ok: bool) -> list[_
         return [_Line(f"Signatures: {_n(signed)} of {_records(count)} signed, not checked "
                       "(give --key)")]  # fmt: skip
     return [_Line("Signatures: the records are not signed")]
+
+
+def _checkpoint_verdict(checkpoint: CheckpointVerdict) -> str:
+    where = f"record {checkpoint.line}: " if checkpoint.line is not None else ""
+    return f"{where}{checkpoint.problem}: the log does not hold the checkpoint's records"
+
+
+def _checkpoint_lines(checkpoint: CheckpointVerdict) -> list[_Line]:
+    if not checkpoint.ok:
+        where = f"record {checkpoint.line}: " if checkpoint.line is not None else ""
+        return [_Line(f"Checkpoint: {where}{checkpoint.problem}: {checkpoint.message}", True)]
+    lines = [
+        _Line(f"Checkpoint: {checkpoint.origin}, {_records(checkpoint.size or 0)}, root "
+              f"{checkpoint.root_hash}: signed by the log's key; the log holds those "
+              "records unchanged, so none was cut off the end before it"),
+    ]  # fmt: skip
+    if checkpoint.witnesses:
+        names = ", ".join(checkpoint.witnesses)
+        lines.append(_Line(f"Cosigned by {len(checkpoint.witnesses)} witness(es): {names}"))
+    return lines
 
 
 def _facts(summary: AuditSummary) -> list[tuple[str, str]]:
@@ -209,10 +229,14 @@ def render_report(summary: AuditSummary, *, generated: datetime | None = None) -
         verdict, lines = _db_integrity(summary.integrity)
     else:
         verdict, lines = _file_integrity(summary.integrity, summary.stats.read)
-    lines.append(_Line("End of the log: not anchored. Records cut off the end cannot be "
-                       "seen from the log alone: keep the head digest and count elsewhere "
-                       "and check them with `usepolicy audit verify --expect-head "
-                       "--expect-count`."))  # fmt: skip
+    if summary.checkpoint is None:
+        lines.append(_Line("End of the log: not anchored. Records cut off the end cannot be "
+                           "seen from the log alone: keep a signed checkpoint (`usepolicy "
+                           "audit checkpoint`) and give it with --checkpoint."))  # fmt: skip
+    else:
+        if summary.integrity.ok and not summary.checkpoint.ok:
+            verdict = f"NOT VERIFIED: {_checkpoint_verdict(summary.checkpoint)}"
+        lines += _checkpoint_lines(summary.checkpoint)
     script = (_STATIC / "report.js").read_text("utf-8")
     csp = (
         f"default-src 'none'; script-src 'sha256-{_hash(script)}'; style-src 'unsafe-inline'; "
@@ -247,13 +271,14 @@ def write_report(
     until: datetime | None = None,
     public_key: PublicKey | Sequence[PublicKey] | None = None,
     max_rows: int = 5000,
+    checkpoint: CheckpointVerdict | None = None,
 ) -> AuditSummary:
     """Verify a log, count what it holds (one pass) and write the report page.
 
     Args:
         source: a log file or a PostgreSQL audit store URL.
         output: the HTML file to write (replaced whole, never left half-written).
-        since, until, public_key, max_rows: as for ``collect_stats``.
+        since, until, public_key, max_rows, checkpoint: as for ``collect_stats``.
 
     Returns:
         The summary the page shows; ``summary.ok`` is whether the log verified.
@@ -262,7 +287,12 @@ def write_report(
         AuditError: the log cannot be read, or the report cannot be written.
     """
     summary = collect_stats(
-        source, since=since, until=until, public_key=public_key, max_rows=max_rows
+        source,
+        since=since,
+        until=until,
+        public_key=public_key,
+        max_rows=max_rows,
+        checkpoint=checkpoint,
     )
     page = render_report(summary)
     path = Path(output)
