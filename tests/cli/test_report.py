@@ -10,8 +10,8 @@ import pytest
 from usepolicy.audit import Signer, generate_keypair
 
 from ..conftest import RunCli
-from .conftest import Grow
 from ..report.sample import write_sample
+from .conftest import Grow
 
 
 @pytest.fixture(scope="module")
