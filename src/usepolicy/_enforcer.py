@@ -11,11 +11,12 @@ import contextlib
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._errors import AuditError, RequestError, printable
+from ._obligations import ObligationHandler, ObligationRegistry
 from .engine import Decider, Decision, Engine
 from .policy import Policy, load_policy
 from .record import (
@@ -24,6 +25,7 @@ from .record import (
     UseDenied,
     check_redact_paths,
     denied_body,
+    outcome_draft,
     redact_draft,
     rejected_draft,
     seal,
@@ -32,7 +34,7 @@ from .record import (
 if TYPE_CHECKING:
     from .audit import Durability, Signer, Sink
     from .engine import Explanation
-    from .record import DecisionRecord
+    from .record import DecisionRecord, OutcomeRecord
 
 __all__ = ["Enforcement", "Enforcer"]
 
@@ -90,6 +92,12 @@ class Enforcement:
         return bool(self._body["decision"] == "allow")
 
     @property
+    def body(self) -> dict[str, Any]:
+        """The record as JSON-ready builtins (``record.to_dict()``, without making the
+        model): for code that only reads a few fields, such as a gateway."""
+        return self._body
+
+    @property
     def record(self) -> DecisionRecord:
         # made on first use: a caller that only needs the answer never pays for it
         if self._record is None:
@@ -115,6 +123,8 @@ class Enforcer:
         durability: for a path: ``"always"`` (default), ``"batch"`` or ``"none"``.
         signer: for a path: sign every record (``usepolicy.audit.Signer``).
         redact: request fields to store only as their digest.
+        obligations: the obligation handlers (``register_obligation``): a mapping of
+            obligation id to handler, or ids the deployment fulfils by itself.
 
     A log path that cannot be opened does not raise here: every ``check`` is then a deny
     carrying the ``audit-error`` and tries to open the log again, so a gateway fails
@@ -129,11 +139,10 @@ class Enforcer:
         durability: Durability | None = None,
         signer: Signer | None = None,
         redact: Iterable[str] = (),
+        obligations: Mapping[str, ObligationHandler] | Iterable[str] = (),
     ) -> None:
-        if isinstance(policy, Decider):
-            self.engine: Decider = policy
-        else:
-            self.engine = Engine(policy if isinstance(policy, Policy) else load_policy(policy))
+        self.engine: Decider = _decider(policy)
+        self.obligations = ObligationRegistry(obligations)
         self._redact = check_redact_paths(redact)
         self._durability = durability
         self._signer = signer
@@ -177,6 +186,142 @@ class Enforcer:
     @property
     def policy(self) -> Policy:
         return self.engine.policy
+
+    # -- operations: reload, obligations, outcomes --------------------------------------
+    def reload(
+        self, policy: Policy | Decider | PolicySource | Sequence[PolicySource] | None
+    ) -> Decider:
+        """Decide with ``policy`` from now on: loaded and compiled first, then swapped in
+        whole, so each decision is made by the old engine or the new one, never a mix,
+        and its record names the digest of the policy that made it.
+
+        Raises:
+            PolicyError: the policy cannot be loaded; the enforcer keeps the one it had.
+        """
+        engine = _decider(policy)
+        self.engine = engine  # one assignment: atomic for every thread reading it
+        return engine
+
+    def register_obligation(
+        self, obligation_id: str, handler: ObligationHandler | None = None
+    ) -> None:
+        """Fulfil ``obligation_id`` with ``handler(obligation, record_body)``, which raises
+        when it cannot; without a handler, the deployment declares it fulfils the
+        obligation by itself (e.g. ``retain-record``, which the audit log does)."""
+        if handler is None:
+            self.obligations.register(obligation_id)
+        else:
+            self.obligations.register(obligation_id, handler)
+
+    def fulfil(self, result: Enforcement | DecisionRecord) -> list[dict[str, str]]:
+        """Fulfil the obligations of an allow: run each one's handler.
+
+        Returns:
+            The problems (``code``, ``message``) of the unmet obligations: empty when all
+            were fulfilled. An allow with an unmet obligation must be refused (an
+            obligation without a handler is unmet: fail closed); its ``refused`` outcome
+            record has then been stored (or could not be: an ``audit-error`` is added).
+        """
+        body = _body_of(result)
+        problems = self.obligations.unmet(body)
+        if problems:
+            problems += self._refusal_failure(
+                lambda: self.record_outcome(body["decision_id"], "refused", errors=problems)
+            )
+        return problems
+
+    async def afulfil(self, result: Enforcement | DecisionRecord) -> list[dict[str, str]]:
+        """``fulfil`` for asyncio code: async handlers are awaited, the refusal stored
+        without blocking the loop."""
+        body = _body_of(result)
+        problems = await self.obligations.aunmet(body)
+        if problems:
+            try:
+                await self.arecord_outcome(body["decision_id"], "refused", errors=problems)
+            except AuditError as exc:
+                problems.append({"code": exc.code, "message": printable(str(exc))})
+        return problems
+
+    @staticmethod
+    def _refusal_failure(store: Callable[[], object]) -> list[dict[str, str]]:
+        try:
+            store()
+        except AuditError as exc:
+            return [{"code": exc.code, "message": printable(str(exc))}]
+        return []
+
+    def record_outcome(
+        self,
+        decision_id: str,
+        outcome: str,
+        *,
+        status: int | None = None,
+        errors: Sequence[Mapping[str, str]] = (),
+        prompt: Any = None,
+        store_prompt: bool = False,
+    ) -> OutcomeRecord:
+        """Store what happened after the decision ``decision_id`` (``usepolicy.record.
+        outcome_draft``: ``executed``, ``upstream-error``, ``refused``) in the same chain.
+
+        Raises:
+            AuditError: the record could not be stored (or the sink stores decision
+                records only: outcome records need a chained sink, such as a log file).
+            ValueError: an unknown ``outcome``.
+        """
+        draft = outcome_draft(
+            decision_id, outcome, status=status, errors=errors, prompt=prompt,
+            store_prompt=store_prompt,
+        )  # fmt: skip
+        sink = self._sink
+        if sink is None and (self._path is not None or self._closed):
+            sink = self._open()
+        return _outcome_model().from_body(self._store_outcome(sink, draft))
+
+    async def arecord_outcome(
+        self,
+        decision_id: str,
+        outcome: str,
+        *,
+        status: int | None = None,
+        errors: Sequence[Mapping[str, str]] = (),
+        prompt: Any = None,
+        store_prompt: bool = False,
+    ) -> OutcomeRecord:
+        """``record_outcome`` for asyncio code: the I/O is done off the loop."""
+        draft = outcome_draft(
+            decision_id, outcome, status=status, errors=errors, prompt=prompt,
+            store_prompt=store_prompt,
+        )  # fmt: skip
+        sink = self._sink
+        if sink is None and (self._path is not None or self._closed):
+            sink = await asyncio.to_thread(self._open)
+        astore = getattr(sink, "astore", None)
+        if astore is None:
+            body = await asyncio.to_thread(self._store_outcome, sink, draft)
+        else:
+            try:
+                body = (await astore(draft)).body
+            except AuditError:
+                raise
+            except Exception as exc:  # a sink that fails in any way has not stored it
+                raise AuditError(_describe(exc)) from exc
+        return _outcome_model().from_body(body)
+
+    def _store_outcome(self, sink: Sink | None, draft: Draft) -> dict[str, Any]:
+        if sink is None:
+            raise AuditError("no audit log: an outcome record has nowhere to go")
+        store = self._store if sink is self._sink else None
+        if store is None:
+            raise AuditError(
+                f"{type(sink).__name__} stores decision records only: outcome records "
+                "need a chained sink (a log file, MemorySink)"
+            )
+        try:
+            return store(draft).body
+        except AuditError:
+            raise
+        except Exception as exc:  # a sink that fails in any way has not stored it
+            raise AuditError(_describe(exc)) from exc
 
     # -- the gateway calls -------------------------------------------------------------
     def check(self, request: Any) -> DecisionRecord:
@@ -412,6 +557,25 @@ class Enforcer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _decider(policy: Policy | Decider | PolicySource | Sequence[PolicySource] | None) -> Decider:
+    if isinstance(policy, Decider):
+        return policy
+    return Engine(policy if isinstance(policy, Policy) else load_policy(policy))
+
+
+def _body_of(result: Enforcement | DecisionRecord) -> dict[str, Any]:
+    if isinstance(result, Enforcement):
+        return result.body
+    return result.to_dict()
+
+
+@functools.cache
+def _outcome_model() -> type[OutcomeRecord]:
+    from .record import OutcomeRecord
+
+    return OutcomeRecord
 
 
 @functools.cache

@@ -14,11 +14,12 @@ record, so the chain goes on and nothing is silently deleted.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,14 +93,14 @@ def _rfind_newline(fd: int, end: int) -> int:
 
 
 def _record_digest(line: bytes) -> str | None:
-    """The ``record_digest`` of a line that is a decision record, else None."""
+    """The ``record_digest`` of a line that is a record (of either kind), else None."""
     from pydantic import ValidationError
 
-    from ..record import DecisionRecord
+    from ..record import parse_record
 
     try:
-        return DecisionRecord.model_validate_json(line).record_digest
-    except (ValidationError, ValueError):
+        return parse_record(json.loads(line)).record_digest
+    except (ValidationError, ValueError, RecursionError):
         return None
 
 
@@ -152,13 +153,18 @@ class AuditLog(ChainedSink):
         self._fd = -1
         self._keep_tree = tree
         self._tree: TreeHook | None = None
+        #: called with the size of each batch committed (one write and fsync), on the
+        #: writer thread: what a gateway's metrics observe
+        self.batch_observers: list[Callable[[int], object]] = []
         self._open()
 
     # -- opening, forking, closing -----------------------------------------------------
     def _open(self) -> None:
         self._pid = os.getpid()
         self._write_lock = threading.Lock()
-        self._writer = GroupWriter(self._commit, f"usepolicy-audit {self.path.name}")
+        self._writer = GroupWriter(
+            self._commit, f"usepolicy-audit {self.path.name}", self.batch_observers
+        )
         self._stale = False
         self._broken: str | None = None
         self._size = -1

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..record import DecisionRecord
+    from ..record import AnyRecord, DecisionRecord
 
 __all__ = ["RecordFilter"]
 
@@ -22,7 +22,10 @@ __all__ = ["RecordFilter"]
 class RecordFilter:
     """Records with this decision (``allow``/``deny``), decided or matched by ``rule``,
     with ``since <= timestamp < until`` (aware times; naive ones are UTC), for this
-    purpose and requesting organisation. None matches anything."""
+    purpose and requesting organisation. None matches anything.
+
+    An outcome record (what happened after a decision) has no decision, rule, purpose
+    or organisation of its own: it matches only a filter that asks for none of them."""
 
     decision: str | None = None
     rule: str | None = None
@@ -31,19 +34,19 @@ class RecordFilter:
     purpose: str | None = None
     organization: str | None = None
 
-    def matches(self, record: DecisionRecord) -> bool:
+    def matches(self, record: AnyRecord) -> bool:
+        from ..record import OutcomeRecord
+
+        if isinstance(record, OutcomeRecord):
+            if (self.decision, self.rule, self.purpose, self.organization) != (None,) * 4:
+                return False
+            return self._in_window(record.timestamp)
         if self.decision is not None and record.decision != self.decision:
             return False
         if self.rule is not None and not self._decided_or_matched(record, self.rule):
             return False
-        if self.since is not None or self.until is not None:
-            moment = _moment(record.timestamp)
-            if moment is None:
-                return False
-            if self.since is not None and moment < _aware(self.since):
-                return False
-            if self.until is not None and moment >= _aware(self.until):
-                return False
+        if not self._in_window(record.timestamp):
+            return False
         if self.purpose is not None or self.organization is not None:
             request = record.request or {}
             if self.purpose is not None and request.get("purpose") != self.purpose:
@@ -53,6 +56,16 @@ class RecordFilter:
             if self.organization is not None and organization != self.organization:
                 return False
         return True
+
+    def _in_window(self, timestamp: str) -> bool:
+        if self.since is None and self.until is None:
+            return True
+        moment = _moment(timestamp)
+        if moment is None:
+            return False
+        if self.since is not None and moment < _aware(self.since):
+            return False
+        return self.until is None or moment < _aware(self.until)
 
     @staticmethod
     def _decided_or_matched(record: DecisionRecord, rule: str) -> bool:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         Ed25519PublicKey,
     )
 
-    from ..record import DecisionRecord, RecordSignature
+    from ..record import AnyRecord, DecisionRecord, RecordSignature
 
 __all__ = [
     "Signer",
@@ -169,7 +169,7 @@ class Verifier:
         """
         return cls.from_pem(read_bytes(path, MAX_KEY_FILE_BYTES))
 
-    def problem(self, record: DecisionRecord) -> str | None:
+    def problem(self, record: AnyRecord) -> str | None:
         """Why ``record``'s signature does not hold under this key, or None if it does."""
         from cryptography.exceptions import InvalidSignature
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from ..record import DecisionRecord
+from ..record import AnyRecord, DecisionRecord, OutcomeRecord
 from ._dburl import is_db_url
 from ._logtree import CheckpointVerdict
 from ._tally import KINDS, Entry, Tally, Timeline, clip
@@ -104,9 +104,17 @@ class AuditStats:
         self.writers = Tally(max_keys)
         self.groups = Tally(max_rows)
         self.rows: list[tuple[str, ...]] | None = []  # None once past max_rows
+        #: outcome records (what happened after a decision), by outcome
+        self.outcomes: dict[str, int] = {}
+        #: outcome records with an upstream status, by status
+        self.statuses = Tally(max_keys)
 
-    def add(self, where: str, record: DecisionRecord, writer: str | None = None) -> None:
-        """Count one record; ``where`` says where it is (a line, or ``writer:seq``)."""
+    def add(self, where: str, record: AnyRecord, writer: str | None = None) -> None:
+        """Count one record; ``where`` says where it is (a line, or ``writer:seq``).
+
+        An outcome record is counted among ``outcomes`` only: the decisions, rules and
+        requests are the decision records'.
+        """
         self.read += 1
         moment = _moment(record.timestamp)
         if self.since is not None or self.until is not None:
@@ -116,6 +124,12 @@ class AuditStats:
                 self.until is not None and moment >= self.until
             ):
                 return
+        if isinstance(record, OutcomeRecord):
+            self.outcomes[record.outcome] = self.outcomes.get(record.outcome, 0) + 1
+            if record.status is not None:
+                kind = DENY if record.outcome != "executed" else ALLOW
+                self.statuses.add(str(record.status), kind, where)
+            return
         self.counted += 1
         kind = kind_of(record)
         self.kinds[kind] += 1
@@ -216,6 +230,8 @@ class AuditStats:
             "denies": listed(self.denies, "rule", "reason", "reference"),
             "policies": listed(self.policies, "name", "version", "digest"),
             "writers": listed(self.writers, "writer"),
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "outcome_statuses": listed(self.statuses, "status"),
             # records carry no latency (DESIGN.md §3): nothing to count
             "latency": None,
         }
@@ -313,7 +329,7 @@ def collect_stats(
         shown = integrity.url
     else:
 
-        def visit_line(line: int, record: DecisionRecord) -> None:
+        def visit_line(line: int, record: AnyRecord) -> None:
             stats.add(str(line), record)
 
         integrity = verify_log(source, public_key, visit=visit_line)

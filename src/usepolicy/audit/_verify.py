@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from .._errors import AuditError
 from .._files import InputFileError, open_regular
-from ..record import DecisionRecord, canonical_json, seal
+from ..record import AnyRecord, DecisionRecord, canonical_json, parse_record, seal
 from ._filelog import locked
 from ._sign import Verifier
 
@@ -174,9 +174,10 @@ def _constant(name: str) -> Any:
     raise ValueError(f"`{name}` is not JSON")
 
 
-def _read_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
+def _read_line(raw: bytes) -> tuple[AnyRecord | None, str, str]:
     """(record, "", "") for a good line, else (None, problem code, message).
 
+    A line holds a decision record or an outcome record (``record_kind: outcome``).
     Never raises: a line holding anything a writer cannot write (a number beyond what
     canonical JSON holds, a lone surrogate, nesting too deep to serialize, a time that
     is not one) is a tampered line, reported like any other.
@@ -198,7 +199,7 @@ def _read_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
     except ValueError as exc:
         return None, "bad-json", f"not JSON: {exc}"
     try:
-        record = DecisionRecord.model_validate(obj)
+        record = parse_record(obj)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "$"
@@ -223,8 +224,17 @@ def _read_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
     return record, "", ""
 
 
-def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, DecisionRecord]]:
-    """Each (line number, record) of a log, without checking the chain.
+def _read_decision_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
+    """``_read_line`` for a store that holds decision records only (PostgreSQL)."""
+    record, problem, message = _read_line(raw)
+    if record is not None and not isinstance(record, DecisionRecord):
+        return None, "bad-record", "an outcome record: this store holds decision records only"
+    return record, problem, message
+
+
+def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, AnyRecord]]:
+    """Each (line number, record) of a log, without checking the chain: decision records
+    and outcome records (``usepolicy.record.OutcomeRecord``) as they come.
 
     Raises:
         AuditError: the log cannot be read, or a line is not a good record; the message
@@ -260,7 +270,7 @@ def verify_log(
     *,
     expect_head: str | None = None,
     expect_count: int | None = None,
-    visit: Callable[[int, DecisionRecord], object] | None = None,
+    visit: Callable[[int, AnyRecord], object] | None = None,
 ) -> VerifyResult:
     """Check every line of an audit log, the chain, and (given keys) every signature.
 
@@ -331,7 +341,7 @@ def verify_log(
     return result
 
 
-def _signature_problem(record: DecisionRecord, verifiers: dict[str, Verifier]) -> tuple[str, str]:
+def _signature_problem(record: AnyRecord, verifiers: dict[str, Verifier]) -> tuple[str, str]:
     sig = record.signature
     if sig is None:
         return "unsigned", "the record is not signed"
@@ -382,7 +392,7 @@ def _span(first: int, last: int) -> str:
 
 
 def _diagnose(
-    snapshot: _Snapshot, number: int, expected: str | None, record: DecisionRecord
+    snapshot: _Snapshot, number: int, expected: str | None, record: AnyRecord
 ) -> tuple[int, str, str]:
     """Say how the chain broke at line ``number``: (first bad line, problem, message)."""
     where: dict[str, list[int]] = {}  # record_digest -> the lines holding it

@@ -54,8 +54,12 @@ class GroupWriter:
         name: the thread's name (for debugging).
     """
 
-    def __init__(self, commit: Commit, name: str) -> None:
+    def __init__(
+        self, commit: Commit, name: str, observers: list[Callable[[int], object]] | None = None
+    ) -> None:
         self._commit = commit
+        #: called with each batch's size, on the writer thread (metrics)
+        self._observers = observers if observers is not None else []
         self._name = name
         self._cond = threading.Condition()
         self._pending: list[_Ticket] = []
@@ -124,6 +128,9 @@ class GroupWriter:
                 if ticket.loop is not None:
                     by_loop.setdefault(ticket.loop, []).append(ticket)
             self._cond.notify_all()
+        for observe in self._observers:
+            with contextlib.suppress(Exception):  # a metric must never stop the writer
+                observe(len(batch))
         for loop, tickets in by_loop.items():
             # a closed loop raises RuntimeError: nobody is waiting there any more
             with contextlib.suppress(RuntimeError):

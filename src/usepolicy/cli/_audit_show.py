@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 
 from .._errors import AuditError
 from ..audit import PostgresUnavailableError, RecordFilter, is_db_url, read_records
-from ..record import DecisionRecord
+from ..record import AnyRecord, OutcomeRecord
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, print_table, records
 
 __all__ = ["run"]
@@ -16,7 +16,18 @@ __all__ = ["run"]
 _COLUMNS = ["time (UTC)", "decision", "rule", "purpose", "requester"]
 
 
-def _row(record: DecisionRecord) -> list[str]:
+def _row(record: AnyRecord) -> list[str]:
+    if isinstance(record, OutcomeRecord):
+        # what happened after the decision it names: its columns say so
+        status = "" if record.status is None else f" {record.status}"
+        why = f": {record.errors[-1].code}" if record.errors else ""
+        return [
+            record.timestamp[:19] + "Z",
+            "outcome",
+            f"{record.outcome}{status}{why}",
+            f"of {record.decision_id}",
+            "-",
+        ]
     request = record.request or {}
     if record.errors:
         rule = "error: " + record.errors[-1].code
@@ -34,7 +45,7 @@ def _row(record: DecisionRecord) -> list[str]:
 
 def _from_file(
     args: argparse.Namespace, chosen: RecordFilter, seen: list[int]
-) -> Iterator[tuple[list[str], DecisionRecord]]:
+) -> Iterator[tuple[list[str], AnyRecord]]:
     for number, record in read_records(args.log):
         seen[0] += 1
         if chosen.matches(record):
@@ -48,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         error("--writer applies to a database URL, not to a log file")
         return EXIT_ERROR
     seen = [0]  # records read, for "N of M records"
-    found: Iterable[tuple[list[str], DecisionRecord]]
+    found: Iterable[tuple[list[str], AnyRecord]]
     try:
         if database:
             from ..audit import query_db
@@ -76,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 def _print(
     args: argparse.Namespace,
     header: list[str],
-    found: Iterable[tuple[list[str], DecisionRecord]],
+    found: Iterable[tuple[list[str], AnyRecord]],
     seen: list[int],
 ) -> int:
     rows: list[list[str]] = []

@@ -137,6 +137,9 @@ def _text(summary: AuditSummary) -> list[str]:
                      f"{stats.last:%Y-%m-%dT%H:%M:%SZ}")  # fmt: skip
     allow, deny, invalid = stats.kinds
     lines.append(f"decisions: {allow:,} allow, {deny:,} deny, {invalid:,} invalid")
+    if stats.outcomes:
+        told = ", ".join(f"{count:,} {name}" for name, count in sorted(stats.outcomes.items()))
+        lines.append(f"outcomes: {told}")
     sections: list[tuple[str, Tally]] = [
         ("determining rules", stats.rules),
         ("organisations", stats.organizations),

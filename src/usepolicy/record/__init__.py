@@ -9,6 +9,9 @@
   sealing it again.
 - ``decision_draft``, ``rejected_draft``, ``denied_body``: the one place record bodies
   are made (the engine's ``Decision.record`` and the ``Enforcer`` call them).
+- ``outcome_draft`` / ``OutcomeRecord``: what happened after a decision (executed,
+  upstream error, refused), linked by ``decision_id``; ``parse_record`` reads a log
+  line of either kind (``AnyRecord``).
 - ``redact`` / ``unredact``: store request fields only as their digest, and prove them.
 - ``UseDenied``: raised by ``Enforcer.require``, carrying the record.
 
@@ -31,23 +34,30 @@ from ._build import (
 )
 from ._canonical import canonical_json, digest
 from ._denied import UseDenied
+from ._outcome import OUTCOMES, RECORD_KIND_OUTCOME, outcome_draft
 from ._redact import check_redact_paths, redact, redact_body, redact_draft, unredact
 from ._seal import UNDIGESTED, DigestSigner, Sealed, record_digest, seal
 
 if typing.TYPE_CHECKING:
     from ._model import (
+        AnyRecord,
         DecisionRecord,
+        OutcomeRecord,
         RecordEngine,
         RecordObligation,
         RecordPolicy,
         RecordProblem,
         RecordRule,
         RecordSignature,
+        parse_record,
     )
 
 _MODELS = frozenset(
     {
+        "AnyRecord",
         "DecisionRecord",
+        "OutcomeRecord",
+        "parse_record",
         "RecordEngine",
         "RecordProblem",
         "RecordObligation",
@@ -81,10 +91,14 @@ def __getattr__(name: str) -> typing.Any:
 
 __all__ = [
     "ENGINE_NAME",
+    "OUTCOMES",
+    "RECORD_KIND_OUTCOME",
     "UNDIGESTED",
+    "AnyRecord",
     "DecisionRecord",
     "DigestSigner",
     "Draft",
+    "OutcomeRecord",
     "PolicyRef",
     "RecordEngine",
     "RecordObligation",
@@ -100,6 +114,8 @@ __all__ = [
     "denied_body",
     "digest",
     "new_decision_id",
+    "outcome_draft",
+    "parse_record",
     "raw_digest",
     "record_digest",
     "redact",

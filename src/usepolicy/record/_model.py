@@ -16,13 +16,16 @@ from ._canonical import canonical_json
 from ._seal import record_digest, seal
 
 __all__ = [
+    "AnyRecord",
     "DecisionRecord",
+    "OutcomeRecord",
     "RecordEngine",
     "RecordObligation",
     "RecordPolicy",
     "RecordProblem",
     "RecordRule",
     "RecordSignature",
+    "parse_record",
 ]
 
 
@@ -153,3 +156,63 @@ class DecisionRecord(_Frozen):
         """A copy linked to the previous record of a log, with a fresh digest (and no
         signature: sign the copy again)."""
         return DecisionRecord.model_validate(seal(self.to_dict(), prev_digest).body)
+
+
+class OutcomeRecord(_Frozen):
+    """What happened after a decision (``record_kind: outcome``; see ``outcome_draft``),
+    linked to its decision record by ``decision_id``, in the same chain.
+
+    ``prompt`` is present only when the gateway was configured to store it; the digest
+    of the prompt always is (null when there was none).
+    """
+
+    record_version: Literal[1] = 1
+    record_kind: Literal["outcome"] = "outcome"
+    decision_id: str
+    timestamp: str
+    outcome: Literal["executed", "upstream-error", "refused"]
+    status: int | None = None
+    errors: list[RecordProblem]
+    prompt_digest: str | None = None
+    prompt: Any = None
+    engine: RecordEngine
+    prev_digest: str | None = None
+    record_digest: str
+    signature: RecordSignature | None = None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> OutcomeRecord:
+        return cls.model_validate(body)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready builtins; ``prompt`` and ``signature`` only when set."""
+        body = self.model_dump(mode="json", by_alias=True)
+        for optional in ("prompt", "signature"):
+            if body[optional] is None:
+                del body[optional]
+        if body["engine"]["revision"] is None:
+            del body["engine"]["revision"]
+        return body
+
+    def to_json(self) -> str:
+        return canonical_json(self.to_dict()).decode("utf-8")
+
+    def computed_digest(self) -> str:
+        return record_digest(self.to_dict())
+
+
+#: a record of either kind, as a log holds them
+AnyRecord = DecisionRecord | OutcomeRecord
+
+
+def parse_record(obj: Any) -> AnyRecord:
+    """The record a parsed log line holds: an ``OutcomeRecord`` when it says
+    ``"record_kind": "outcome"``, else a ``DecisionRecord`` (every record before outcome
+    records existed has no ``record_kind``).
+
+    Raises:
+        pydantic.ValidationError: it is not a record of that kind.
+    """
+    if isinstance(obj, dict) and "record_kind" in obj:
+        return OutcomeRecord.model_validate(obj)
+    return DecisionRecord.model_validate(obj)

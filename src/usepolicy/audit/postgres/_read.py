@@ -17,7 +17,7 @@ from typing import Final
 from ..._errors import AuditError
 from ...record import DecisionRecord
 from .._filter import RecordFilter
-from .._verify import _read_line
+from .._verify import _read_decision_line
 from ._schema import connect, display_url, require_psycopg, why
 from ._verify import rows
 
@@ -152,7 +152,7 @@ def query_db(
                 cursor.itersize = _BATCH
                 cursor.execute(query, params)
                 for writer_id, seq, text in cursor:
-                    record, problem, message = _read_line(text.encode("utf-8"))
+                    record, problem, message = _read_decision_line(text.encode("utf-8"))
                     if record is None:
                         where = f"{display_url(url)}: writer `{writer_id}` seq {seq}"
                         raise AuditError(f"{where}: {problem}: {message}")

@@ -72,7 +72,10 @@ class Spool:
             raise AuditError(
                 f"{result}; the spool is not replayed until it is repaired or moved aside"
             )
-        return [record for _, record in read_records(self.path)]
+        from ...record import DecisionRecord
+
+        # the spool is written by the database sink, which stores decision records only
+        return [r for _, r in read_records(self.path) if isinstance(r, DecisionRecord)]
 
     def rotate(self) -> Path | None:
         """Move the replayed spool aside (kept, never deleted); None if that failed."""

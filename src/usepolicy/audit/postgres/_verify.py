@@ -15,7 +15,13 @@ from typing import Any, Final
 
 from ..._errors import AuditError
 from ...record import DecisionRecord
-from .._verify import PublicKey, _anchor_problem, _read_line, _signature_problem, _verifiers
+from .._verify import (
+    PublicKey,
+    _anchor_problem,
+    _read_decision_line,
+    _signature_problem,
+    _verifiers,
+)
 from ._schema import COLUMNS, connect, display_url, require_psycopg, row_values, why
 
 __all__ = ["DbVerifyResult", "WriterResult", "verify_db"]
@@ -125,7 +131,7 @@ def _check_row(
     the chain broken."""
     writer, seq, text = row[0], row[1], row[4]
     expected = chain.seq + 1
-    record, problem, message = _read_line(text.encode("utf-8"))
+    record, problem, message = _read_decision_line(text.encode("utf-8"))
     if record is None:
         chain.fail(seq, problem, message)
         return None
