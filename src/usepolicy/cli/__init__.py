@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("_keygen", "make a key pair for signing audit records, or a note key"),
     "export": ("_export", "export a policy for Open Policy Agent (Rego module or bundle)"),
     "schema": ("_schema", "print the JSON Schema of the request"),
+    "proxy": ("_proxy", "serve an OpenAI-compatible proxy that enforces the policy on every call"),
 }
 
 
