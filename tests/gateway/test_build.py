@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from usepolicy import load_policy, loads_policy
-from usepolicy.gateway import GatewayRejection, IncomingCall, KeyRing, RequestBuilder, convert_metadata
+from usepolicy.gateway import (
+    GatewayRejection,
+    IncomingCall,
+    KeyRing,
+    RequestBuilder,
+    convert_metadata,
+)
 
 from .conftest import KEY, ORG
 
@@ -66,8 +72,13 @@ def test_attribute_types_come_from_the_policy() -> None:
         "t.yaml",
     )
     assert base.name != policy.name
-    metadata = {"purpose": "general.assistant", "attributes.tier": "2",
-                "attributes.urgent": "true", "attributes.score": "0.5", "attributes.x": "3"}
+    metadata = {
+        "purpose": "general.assistant",
+        "attributes.tier": "2",
+        "attributes.urgent": "true",
+        "attributes.score": "0.5",
+        "attributes.x": "3",
+    }
     built = RequestBuilder(RING, policy=lambda: policy)(call({"metadata": metadata}))
     assert built["attributes"] == {"tier": 2, "urgent": True, "score": 0.5, "x": "3"}
 

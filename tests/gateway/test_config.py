@@ -36,8 +36,12 @@ def test_bad_key_files_name_file_line_and_column(tmp_path: Path) -> None:
         load_keys(path)
     lines = str(caught.value).splitlines()
     assert lines[0].startswith(f"{path}:2:13: bad-value: `sha256` must be")
-    assert any(line.startswith(f"{path}:5:5: unknown-key: unknown key `organisation`") for line in lines)
-    assert any(line.startswith(f"{path}:4:5: missing-key: a key needs `organization`") for line in lines)
+    assert any(
+        line.startswith(f"{path}:5:5: unknown-key: unknown key `organisation`") for line in lines
+    )
+    assert any(
+        line.startswith(f"{path}:4:5: missing-key: a key needs `organization`") for line in lines
+    )
     assert any(line.startswith(f"{path}:6:13: duplicate-key") for line in lines)
     assert any(line.startswith(f"{path}:8:14: bad-value: `country` `usa`") for line in lines)
 

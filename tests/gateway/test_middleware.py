@@ -73,7 +73,9 @@ async def post(asgi: Any, path: str = "/v1/chat/completions", *, body: Any = Non
                headers: dict[str, str] | None = None) -> httpx.Response:  # fmt: skip
     transport = httpx.ASGITransport(app=asgi)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-        return await client.post(path, json=body or {}, headers=headers if headers is not None else AUTH)
+        return await client.post(
+            path, json=body or {}, headers=headers if headers is not None else AUTH
+        )
 
 
 def use(**fields: Any) -> dict[str, str]:
@@ -170,7 +172,9 @@ async def test_no_key_is_401_and_nothing_is_decided(tmp_path: Path) -> None:
 @aio
 async def test_an_obligation_without_handler_is_refused_and_recorded(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
-    mixed = use(purpose="intelligence.foreign", data={"subjects": "mixed", "provenance": "targeted"})
+    mixed = use(
+        purpose="intelligence.foreign", data={"subjects": "mixed", "provenance": "targeted"}
+    )
     with Enforcer(audit_log=log) as enforcer:
         _, asgi = app_behind(enforcer)
         refused = await post(asgi, headers=mixed)

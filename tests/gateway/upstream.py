@@ -21,6 +21,9 @@ from starlette.routing import Route
 #: what the upstream saw: (headers, body) of every call
 SEEN: list[tuple[dict[str, str], dict[str, Any]]] = []
 CHUNKS = 5
+#: the model ``gated`` sends its first chunk, then waits for this before the rest: a
+#: client that reads the first chunk before setting it proves nothing was buffered
+GATE = threading.Event()
 
 
 def completion(model: str, text: str) -> dict[str, Any]:
@@ -56,6 +59,16 @@ async def chat(request: Request) -> Response:
     model = body.get("model", "m")
     if model == "broken":
         return JSONResponse({"error": {"message": "upstream failed", "type": "server_error"}}, 500)
+    if body.get("stream") and model == "gated":
+
+        async def gated() -> AsyncIterator[bytes]:
+            yield _chunk(model, "first ").encode()
+            opened = await asyncio.to_thread(GATE.wait, 60)
+            yield _chunk(model, "after-gate " if opened else "BUFFERED ").encode()
+            yield _chunk(model, None).encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(gated(), media_type="text/event-stream")
     if body.get("stream"):
 
         async def events() -> AsyncIterator[bytes]:
