@@ -46,6 +46,6 @@ def upstream() -> Iterator[str]:
 
 
 @pytest.fixture
-def seen() -> Iterator[list[tuple[dict[str, str], dict[str, object]]]]:
+def seen() -> list[tuple[dict[str, str], dict[str, object]]]:
     SEEN.clear()
-    yield SEEN
+    return SEEN
