@@ -32,8 +32,10 @@ ROOMS: dict[str, frozenset[str]] = {
     "backends": frozenset({"base", "request", "policy", "engine", "record"}),
     "testing": frozenset({"base", "request", "policy", "engine", "record"}),
     "report": frozenset({"base", "request", "record", "tlog", "audit"}),
+    "gateway": frozenset({"base", "request", "policy", "engine", "record", "audit", "enforcer"}),
     "cli": frozenset(
         {
+            "gateway",
             "base",
             "request",
             "policy",
@@ -61,6 +63,7 @@ def room(module: str) -> str:
         return "base"
     return {
         "_enforcer": "enforcer",
+        "_obligations": "enforcer",
         "__main__": "cli",
     }.get(name, name)
 
