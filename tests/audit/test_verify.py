@@ -324,3 +324,36 @@ def test_signatures_catch_a_careful_forger(tmp_path: Path, make_record: MakeReco
     rewrite(path, lines)
     assert problem(path) == (None, None)
     assert problem(path, public_key=signer.verifier()) == ("unsigned", 4)
+
+
+def _mixed_log(path: Path) -> list[bytes]:
+    """allow, its outcome, deny: a log as a gateway writes it."""
+    from usepolicy import Enforcer
+
+    with Enforcer(audit_log=path) as guard:
+        allowed = guard.check(
+            {"requester": {"organization": "Cell"}, "purpose": "general.assistant"}
+        )
+        guard.record_outcome(allowed.decision_id, "executed", status=200)
+        guard.check({"requester": {"organization": "Cell"}, "purpose": "weapons.engagement",
+                     "autonomy": {"level": "fully_autonomous"}})  # fmt: skip
+    return lines_of(path)
+
+
+def test_outcome_records_verify_in_the_chain_and_tampering_with_them_is_found(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    lines = _mixed_log(path)
+    result = verify_log(path)
+    assert result.ok and result.count == 3
+    kinds = [type(record).__name__ for _, record in read_records(path)]
+    assert kinds == ["DecisionRecord", "OutcomeRecord", "DecisionRecord"]
+    rewrite(path, [lines[0], lines[1].replace(b'"executed"', b'"refused"'), lines[2]])
+    assert problem(path) == ("edited", 2)
+    rewrite(path, [lines[0], lines[2]])
+    assert problem(path) == ("deleted", 2)
+    body = json.loads(lines[1])
+    body["outcome"] = "finished"
+    rewrite(path, [lines[0], json.dumps(body).encode() + b"\n", lines[2]])
+    assert problem(path) == ("bad-record", 2)

@@ -250,3 +250,22 @@ def test_key_files_that_are_not_regular_files_are_refused(log: Path, run_cli: Ru
     result = run_cli("check", ALLOW, "--audit-log", str(log), "--sign-key", "/dev/zero")
     assert result.returncode == 1
     assert "/dev/zero: cannot load the signing key: is a character device" in result.stderr
+
+
+def test_show_and_verify_read_outcome_records(run_cli: RunCli, tmp_path: Path):
+    from ..audit.test_verify import _mixed_log
+
+    log = tmp_path / "gateway.jsonl"
+    _mixed_log(log)
+    assert run_cli("audit", "verify", str(log)).returncode == 0
+    shown = run_cli("audit", "show", str(log))
+    assert shown.returncode == 0, shown.stderr
+    rows = shown.stdout.splitlines()
+    outcome = next(row for row in rows if " outcome " in row)
+    assert "executed 200" in outcome and "of " in outcome
+    assert rows[-1] == "3 of 3 records"
+    only_denies = run_cli("audit", "show", str(log), "--decision", "deny")
+    assert "outcome" not in only_denies.stdout
+    assert only_denies.stdout.splitlines()[-1] == "1 of 3 records"
+    as_json = run_cli("audit", "show", str(log), "--format", "json").stdout.splitlines()
+    assert json.loads(as_json[1])["record_kind"] == "outcome"

@@ -194,3 +194,22 @@ def test_a_note_key_needs_a_checkpoint_and_a_checkpoint_a_note_key(
     receipt = _receipt(small_log, log_key, tmp_path)
     keyless = run_cli("audit", "stats", str(small_log), "--checkpoint", str(receipt))
     assert keyless.returncode == 1 and "needs the log's verifier key" in keyless.stderr
+
+
+def test_stats_and_report_count_outcome_records(run_cli: RunCli, tmp_path: Path):
+    from ..audit.test_verify import _mixed_log
+
+    log = tmp_path / "gateway.jsonl"
+    _mixed_log(log)
+    result = run_cli("audit", "stats", str(log))
+    assert result.returncode == 0, result.stderr
+    assert f"{log}: chain verified: 3 records" in result.stdout
+    assert "decisions: 1 allow, 1 deny, 0 invalid" in result.stdout
+    assert "outcomes: 1 executed" in result.stdout
+    body = json.loads(run_cli("audit", "stats", str(log), "--format", "json").stdout)
+    assert body["stats"]["outcomes"] == {"executed": 1}
+    assert body["stats"]["outcome_statuses"]["entries"][0]["status"] == "200"
+    page = tmp_path / "report.html"
+    result = run_cli("audit", "report", str(log), "-o", str(page))
+    assert result.returncode == 0, result.stderr
+    assert page.stat().st_size > 0

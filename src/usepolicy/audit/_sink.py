@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from ..record import Draft, Sealed, seal
 
 if TYPE_CHECKING:
-    from ..record import DecisionRecord
+    from ..record import AnyRecord, DecisionRecord
 
 __all__ = ["ChainedSink", "MemorySink", "Sink"]
 
@@ -51,17 +51,18 @@ class ChainedSink(ABC):
 
 
 class MemorySink(ChainedSink):
-    """A chained, in-memory sink (for tests and examples)."""
+    """A chained, in-memory sink (for tests and examples); ``records`` holds decision
+    records and, after them, any outcome records a gateway stored."""
 
     def __init__(self) -> None:
-        self.records: list[DecisionRecord] = []
+        self.records: list[AnyRecord] = []
         self._lock = threading.Lock()
 
     def store(self, draft: Draft) -> Sealed:
-        from ..record import DecisionRecord
+        from ..record import parse_record
 
         with self._lock:
             prev = self.records[-1].record_digest if self.records else None
             sealed = seal(draft.body, prev, encoded=draft.encoded)
-            self.records.append(DecisionRecord.from_body(sealed.body))
+            self.records.append(parse_record(sealed.body))
             return sealed
