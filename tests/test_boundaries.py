@@ -64,6 +64,7 @@ def room(module: str) -> str:
     return {
         "_enforcer": "enforcer",
         "_obligations": "enforcer",
+        "_outcomes": "enforcer",
         "__main__": "cli",
     }.get(name, name)
 

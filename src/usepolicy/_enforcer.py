@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import AuditError, RequestError, printable
 from ._obligations import ObligationHandler, ObligationRegistry
+from ._outcomes import OutcomeMixin
 from .engine import Decider, Decision, Engine
 from .policy import Policy, load_policy
 from .record import (
@@ -25,7 +26,6 @@ from .record import (
     UseDenied,
     check_redact_paths,
     denied_body,
-    outcome_draft,
     redact_draft,
     rejected_draft,
     seal,
@@ -34,7 +34,7 @@ from .record import (
 if TYPE_CHECKING:
     from .audit import Durability, Signer, Sink
     from .engine import Explanation
-    from .record import DecisionRecord, OutcomeRecord
+    from .record import DecisionRecord
 
 __all__ = ["Enforcement", "Enforcer"]
 
@@ -109,7 +109,7 @@ class Enforcement:
         return f"Enforcement({self._body['decision']}, {state})"
 
 
-class Enforcer:
+class Enforcer(OutcomeMixin):
     """Decide each request, append its record to the audit log, and enforce the answer.
 
     Args:
@@ -187,7 +187,7 @@ class Enforcer:
     def policy(self) -> Policy:
         return self.engine.policy
 
-    # -- operations: reload, obligations, outcomes --------------------------------------
+    # -- operations: reload, obligations (fulfil and the outcome records: OutcomeMixin) --
     def reload(
         self, policy: Policy | Decider | PolicySource | Sequence[PolicySource] | None
     ) -> Decider:
@@ -212,116 +212,6 @@ class Enforcer:
             self.obligations.register(obligation_id)
         else:
             self.obligations.register(obligation_id, handler)
-
-    def fulfil(self, result: Enforcement | DecisionRecord) -> list[dict[str, str]]:
-        """Fulfil the obligations of an allow: run each one's handler.
-
-        Returns:
-            The problems (``code``, ``message``) of the unmet obligations: empty when all
-            were fulfilled. An allow with an unmet obligation must be refused (an
-            obligation without a handler is unmet: fail closed); its ``refused`` outcome
-            record has then been stored (or could not be: an ``audit-error`` is added).
-        """
-        body = _body_of(result)
-        problems = self.obligations.unmet(body)
-        if problems:
-            problems += self._refusal_failure(
-                lambda: self.record_outcome(body["decision_id"], "refused", errors=problems)
-            )
-        return problems
-
-    async def afulfil(self, result: Enforcement | DecisionRecord) -> list[dict[str, str]]:
-        """``fulfil`` for asyncio code: async handlers are awaited, the refusal stored
-        without blocking the loop."""
-        body = _body_of(result)
-        problems = await self.obligations.aunmet(body)
-        if problems:
-            try:
-                await self.arecord_outcome(body["decision_id"], "refused", errors=problems)
-            except AuditError as exc:
-                problems.append({"code": exc.code, "message": printable(str(exc))})
-        return problems
-
-    @staticmethod
-    def _refusal_failure(store: Callable[[], object]) -> list[dict[str, str]]:
-        try:
-            store()
-        except AuditError as exc:
-            return [{"code": exc.code, "message": printable(str(exc))}]
-        return []
-
-    def record_outcome(
-        self,
-        decision_id: str,
-        outcome: str,
-        *,
-        status: int | None = None,
-        errors: Sequence[Mapping[str, str]] = (),
-        prompt: Any = None,
-        store_prompt: bool = False,
-    ) -> OutcomeRecord:
-        """Store what happened after the decision ``decision_id`` (``usepolicy.record.
-        outcome_draft``: ``executed``, ``upstream-error``, ``refused``) in the same chain.
-
-        Raises:
-            AuditError: the record could not be stored (or the sink stores decision
-                records only: outcome records need a chained sink, such as a log file).
-            ValueError: an unknown ``outcome``.
-        """
-        draft = outcome_draft(
-            decision_id, outcome, status=status, errors=errors, prompt=prompt,
-            store_prompt=store_prompt,
-        )  # fmt: skip
-        sink = self._sink
-        if sink is None and (self._path is not None or self._closed):
-            sink = self._open()
-        return _outcome_model().from_body(self._store_outcome(sink, draft))
-
-    async def arecord_outcome(
-        self,
-        decision_id: str,
-        outcome: str,
-        *,
-        status: int | None = None,
-        errors: Sequence[Mapping[str, str]] = (),
-        prompt: Any = None,
-        store_prompt: bool = False,
-    ) -> OutcomeRecord:
-        """``record_outcome`` for asyncio code: the I/O is done off the loop."""
-        draft = outcome_draft(
-            decision_id, outcome, status=status, errors=errors, prompt=prompt,
-            store_prompt=store_prompt,
-        )  # fmt: skip
-        sink = self._sink
-        if sink is None and (self._path is not None or self._closed):
-            sink = await asyncio.to_thread(self._open)
-        astore = getattr(sink, "astore", None)
-        if astore is None:
-            body = await asyncio.to_thread(self._store_outcome, sink, draft)
-        else:
-            try:
-                body = (await astore(draft)).body
-            except AuditError:
-                raise
-            except Exception as exc:  # a sink that fails in any way has not stored it
-                raise AuditError(_describe(exc)) from exc
-        return _outcome_model().from_body(body)
-
-    def _store_outcome(self, sink: Sink | None, draft: Draft) -> dict[str, Any]:
-        if sink is None:
-            raise AuditError("no audit log: an outcome record has nowhere to go")
-        store = self._store if sink is self._sink else None
-        if store is None:
-            raise AuditError(
-                f"{type(sink).__name__} stores decision records only: outcome records "
-                "need a chained sink (a log file, MemorySink)"
-            )
-        try:
-            return store(draft).body
-        except AuditError:
-            raise
-        except Exception as exc:  # a sink that fails in any way has not stored it
-            raise AuditError(_describe(exc)) from exc
 
     # -- the gateway calls -------------------------------------------------------------
     def check(self, request: Any) -> DecisionRecord:
@@ -563,19 +453,6 @@ def _decider(policy: Policy | Decider | PolicySource | Sequence[PolicySource] | 
     if isinstance(policy, Decider):
         return policy
     return Engine(policy if isinstance(policy, Policy) else load_policy(policy))
-
-
-def _body_of(result: Enforcement | DecisionRecord) -> dict[str, Any]:
-    if isinstance(result, Enforcement):
-        return result.body
-    return result.to_dict()
-
-
-@functools.cache
-def _outcome_model() -> type[OutcomeRecord]:
-    from .record import OutcomeRecord
-
-    return OutcomeRecord
 
 
 @functools.cache
