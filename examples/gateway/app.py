@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 
@@ -34,7 +34,7 @@ api = FastAPI()
 
 
 @api.post("/v1/chat/completions")
-async def chat(use: Enforcement = Depends(usepolicy_enforcement)) -> dict[str, Any]:
+async def chat(use: Annotated[Enforcement, Depends(usepolicy_enforcement)]) -> dict[str, Any]:
     # call the model here: only allowed calls, whose record is durable, get this far
     record = use.record
     return {

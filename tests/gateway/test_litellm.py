@@ -18,18 +18,18 @@ import yaml
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
 pytest.importorskip("litellm", reason="the [litellm] extra is not installed")
 
-from litellm.caching.dual_cache import DualCache  # noqa: E402
-from litellm.exceptions import GuardrailRaisedException  # noqa: E402
-from litellm.integrations.custom_guardrail import CustomGuardrail  # noqa: E402
-from litellm.proxy._types import UserAPIKeyAuth  # noqa: E402
-from litellm.proxy.types_utils.utils import get_instance_fn  # noqa: E402
+from litellm.caching.dual_cache import DualCache
+from litellm.exceptions import GuardrailRaisedException
+from litellm.integrations.custom_guardrail import CustomGuardrail
+from litellm.proxy._types import UserAPIKeyAuth
+from litellm.proxy.types_utils.utils import get_instance_fn
 
-from usepolicy.audit import read_records, verify_log  # noqa: E402
-from usepolicy.gateway import key_digest  # noqa: E402
-from usepolicy.gateway.litellm import UsepolicyGuardrail  # noqa: E402
-from usepolicy.record import DecisionRecord, OutcomeRecord  # noqa: E402
+from usepolicy.audit import read_records, verify_log
+from usepolicy.gateway import key_digest
+from usepolicy.gateway.litellm import UsepolicyGuardrail
+from usepolicy.record import DecisionRecord, OutcomeRecord
 
-from ..conftest import REPO  # noqa: E402
+from ..conftest import REPO
 
 EXAMPLE = REPO / "examples" / "gateway"
 ARMY = "sk-example-army"
