@@ -268,3 +268,19 @@ def test_it_is_pure_asgi(tmp_path: Path) -> None:
     from starlette.middleware.base import BaseHTTPMiddleware
 
     assert not issubclass(UsepolicyMiddleware, BaseHTTPMiddleware)
+
+
+@aio
+async def test_a_failing_hook_is_a_clean_500_and_nothing_goes_ahead(tmp_path: Path) -> None:
+    def broken(call: IncomingCall) -> dict[str, Any]:
+        raise KeyError("x-missing-claim")
+
+    log = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=log) as enforcer:
+        _, asgi = app_behind(enforcer, build_request=broken, keys=None)
+        answer = await post(asgi, headers={})
+    assert answer.status_code == 500
+    error = answer.json()["error"]
+    assert error["type"] == "usepolicy_internal_error"
+    assert "KeyError" in error["message"]
+    assert not log.exists() or log.read_text() == ""

@@ -113,9 +113,21 @@ class UsepolicyMiddleware:
             return
         await self._forward(scope, receive, send, call, result)
 
+    async def _build(self, call: IncomingCall) -> Any:
+        try:
+            built = self.build_request(call)
+            return await built if inspect.isawaitable(built) else built
+        except GatewayRejection:
+            raise
+        except Exception as exc:  # a hook that fails: nothing goes ahead, and it says why
+            _log.exception("usepolicy: the request builder failed")
+            why = printable(f"{type(exc).__name__}: {exc}")[:500]
+            raise GatewayRejection(
+                500, "usepolicy_internal_error", f"the request builder failed: {why}"
+            ) from exc
+
     async def _check(self, call: IncomingCall) -> Enforcement:
-        built = self.build_request(call)
-        use = await built if inspect.isawaitable(built) else built
+        use = await self._build(call)
         started = time.perf_counter()
         result = await self.enforcer.aenforce(use)
         body = result.body

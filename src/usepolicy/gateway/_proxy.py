@@ -120,7 +120,11 @@ class Gateway:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self._timeout, connect=min(self._timeout, 30.0)),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+                # an idle connection is dropped before a server's usual keep-alive
+                # (uvicorn: 5 s) closes it, so a call is rarely sent on a dying one
+                limits=httpx.Limits(
+                    max_connections=None, max_keepalive_connections=100, keepalive_expiry=2.0
+                ),
             )
         return self._client
 
