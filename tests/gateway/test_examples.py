@@ -72,3 +72,30 @@ def test_the_example_key_and_environment_files_load() -> None:
         "organization": "Army Intelligence Center", "country": "US", "entity_id": "aic-7",
     }  # fmt: skip
     assert load_environment(EXAMPLE / "env.yaml") == {"network": "private", "classification": "cui"}
+
+
+def test_the_proxy_example_script(tmp_path: Path, upstream: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from .upstream import free_port, wait_for_port
+
+    port = free_port()
+    env = {**os.environ, "UPSTREAM": upstream, "PORT": str(port),
+           "AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
+    process = subprocess.Popen(["sh", str(EXAMPLE / "proxy.sh")], env=env, cwd=tmp_path)
+    try:
+        wait_for_port(port)
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+            json={"model": "m", "messages": [], "metadata": {"purpose": "military.logistics"}},
+            headers={"authorization": "Bearer sk-example-army"}, timeout=60,
+        )  # fmt: skip
+    finally:
+        process.terminate()
+        process.wait(30)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == "fake answer"
+    assert verify_log(tmp_path / "audit.jsonl").count == 2  # the decision, its outcome

@@ -284,3 +284,15 @@ async def test_a_failing_hook_is_a_clean_500_and_nothing_goes_ahead(tmp_path: Pa
     assert error["type"] == "usepolicy_internal_error"
     assert "KeyError" in error["message"]
     assert not log.exists() or log.read_text() == ""
+
+
+@aio
+async def test_outcome_records_can_be_turned_off_for_a_decisions_only_store(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=log) as enforcer:
+        _, asgi = app_behind(enforcer, record_outcomes=False)
+        answer = await post(asgi, headers=use(purpose="general.assistant"))
+    assert answer.status_code == 200
+    assert [type(r).__name__ for r in records(log)] == ["DecisionRecord"]

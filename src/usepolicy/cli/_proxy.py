@@ -105,10 +105,12 @@ def run(args: argparse.Namespace) -> int:
     if observers is not None:
         observers.append(metrics.batch_size.observe)
     enforcer = Enforcer(policy, audit_log=sink, obligations=args.accept_obligation)
+    if args.audit_db:
+        error("--audit-db stores decision records only: no outcome records are kept")
     gateway = Gateway(
         args.upstream, enforcer, keys=keys, environment=environment,
         store_prompt=args.store_prompt, upstream_key=upstream_key,
-        policy=args.policy or None, metrics=metrics,
+        policy=args.policy or None, metrics=metrics, record_outcomes=not args.audit_db,
     )  # fmt: skip
     try:
         uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on")

@@ -66,6 +66,8 @@ class UsepolicyMiddleware:
         build_request: a hook instead of the default builder (see ``RequestBuilder``).
         paths: the path prefixes guarded (default: every path); others pass through.
         store_prompt: keep the prompt in outcome records (default: only its digest).
+        record_outcomes: store an outcome record after each call that went ahead (off
+            for a sink that holds decision records only, such as PostgreSQL).
         metrics: count decisions and outcomes there.
         max_body: the largest body read (413 past it).
     """
@@ -80,6 +82,7 @@ class UsepolicyMiddleware:
         build_request: RequestHook | None = None,
         paths: Iterable[str] = ("/",),
         store_prompt: bool = False,
+        record_outcomes: bool = True,
         metrics: GatewayMetrics | None = None,
         max_body: int = MAX_BODY_BYTES,
     ) -> None:
@@ -92,6 +95,7 @@ class UsepolicyMiddleware:
         self.build_request = build_request
         self.paths = tuple(paths)
         self.store_prompt = store_prompt
+        self.record_outcomes = record_outcomes
         self.metrics = metrics
         self.max_body = max_body
 
@@ -204,6 +208,8 @@ class UsepolicyMiddleware:
     ) -> None:
         if self.metrics is not None:
             self.metrics.outcomes.labels(outcome).inc()
+        if not self.record_outcomes:
+            return
         try:
             await self.enforcer.arecord_outcome(
                 decision_id, outcome, status=status, errors=list(errors),

@@ -57,7 +57,8 @@ class Gateway:
             ``http://127.0.0.1:8000/v1/chat/completions``).
         enforcer: decides and records; its obligation handlers say what this
             deployment fulfils.
-        keys, environment, build_request, store_prompt: as ``UsepolicyMiddleware``.
+        keys, environment, build_request, store_prompt, record_outcomes: as
+            ``UsepolicyMiddleware``.
         upstream_key: the API key sent upstream (``Authorization: Bearer``), if any.
         policy: where the policy comes from, for ``reload`` (and ``SIGHUP``).
         timeout: seconds to wait for the upstream to connect and to send each chunk.
@@ -72,6 +73,7 @@ class Gateway:
         environment: Mapping[str, Any] | None = None,
         build_request: RequestHook | None = None,
         store_prompt: bool = False,
+        record_outcomes: bool = True,
         upstream_key: str | None = None,
         policy: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
         timeout: float = 600.0,
@@ -86,7 +88,8 @@ class Gateway:
         self._client: httpx.AsyncClient | None = None
         self.guarded = UsepolicyMiddleware(
             self._forward, enforcer, keys=keys, environment=environment,
-            build_request=build_request, store_prompt=store_prompt, metrics=self.metrics,
+            build_request=build_request, store_prompt=store_prompt,
+            record_outcomes=record_outcomes, metrics=self.metrics,
         )  # fmt: skip
 
     # -- ASGI --------------------------------------------------------------------------

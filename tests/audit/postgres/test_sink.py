@@ -574,3 +574,13 @@ def test_open_sink_opens_a_database(db: str, engine: Engine, tmp_path: Path) -> 
     spooled = open_sink(down, writer_id="gw-down", spool=tmp_path / "spool.jsonl", timeout=1)
     assert isinstance(spooled, PostgresSink) and not spooled.online
     spooled.close()
+
+
+def test_outcome_records_are_refused_by_the_database_store(db: str, engine: Engine) -> None:
+    from usepolicy.record import outcome_draft
+
+    with PostgresSink(db, "gw-outcome", retry_interval=0) as sink:
+        decision = sink.append(allowed(engine))
+        with pytest.raises(AuditError, match="holds decision records only"):
+            sink.store(outcome_draft(decision.decision_id, "executed", status=200))
+        assert sink.append(allowed(engine)).prev_digest == decision.record_digest

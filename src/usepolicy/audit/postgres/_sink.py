@@ -176,8 +176,11 @@ class PostgresSink(ChainedSink):
         Raises:
             AuditError: the record is not in the database (the caller must deny). With
                 a spool, the deny record of this decision is in the spool (the error
-                says so), and will be replayed into the chain.
+                says so), and will be replayed into the chain. An outcome record
+                (``record_kind``) is refused: this store holds decision records only.
         """
+        if "record_kind" in draft.body:
+            raise AuditError(f"{self.display}: this store holds decision records only")
         ticket = _Ticket(draft)
         batch: list[_Ticket] = []
         with self._cond:
