@@ -187,3 +187,18 @@ def test_a_folder_we_may_not_write_gets_a_temporary_tree(
     with open_tree(path) as tree:
         assert tree.size == 5 and not tree.path.exists()  # built, used, its name gone
     assert not sidecar_path(path).exists()
+
+
+def test_a_decision_id_names_its_decision_record_not_the_outcome_after_it(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from usepolicy.audit import find_decision
+
+    from .test_verify import _mixed_log
+
+    log = tmp_path / "gateway.jsonl"
+    _mixed_log(log)  # allow, its outcome (same decision_id), deny
+    first = json.loads(log.read_bytes().splitlines()[0])["decision_id"]
+    assert find_decision(log, first) == [0]

@@ -128,7 +128,9 @@ def _records(log: Path) -> Iterator[bytes]:
 
 
 def find_decision(log: str | os.PathLike[str], decision_id: str) -> list[int]:
-    """The 0-based indexes of the records with this ``decision_id`` (line = index + 1)."""
+    """The 0-based indexes of the decision records with this ``decision_id`` (line =
+    index + 1); the outcome records that follow a decision share its id, and are not
+    counted."""
     needle = b'"decision_id":' + json.dumps(decision_id).encode("utf-8")
     found: list[int] = []
     for index, line in enumerate(_records(Path(log))):
@@ -137,7 +139,11 @@ def find_decision(log: str | os.PathLike[str], decision_id: str) -> list[int]:
                 body = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(body, dict) and body.get("decision_id") == decision_id:
+            if (
+                isinstance(body, dict)
+                and body.get("decision_id") == decision_id
+                and "record_kind" not in body
+            ):
                 found.append(index)
     return found
 
