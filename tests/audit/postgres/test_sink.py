@@ -264,6 +264,69 @@ def test_threads_sharing_one_sink_share_commits_and_one_chain(db: str, engine: E
     assert len({r.record_digest for r in stored}) == 320
 
 
+def test_a_group_commit_is_one_copy_and_the_trigger_fills_the_tree(
+    db: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appends waiting together go in as one COPY per transaction, chained in order;
+    the row triggers fire for COPY, so the chain's tree is there (DESIGN.md: a batching
+    writer)."""
+    import psycopg
+
+    from usepolicy.audit import checkpoint_db
+    from usepolicy.tlog import NoteSigner, open_checkpoint
+
+    copies: list[str] = []
+    copy = psycopg.Cursor.copy
+
+    def counted(self: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        copies.append(str(statement))
+        return copy(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", counted)
+    with PostgresSink(db, "gw-copy") as sink:
+        start = threading.Barrier(8)
+
+        def write() -> None:
+            start.wait()
+            for _ in range(25):
+                sink.append(allowed(engine))
+
+        threads = [threading.Thread(target=write) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert copies and all(c.startswith("COPY usepolicy_decisions") for c in copies)
+    result = verify_db(db, "gw-copy")
+    assert result.ok and result.count == 200, str(result)
+    key = NoteSigner.generate("example.com/copy")
+    checkpoint = open_checkpoint(checkpoint_db(db, "gw-copy", key), key.verifier()).checkpoint
+    assert checkpoint.size == 200
+
+
+def test_a_copy_batch_that_meets_a_moved_head_is_chained_again(db: str, engine: Engine) -> None:
+    """A COPY batch refused by the primary key (another sink of the same writer id moved
+    the head) is rolled back whole, chained after the new head, and sent again."""
+    with PostgresSink(db, "gw-twice") as first, PostgresSink(db, "gw-twice") as second:
+        first.append(allowed(engine))
+        second.append(allowed(engine))  # the head moves under ``first``
+        with first._cond:  # as if a commit were under way: the next appends queue up
+            first._busy = True
+        threads = [threading.Thread(target=first.append, args=(allowed(engine),)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        while len(first._queue) < 6:
+            time.sleep(0.01)
+        with first._cond:  # one of them now leads, with all six: one batch, one COPY
+            first._busy = False
+            first._cond.notify_all()
+        for thread in threads:
+            thread.join()
+        assert first.seq == 8
+    result = verify_db(db, "gw-twice")
+    assert result.ok and result.count == 8, str(result)
+
+
 def test_two_sinks_with_one_writer_id_keep_one_chain(db: str, engine: Engine) -> None:
     with PostgresSink(db, "gw-twice") as first, PostgresSink(db, "gw-twice") as second:
         for i in range(10):

@@ -3,7 +3,8 @@
 Each gateway instance is a *writer* with its own chain, so writers never wait for one
 another on a global chain head: appending is one INSERT at ``(writer_id, head + 1)``,
 committed before ``append`` returns. Concurrent appends to one sink (threads of one
-gateway) share a transaction and its commit (group commit).
+gateway) share a transaction and its commit (group commit): chained in order and sent
+as one ``COPY``.
 
 When the database cannot be reached or a commit fails, ``append`` raises
 ``AuditError``, so the caller denies the use. With a spool, the deny record of that
@@ -49,6 +50,9 @@ _INSERT: Final = (  # the column names are constants: no SQL is built from input
     f"INSERT INTO usepolicy_decisions ({', '.join(COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 )
+# a batch goes in as one COPY (one round trip of rows, the row triggers fire as for an
+# INSERT, so the tree trigger fills ``usepolicy_tree``)
+_COPY: Final = f"COPY usepolicy_decisions ({', '.join(COLUMNS)}) FROM STDIN"
 _HEAD: Final = (
     "SELECT seq, record_digest FROM usepolicy_decisions WHERE writer_id = %s "
     "ORDER BY seq DESC LIMIT 1"
@@ -314,9 +318,10 @@ class PostgresSink(ChainedSink):
             try:
                 if len(rows) == 1:  # autocommit: the statement is the transaction
                     conn.execute(_INSERT, rows[0])
-                else:
-                    with conn.transaction(), conn.cursor() as cursor:
-                        cursor.executemany(_INSERT, rows)  # pipelined: one round trip
+                else:  # one COPY in one transaction: the batch is stored whole or not at all
+                    with conn.transaction(), conn.cursor() as cursor, cursor.copy(_COPY) as copy:
+                        for row in rows:
+                            copy.write_row(row)
             except psycopg.errors.UniqueViolation as exc:
                 if exc.diag.constraint_name != "usepolicy_decisions_pkey":
                     raise self._lost(exc) from exc
