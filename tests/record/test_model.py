@@ -130,3 +130,20 @@ def test_every_name_the_record_package_exports_resolves() -> None:
     for name in usepolicy.record.__all__:
         assert getattr(usepolicy.record, name) is not None, name
     assert len(set(usepolicy.record.__all__)) == len(usepolicy.record.__all__)
+
+
+@settings(max_examples=60, deadline=None)
+@given(requests())
+def test_from_body_is_the_same_record_whether_validated_strictly_or_not(
+    request: dict[str, Any],
+) -> None:
+    """``from_body`` validates a built body strictly (the fast path) and anything else
+    laxly: both give the same record, field for field and byte for byte."""
+    body = ENGINE.evaluate(request).record().to_dict()
+    strict = DecisionRecord.from_body(body)
+    lax = DecisionRecord.model_validate(body)
+    assert strict == lax and strict.model_fields_set == lax.model_fields_set
+    assert strict.to_json() == lax.to_json()
+    # a body strict validation refuses (tuples for lists) is still a record, the same one
+    loose = {**body, "matched_rules": tuple(body["matched_rules"]), "errors": tuple(body["errors"])}
+    assert DecisionRecord.from_body(loose) == lax
