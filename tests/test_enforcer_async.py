@@ -114,3 +114,35 @@ def test_a_closed_enforcer_denies_acheck(tmp_path: Path):
     guard.close()
     record = asyncio.run(guard.acheck(ALLOWED))
     assert record.decision == "deny" and record.errors[-1].code == "audit-error"
+
+
+def test_acheck_makes_and_redacts_the_record_in_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """On the loop a task only decides: the record's body is made (and redacted) by the
+    log's writer thread, with the time of the decision."""
+    from datetime import UTC, datetime
+
+    from usepolicy.engine import Decision
+
+    made_in: list[str] = []
+    real = Decision.record_draft
+
+    def record_draft(self: Decision, **kwargs: Any) -> Any:
+        made_in.append(threading.current_thread().name)
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(Decision, "record_draft", record_draft)
+    path = tmp_path / "audit.jsonl"
+
+    async def main(guard: Enforcer) -> tuple[str, list[DecisionRecord]]:
+        before = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        secret = {**ALLOWED, "description": "operation name"}
+        return before, list(await asyncio.gather(*(guard.acheck(secret) for _ in range(20))))
+
+    with Enforcer(audit_log=path, redact=["description"]) as guard:
+        before, records = asyncio.run(main(guard))
+    assert made_in and set(made_in) == {"usepolicy-audit audit.jsonl"}
+    assert all(r.redacted == ["description"] and r.timestamp >= before for r in records)
+    result = verify_log(path)
+    assert result.ok and result.count == 20

@@ -12,6 +12,7 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -297,19 +298,27 @@ class Enforcer(OutcomeMixin):
 
     async def aenforce(self, request: Any) -> Enforcement:
         """``enforce`` for asyncio code (see ``acheck``)."""
+        # The record is made later, in the sink's writer thread: it says when the
+        # decision was made, and which policy made it (a reload may come in between).
+        now = datetime.now(UTC)
+        engine = self.engine
         try:
-            decision = self.engine.evaluate(request)
+            decision = engine.evaluate(request)
         except RequestError as exc:
             errors = [{"code": exc.code, "message": str(err)} for err in exc.errors]
+            policy = engine.policy
             return await self._afinish(
-                lambda: rejected_draft(request, errors, self.policy), request, None, exc
+                lambda: rejected_draft(request, errors, policy, now=now), request, None, exc
             )
         except Exception as exc:  # anything unexpected: fail closed
             errors = [{"code": "internal-error", "message": _describe(exc)}]
+            policy = engine.policy
             return await self._afinish(
-                lambda: rejected_draft(request, errors, self.policy), request, None, None
+                lambda: rejected_draft(request, errors, policy, now=now), request, None, None
             )
-        return await self._afinish(decision.record_draft, request, decision, None)
+        return await self._afinish(
+            functools.partial(decision.record_draft, now=now), request, decision, None
+        )
 
     async def _afinish(
         self,
@@ -318,11 +327,21 @@ class Enforcer(OutcomeMixin):
         decision: Decision | None,
         request_error: RequestError | None,
     ) -> Enforcement:
+        sink = self._sink
+        astore = getattr(sink, "astore", None)
+        if astore is not None:
+            # The sink's writer thread makes (and redacts) the body: on the loop, a
+            # task only decides and queues. A thousand tasks woken by one batch then
+            # cost the loop their decisions, not their records.
+            try:
+                body = (await astore(functools.partial(self._drafted, make, raw))).body
+            except Exception as exc:  # not stored: the deny is made here, as in _finish
+                return self._not_stored(self._make(make, raw), exc, decision, request_error, None)
+            return Enforcement(body, decision=decision, stored=True, request_error=request_error)
         draft = self._make(make, raw)
         try:
             if self._redact:
                 draft = redact_draft(draft, self._redact)
-            sink = self._sink
             if sink is None and (self._path is not None or self._closed):
                 sink = await asyncio.to_thread(self._open)  # opening reads the log's tail
             if sink is None:
@@ -338,6 +357,11 @@ class Enforcer(OutcomeMixin):
         return Enforcement(
             body, decision=decision, stored=True, request_error=request_error, record=record
         )
+
+    def _drafted(self, make: Callable[[], Draft], raw: Any) -> Draft:
+        """The record's body, redacted: what ``_finish`` stores, made where it is called."""
+        draft = self._make(make, raw)
+        return redact_draft(draft, self._redact) if self._redact else draft
 
     # -- the one way every record leaves here ------------------------------------------
     def _finish(

@@ -6,11 +6,14 @@ import asyncio
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from usepolicy import AuditError, AuditLog, Enforcer
 from usepolicy.audit import read_records, verify_log
+from usepolicy.audit._writer import _WAKE_SLICE
+from usepolicy.record import Draft, Sealed
 
 from .conftest import ALLOWED, MakeRecord, WriteLog
 
@@ -185,3 +188,67 @@ def test_closing_stores_what_is_pending(tmp_path: Path, make_record: MakeRecord)
     with pytest.raises(AuditError, match="closed"):
         log.append(make_record())
     assert verify_log(path).count == 1
+
+
+def test_a_body_given_as_a_function_is_made_in_the_writer_thread_and_fails_alone(
+    tmp_path: Path, make_record: MakeRecord
+):
+    """``astore`` of a function: the writer thread calls it, not the loop; one that raises
+    leaves its record unstored and the rest of the batch stored."""
+    path = tmp_path / "audit.jsonl"
+    made_in: list[str] = []
+
+    def maker(fail: bool) -> Any:
+        def make() -> Draft:
+            made_in.append(threading.current_thread().name)
+            if fail:
+                raise ValueError("no body")
+            return Draft(make_record().to_dict())
+
+        return make
+
+    async def main(log: AuditLog) -> list[Any]:
+        return await asyncio.gather(
+            *(log.astore(maker(i == 3)) for i in range(8)), return_exceptions=True
+        )
+
+    with AuditLog(path, durability="always", redact=["description"]) as log:
+        outcomes = asyncio.run(main(log))
+    assert isinstance(outcomes[3], AuditError) and "no body" in str(outcomes[3])
+    stored = [o for i, o in enumerate(outcomes) if i != 3]
+    assert all(isinstance(o, Sealed) and o.body["redacted"] == ["description"] for o in stored)
+    assert set(made_in) == {f"usepolicy-audit {path.name}"}
+    result = verify_log(path)
+    assert result.ok and result.count == 7
+
+
+def test_a_big_batch_wakes_its_tasks_a_slice_per_loop_iteration(tmp_path: Path):
+    """1,000 tasks acknowledged by one batch do not all run in one loop iteration: a
+    callback that reschedules itself every iteration runs between every slice of them."""
+    path = tmp_path / "audit.jsonl"
+    events: list[str] = []
+
+    async def main(guard: Enforcer) -> None:
+        loop = asyncio.get_running_loop()
+        stop = False
+
+        def iteration() -> None:
+            events.append("|")
+            if not stop:
+                loop.call_soon(iteration)
+
+        async def task() -> None:
+            await guard.acheck(ALLOWED)
+            events.append("t")
+
+        tasks = [asyncio.ensure_future(task()) for _ in range(1000)]
+        iteration()
+        await asyncio.gather(*tasks)
+        stop = True
+
+    with Enforcer(audit_log=path, durability="always") as guard:
+        asyncio.run(main(guard))
+    runs = "".join(events).split("|")
+    assert sum(len(run) for run in runs) == 1000
+    assert max(len(run) for run in runs) <= _WAKE_SLICE
+    assert verify_log(path).count == 1000

@@ -14,6 +14,7 @@ record, so the chain goes on and nothing is silently deleted.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from .._errors import AuditError
 from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
 from ._sink import ChainedSink
 from ._treehook import TreeHook
-from ._writer import GroupWriter, Outcome
+from ._writer import DraftSource, GroupWriter, Outcome
 
 if sys.platform != "win32":
     import fcntl
@@ -102,6 +103,10 @@ def _record_digest(line: bytes) -> str | None:
         return parse_record(json.loads(line)).record_digest
     except (ValidationError, ValueError, RecursionError):
         return None
+
+
+def _redacted(make: Callable[[], Draft], fields: tuple[str, ...]) -> Draft:
+    return redact_draft(make(), fields)
 
 
 def _why(exc: OSError) -> str:
@@ -316,16 +321,23 @@ class AuditLog(ChainedSink):
             raise outcome
         return outcome
 
-    async def astore(self, draft: Draft) -> Sealed:
+    async def astore(self, draft: DraftSource) -> Sealed:
         """``store`` for an event loop: the writer thread does the I/O, the loop awaits.
 
+        ``draft`` may also be a function that makes the body: the writer thread then
+        makes it (and redacts it), so that the loop does not.
+
         Raises:
-            AuditError: as ``store``.
+            AuditError: as ``store``; also when ``draft`` is a function that raised.
         """
         if os.getpid() != self._pid:
             self._after_fork()
         if self._redact:
-            draft = redact_draft(draft, self._redact)
+            fields = self._redact
+            if isinstance(draft, Draft):
+                draft = redact_draft(draft, fields)
+            else:
+                draft = functools.partial(_redacted, draft, fields)
         return await self._writer.submit_async(draft)
 
     def _commit(self, drafts: Sequence[Draft]) -> list[Outcome]:
