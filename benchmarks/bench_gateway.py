@@ -15,14 +15,21 @@ same round: ``batch`` with 32 threads, and ``acheck`` with 1,000 concurrent asyn
 tasks and ``always``, while a 1 ms ticker on the same loop records how late it wakes
 (its p99 lag says whether the loop was ever blocked on the disk).
 
+With ``--postgres``, in a throwaway PostgreSQL cluster (fsync on, synchronous commit):
+``--threads`` threads calling ``check``, then ``--tasks`` asyncio tasks calling
+``acheck``, on one ``PostgresSink``, each against a plain COPY of the same rows (read
+back from the sink's chain) in batches of 128, one transaction per batch, into a second
+database of the same cluster, measured right after it.
+
     python benchmarks/bench_gateway.py [--rounds N] [--calls N] [--dir PATH]
-        [--durable-rounds N] [--threads N] [--tasks N]
+        [--durable-rounds N] [--threads N] [--tasks N] [--postgres]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -156,6 +163,84 @@ def durable(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) ->
     )
 
 
+def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -> None:
+    """Threads sharing one PostgreSQL sink against a plain COPY of the same rows."""
+    import psycopg
+
+    from usepolicy.audit import PostgresSink, init_db, verify_db
+    from usepolicy.audit.postgres._schema import COLUMNS
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from tests.audit.pg_server import PgServer
+
+    columns = ", ".join(COLUMNS)
+    statement = f"COPY usepolicy_decisions ({columns}) FROM STDIN"
+    server = PgServer(fsync=True, parent=parent)  # a folder the postgres user can enter
+    sink_rates: list[float] = []
+    task_rates: list[float] = []
+    copies: dict[str, list[float]] = {"threads": [], "tasks": []}
+    try:
+        sink_url, copy_url = server.create_database("sink"), server.create_database("copy")
+        init_db(sink_url)
+        init_db(copy_url)
+        each = max(1, args.calls // args.threads)
+        for round_ in range(args.durable_rounds):
+            for kind, rates in (("threads", sink_rates), ("tasks", task_rates)):
+                writer = f"gw-{kind}-{round_}"
+                with (
+                    PostgresSink(sink_url, writer) as sink,
+                    usepolicy.Enforcer(engine, audit_log=sink) as guard,
+                ):
+                    threaded(guard, 1, 20)  # connected and warmed up
+                    if kind == "threads":
+                        each = max(1, args.calls // args.threads)
+                        run = functools.partial(threaded, guard, args.threads, each)
+                    else:
+                        each = max(1, args.calls // args.tasks)
+                        run = functools.partial(concurrent_tasks, guard, args.tasks, each, [])
+                    rates.append(throughput(run))
+                with psycopg.connect(sink_url) as conn:
+                    rows = conn.execute(
+                        f"SELECT {columns} FROM usepolicy_decisions "
+                        "WHERE writer_id = %s ORDER BY seq",  # the chain whole: the tree needs it
+                        (writer,),
+                    ).fetchall()
+
+                def plain_copy(rows: list[Any] = rows) -> int:
+                    with psycopg.connect(copy_url, autocommit=True) as conn:
+                        for start in range(0, len(rows), 128):
+                            with (
+                                conn.transaction(),
+                                conn.cursor() as cur,
+                                cur.copy(statement) as cp,
+                            ):
+                                for row in rows[start : start + 128]:
+                                    cp.write_row(row)
+                    return len(rows)
+
+                copies[kind].append(throughput(plain_copy))
+        result = verify_db(sink_url)
+        assert result.ok, str(result)
+    finally:
+        server.destroy()
+    head = f"{'median':>10} {'min':>8} {'max':>8} {'ratio':>6}"
+    print(f"\n{'PostgreSQL, records/s (wall clock)':40} {head}")
+    for name, rates, kind in (
+        (f"check, {args.threads} threads, one sink", sink_rates, "threads"),
+        (f"acheck, {args.tasks} tasks, one sink", task_rates, "tasks"),
+    ):
+        base = copies[kind]
+        ratios = [r / c for r, c in zip(rates, base, strict=True)]
+        print(
+            f"{'  plain COPY of its rows, batches of 128':40} {statistics.median(base):10.0f} "
+            f"{min(base):8.0f} {max(base):8.0f} {1:6.2f}"
+        )
+        print(
+            f"{name:40} {statistics.median(rates):10.0f} {min(rates):8.0f} "
+            f"{max(rates):8.0f} {statistics.median(ratios):6.2f}"
+        )
+
+
 def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -169,6 +254,7 @@ def main() -> None:
     parser.add_argument("--durable-rounds", type=int, default=5, help="0: skip durable figures")
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--postgres", action="store_true", help="also a PostgreSQL sink")
     args = parser.parse_args()
     clock = time.perf_counter if args.wall else time.process_time
     engine = usepolicy.Engine(usepolicy.load_policy())
@@ -207,6 +293,9 @@ def main() -> None:
     if args.durable_rounds:
         with tempfile.TemporaryDirectory(dir=args.dir) as folder:
             durable(args, engine, Path(folder))
+    if args.postgres:
+        postgres(args, engine, Path(args.dir))
+    print(f"load average at the end: {load()}")
 
 
 if __name__ == "__main__":

@@ -333,10 +333,15 @@ class Enforcer(OutcomeMixin):
             # The sink's writer thread makes (and redacts) the body: on the loop, a
             # task only decides and queues. A thousand tasks woken by one batch then
             # cost the loop their decisions, not their records.
+            drafted = _Once(functools.partial(self._drafted, make, raw))
             try:
-                body = (await astore(functools.partial(self._drafted, make, raw))).body
-            except Exception as exc:  # not stored: the deny is made here, as in _finish
-                return self._not_stored(self._make(make, raw), exc, decision, request_error, None)
+                body = (await astore(drafted)).body
+            except Exception as exc:  # not stored: its deny keeps the id the sink saw
+                try:
+                    draft = drafted()
+                except Exception:  # the body could not be made or redacted at all
+                    draft = self._make(make, raw)
+                return self._not_stored(draft, exc, decision, request_error, None)
             return Enforcement(body, decision=decision, stored=True, request_error=request_error)
         draft = self._make(make, raw)
         try:
@@ -477,6 +482,23 @@ def _decider(policy: Policy | Decider | PolicySource | Sequence[PolicySource] | 
     if isinstance(policy, Decider):
         return policy
     return Engine(policy if isinstance(policy, Policy) else load_policy(policy))
+
+
+class _Once:
+    """A record body made on first call, then kept: the deny of a record the sink could
+    not store (a spooled one, say) is that record's. The writer thread calls it first;
+    the loop only after the sink has answered, so the two never call it at once."""
+
+    __slots__ = ("_draft", "_make")
+
+    def __init__(self, make: Callable[[], Draft]) -> None:
+        self._make = make
+        self._draft: Draft | None = None
+
+    def __call__(self) -> Draft:
+        if self._draft is None:
+            self._draft = self._make()
+        return self._draft
 
 
 @functools.cache

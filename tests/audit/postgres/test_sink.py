@@ -647,3 +647,35 @@ def test_outcome_records_are_refused_by_the_database_store(db: str, engine: Engi
         with pytest.raises(AuditError, match="holds decision records only"):
             sink.store(outcome_draft(decision.decision_id, "executed", status=200))
         assert sink.append(allowed(engine)).prev_digest == decision.record_digest
+
+
+def test_a_thousand_tasks_share_copies_and_a_spooled_deny_is_the_one_answered(
+    db: str, engine: Engine, tmp_path: Path
+) -> None:
+    """``acheck`` on a PostgreSQL sink: the sink's writer thread stores the waiting
+    tasks' records in a few COPY batches, one chain; with the database down, each task
+    gets the deny that is in the spool (same id), and the spool replays in order."""
+    import asyncio
+
+    async def many(guard: Enforcer, n: int) -> list[DecisionRecord]:
+        return list(await asyncio.gather(*(guard.acheck(ALLOWED) for _ in range(n))))
+
+    with PostgresSink(db, "gw-async") as sink:
+        records = asyncio.run(many(Enforcer(engine, audit_log=sink), 1000))
+        batches = sink._writer.batches
+    assert all(r.decision == "allow" for r in records)
+    assert batches < 1000
+    result = verify_db(db, "gw-async")
+    assert result.ok and result.count == 1000, str(result)
+
+    spool = tmp_path / "spool.jsonl"
+    nowhere = "postgresql://postgres@127.0.0.1:1/nothing"
+    with PostgresSink(nowhere, "gw-down", spool=spool, retry_interval=0) as sink:
+        answers = asyncio.run(many(Enforcer(engine, audit_log=sink), 5))
+    assert all(
+        a.decision == "deny" and "kept in the spool" in a.errors[-1].message for a in answers
+    )
+    with PostgresSink(db, "gw-down", spool=spool) as sink:
+        assert sink.seq == 5
+    _, found = query_db(db, writer="gw-down")
+    assert sorted(r.decision_id for _, _, r in found) == sorted(a.decision_id for a in answers)

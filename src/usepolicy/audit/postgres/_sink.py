@@ -22,6 +22,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..._errors import AuditError
 from ...record import Draft, Sealed, canonical_json, seal
 from .._sink import ChainedSink
+from .._writer import DraftSource, GroupWriter, Outcome
 from ._schema import (
     COLUMNS,
     connect,
@@ -58,6 +60,12 @@ _HEAD: Final = (
     "ORDER BY seq DESC LIMIT 1"
 )
 _CONFLICT_RETRIES: Final = 5
+
+
+def _outcome(ticket: _Ticket, display: str) -> Outcome:
+    if ticket.error is not None:
+        return ticket.error
+    return ticket.stored or AuditError(f"{display}: the append failed")
 
 
 def body_key(body: dict[str, Any]) -> str:
@@ -136,6 +144,9 @@ class PostgresSink(ChainedSink):
         self._head: str | None = None
         self._next_try = 0.0
         self._down = ""
+        # asyncio callers (``astore``) queue on a writer thread, whose batches take the
+        # same turn as a thread's group commit: a thousand tasks, one COPY
+        self._writer = GroupWriter(self._commit, f"usepolicy-audit {writer_id}")
         try:
             self.replay()
         except AuditError as exc:
@@ -211,6 +222,46 @@ class PostgresSink(ChainedSink):
             raise ticket.error
         assert ticket.stored is not None
         return ticket.stored
+
+    async def astore(self, draft: DraftSource) -> Sealed:
+        """``store`` for an event loop: the sink's writer thread chains the records of
+        all waiting tasks, sends them as one COPY and commits, and the loop awaits.
+
+        ``draft`` may also be a function that makes the body (in the writer thread).
+
+        Raises:
+            AuditError: as ``store``; also when ``draft`` is a function that raised.
+        """
+        if isinstance(draft, Draft) and "record_kind" in draft.body:
+            raise AuditError(f"{self.display}: this store holds decision records only")
+        return await self._writer.submit_async(draft)
+
+    def _commit(self, drafts: Sequence[Draft]) -> list[Outcome]:
+        """The writer thread's batch, stored in its turn like a thread's group commit."""
+        outcomes: list[Outcome | None] = [
+            AuditError(f"{self.display}: this store holds decision records only")
+            if "record_kind" in draft.body
+            else None
+            for draft in drafts
+        ]
+        batch = [_Ticket(d) for d, o in zip(drafts, outcomes, strict=True) if o is None]
+        if not batch:
+            return [o for o in outcomes if o is not None]
+        with self._cond:
+            while self._busy:
+                self._cond.wait()
+            self._busy = True
+        try:
+            self._store(batch)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+        stored = iter(batch)
+        return [
+            outcome if outcome is not None else _outcome(next(stored), self.display)
+            for outcome in outcomes
+        ]
 
     def _store(self, batch: list[_Ticket]) -> None:
         """Store a group of appends in one transaction (called by the group's leader)."""
@@ -400,7 +451,9 @@ class PostgresSink(ChainedSink):
 
     # -- lifetime -----------------------------------------------------------------------
     def close(self) -> None:
-        """Close the connection and the spool; later appends raise ``AuditError``."""
+        """Store what the writer thread holds, then close the connection and the spool;
+        later appends raise ``AuditError``."""
+        self._writer.close()
         with self._cond:
             self._closed = True
             while self._busy:
