@@ -241,6 +241,41 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
         )
 
 
+def breakdown(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) -> None:
+    """Each stage of a ``check`` with ``none`` timed alone (CPU time, medians of the
+    rounds), so that the shares of the audited path can be read off."""
+    from usepolicy.audit import AuditLog
+    from usepolicy.record import DecisionRecord, seal
+
+    decision = engine.evaluate(REQUEST)
+    draft = decision.record_draft()
+    sealed = seal(draft.body, None, encoded=draft.encoded)
+    logs = {tree: AuditLog(folder / f"stages-{tree}.jsonl", durability="none", tree=tree)
+            for tree in (True, False)}  # fmt: skip
+    stages: dict[str, Callable[[Any], Any]] = {
+        "Engine.evaluate (validate, decide)": engine.evaluate,
+        "Decision.record_draft (the body)": lambda _: decision.record_draft(),
+        "seal (canonical JSON, 2 digests)": lambda _: seal(draft.body, None, encoded=draft.encoded),
+        "DecisionRecord.from_body (pydantic)": lambda _: DecisionRecord.from_body(sealed.body),
+        "AuditLog.store, no tree (seal + append)": lambda _: logs[False].store(draft),
+        "AuditLog.store with its tree": lambda _: logs[True].store(draft),
+    }
+    with usepolicy.Enforcer(engine, audit_log=folder / "stages.jsonl", durability="none") as g:
+        stages["Enforcer.check, all of it"] = g.check
+        times: dict[str, list[float]] = {name: [] for name in stages}
+        for _ in range(args.rounds):
+            for name, fn in stages.items():
+                times[name].append(per_call_us(fn, REQUEST, args.calls, time.process_time))
+    for log in logs.values():
+        log.close()
+    whole = statistics.median(times["Enforcer.check, all of it"])
+    print(f"\n{'stage, timed alone (CPU µs)':40} {'median':>10} {'of check':>8}")
+    for name, values in times.items():
+        print(
+            f"{name:40} {statistics.median(values):10.2f} {statistics.median(values) / whole:8.0%}"
+        )
+
+
 def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -255,6 +290,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--postgres", action="store_true", help="also a PostgreSQL sink")
+    parser.add_argument("--breakdown", action="store_true", help="also each stage of check alone")
     args = parser.parse_args()
     clock = time.perf_counter if args.wall else time.process_time
     engine = usepolicy.Engine(usepolicy.load_policy())
@@ -290,6 +326,9 @@ def main() -> None:
         f"{statistics.median(ratios):.1f}x, range {min(ratios):.1f}-{max(ratios):.1f}x); "
         f"{written.count} records verified"
     )
+    if args.breakdown:
+        with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+            breakdown(args, engine, Path(folder))
     if args.durable_rounds:
         with tempfile.TemporaryDirectory(dir=args.dir) as folder:
             durable(args, engine, Path(folder))
