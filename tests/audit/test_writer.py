@@ -252,3 +252,25 @@ def test_a_big_batch_wakes_its_tasks_a_slice_per_loop_iteration(tmp_path: Path):
     assert sum(len(run) for run in runs) == 1000
     assert max(len(run) for run in runs) <= _WAKE_SLICE
     assert verify_log(path).count == 1000
+
+
+def test_the_writer_offers_the_gil_while_it_makes_a_batch_of_bodies(
+    tmp_path: Path, make_record: MakeRecord, monkeypatch: pytest.MonkeyPatch
+):
+    """Making a thousand bodies is tens of milliseconds of Python: the writer thread
+    offers the GIL every few bodies (``time.sleep(0)``), so that the event loop does not
+    wait out the switch interval each time it wants it back."""
+    from usepolicy.audit import _writer
+
+    offered: list[float] = []
+    monkeypatch.setattr(_writer.time, "sleep", lambda seconds: offered.append(seconds))
+    body = make_record().to_dict()
+
+    async def main(log: AuditLog) -> None:
+        await asyncio.gather(*(log.astore(lambda: Draft(dict(body))) for _ in range(200)))
+
+    with AuditLog(tmp_path / "audit.jsonl", durability="always") as log:
+        asyncio.run(main(log))
+        made = 200 - log._writer.batches  # at least: the first body of each batch offers none
+    assert offered and set(offered) == {0}
+    assert len(offered) >= made // _writer._YIELD_EVERY - log._writer.batches

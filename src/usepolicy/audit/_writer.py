@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -32,6 +33,8 @@ DraftSource = Draft | Callable[[], Draft]
 
 # a batch is bounded so that one huge backlog does not become one huge write
 _MAX_BATCH: Final = 4096
+# Bodies the writer thread makes between two offers of the GIL to other threads.
+_YIELD_EVERY: Final = 8
 # Tasks woken per loop iteration: each then runs its next step on the loop (its answer,
 # then its next decision: tens of microseconds, more on a busy machine). A slice of 16
 # keeps an iteration near a millisecond, so the loop's timers and other tasks wait
@@ -129,6 +132,11 @@ class GroupWriter:
             outcomes: list[Outcome | None] = [None] * len(batch)
             drafts: list[Draft] = []
             for index, ticket in enumerate(batch):
+                if index % _YIELD_EVERY == _YIELD_EVERY - 1 and not isinstance(ticket.draft, Draft):
+                    # Let a waiting event loop have the GIL now: otherwise it waits out
+                    # the interpreter's switch interval (5 ms) each time, and a batch
+                    # of a thousand bodies holds its timers up for tens of milliseconds.
+                    time.sleep(0)
                 try:
                     drafts.append(_made(ticket.draft))
                 except Exception as exc:  # this record has no body; the others go on
