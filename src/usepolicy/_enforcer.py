@@ -329,10 +329,11 @@ class Enforcer(OutcomeMixin):
     ) -> Enforcement:
         sink = self._sink
         astore = getattr(sink, "astore", None)
-        if astore is not None:
+        if astore is not None and self._store is not None:
             # The sink's writer thread makes (and redacts) the body: on the loop, a
             # task only decides and queues. A thousand tasks woken by one batch then
-            # cost the loop their decisions, not their records.
+            # cost the loop their decisions, not their records. (Only this package's
+            # chained sinks take a function for a body.)
             drafted = _Once(functools.partial(self._drafted, make, raw))
             try:
                 body = (await astore(drafted)).body
