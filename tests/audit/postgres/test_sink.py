@@ -647,6 +647,18 @@ def test_outcome_records_are_refused_by_the_database_store(db: str, engine: Engi
         with pytest.raises(AuditError, match="holds decision records only"):
             sink.store(outcome_draft(decision.decision_id, "executed", status=200))
         assert sink.append(allowed(engine)).prev_digest == decision.record_digest
+        # through the writer thread of asyncio callers too, given as a body or made there
+        import asyncio
+
+        outcome = outcome_draft(decision.decision_id, "executed", status=200)
+        for given in (outcome, lambda: outcome):
+            with pytest.raises(AuditError, match="holds decision records only"):
+                asyncio.run(sink.astore(given))
+        with pytest.raises(AuditError, match="holds decision records only"):
+            asyncio.run(
+                Enforcer(engine, audit_log=sink).arecord_outcome(decision.decision_id, "executed")
+            )
+        assert verify_db(db, "gw-outcome").count == 2
 
 
 def test_a_thousand_tasks_share_copies_and_a_spooled_deny_is_the_one_answered(
