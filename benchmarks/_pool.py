@@ -52,3 +52,30 @@ def thousand_rule_policy_text(n: int = 1000) -> str:
         for i in range(n)
     )
     return base.replace("rules:\n", "rules:\n" + extra, 1)
+
+
+def eu_request_pool(size: int = 1000, seed: int = 11) -> list[dict[str, Any]]:
+    """``size`` requests valid for the eu-ai-act-prohibited pack: its purposes and the
+    standard ones, with the attributes its rules read (declared values only)."""
+    import usepolicy
+    from usepolicy.policy import pack_path
+
+    policy = usepolicy.load_policy(pack_path("eu-ai-act-prohibited"))
+    declared = policy.vocabulary.attributes or {}
+    purposes = sorted(policy.vocabulary.names)
+    rng = random.Random(seed)
+    out = request_pool(size, seed)
+    for request in out:
+        request["purpose"] = rng.choice(purposes)
+        attributes: dict[str, Any] = {}
+        for key, spec in sorted(declared.items()):
+            if rng.random() < 0.5:
+                continue
+            if spec.type == "boolean":
+                attributes[key] = rng.random() < 0.5
+            elif spec.type == "list":
+                attributes[key] = rng.sample(list(spec.values or ()), k=rng.randint(0, 2))
+            else:
+                attributes[key] = rng.choice(list(spec.values or ("x",)))
+        request["attributes"] = attributes
+    return out

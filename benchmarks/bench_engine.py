@@ -1,6 +1,9 @@
 """Cost of one decision: ``Engine.evaluate(dict)`` on the reference pack and on a
 1000-rule policy, beside pydantic validation of the same dicts alone (the baseline),
-all measured in this run on the same pool of requests.
+all measured in this run on the same pool of requests; and on the eu-ai-act-prohibited
+pack (requests with its purposes and attributes), as shipped and with its named
+condition written out in every rule, which must cost the same (named conditions are
+inlined).
 
     python benchmarks/bench_engine.py [--rounds N]
 """
@@ -17,7 +20,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _pool import request_pool, thousand_rule_policy_text
+from _pool import eu_request_pool, request_pool, thousand_rule_policy_text
 
 import usepolicy
 from usepolicy.policy import pack_path
@@ -56,6 +59,13 @@ def main() -> None:
     big = usepolicy.Engine(
         usepolicy.loads_policy(thousand_rule_policy_text(), base_dir=pack_path().parent)
     )
+    eu_pool = eu_request_pool(len(pool))
+    eu_text = pack_path("eu-ai-act-prohibited").read_text(encoding="utf-8")
+    eu = usepolicy.Engine(usepolicy.load_policy(pack_path("eu-ai-act-prohibited")))
+    eu_inline = usepolicy.Engine(
+        usepolicy.loads_policy(written_out(eu_text), base_dir=pack_path().parent)
+    )
+    assert eu_inline.policy.digest == eu.policy.digest
     validate = usepolicy.UseRequest.model_validate
     # the two engines must agree wherever the extra rules do not apply
     for request in pool:
@@ -84,6 +94,14 @@ def main() -> None:
         ]
         name = f"Engine.evaluate, {label}"
         results[name] = summary(per_call_ns(reference.evaluate, fresh, 1))
+    eu_rows = [
+        ("Engine.evaluate, EU AI Act pack (as shipped)", eu.evaluate),
+        ("Engine.evaluate, EU AI Act pack (written out)", eu_inline.evaluate),
+    ]
+    for _, fn in eu_rows:
+        for request in eu_pool:
+            fn(request)
+    results.update({name: summary(per_call_ns(fn, eu_pool, args.rounds)) for name, fn in eu_rows})
     chunks = [pool[i : i + 100] for i in range(0, len(pool), 100)]
     batch = [sample / 100 for sample in per_call_ns(reference.evaluate_many, chunks, args.rounds)]
     batch_us = statistics.median(batch) / 1000
@@ -96,6 +114,21 @@ def main() -> None:
     for name, (median, p99, rate) in results.items():
         print(f"{name:48} {median:10.2f} {p99:8.2f} {rate:12,.0f} {median / ref_median:12.2f}")
     print(f"{'Engine.evaluate_many (batch), reference pack':48} {batch_us:10.2f}")
+
+
+def written_out(text: str) -> str:
+    """The eu-ai-act-prohibited pack with its named condition written out in every place
+    (the text as is when it has no ``conditions:``)."""
+    head, found, rest = text.partition("conditions:\n  eu-in-scope:\n")
+    if not found:
+        return text
+    definition, _, rules = rest.partition("\n\nrules:\n")
+    inline = "".join(f"          {line[2:]}\n" for line in definition.splitlines())
+    return (
+        head
+        + "rules:\n"
+        + rules.replace("        - condition: eu-in-scope\n", "        -\n" + inline)
+    )
 
 
 if __name__ == "__main__":

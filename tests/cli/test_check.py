@@ -86,11 +86,40 @@ def test_stdin_and_explain(run_cli: RunCli) -> None:
         '- no-fully-autonomous-weapons (deny): autonomy.level: "human_on_the_loop" is not == "fully_autonomous"'
         in result.stdout
     )
+    # why the deciding rule matched: each condition that held, with the request's value
+    assert (
+        "    + lethal-force-requires-human-in-the-loop (deny) matched\n"
+        '        purpose: "weapons.engagement" == "weapons.engagement"\n'
+        '        autonomy.level: "human_on_the_loop" in ["human_on_the_loop", "fully_autonomous"]\n'
+    ) in result.stdout
     data = json.loads(run_cli("check", "--explain", "--format", "json", "-", stdin=request).stdout)
     assert {t["id"] for t in data["explain"] if t["matched"]} == {
         "lethal-force-requires-human-in-the-loop",
         "weapons-with-human-control",
     }
+    [lethal] = [t for t in data["explain"] if t["id"] == "lethal-force-requires-human-in-the-loop"]
+    assert [(b["field"], b["op"], b["value"], b["holds"]) for b in lethal["because"]] == [
+        ("purpose", "eq", "weapons.engagement", True),
+        ("autonomy.level", "in", "human_on_the_loop", True),
+    ]
+    assert all(t["because"] == [] for t in data["explain"] if not t["matched"])
+
+
+def test_pack_by_name_wherever_a_policy_is_taken(run_cli: RunCli, tmp_path: Path) -> None:
+    request = "examples/requests/network_defense.json"
+    named = run_cli("check", "-p", "pack:any-lawful-use", request)
+    assert named.returncode == 0 and "ALLOW by rule any-lawful-use" in named.stdout
+    assert run_cli("validate", "pack:eu-ai-act-prohibited").returncode == 0
+    assert run_cli("lint", "pack:national-security-safeguards").returncode == 0
+    assert run_cli("export", "rego", "pack:any-lawful-use").returncode == 0
+    diff = run_cli("diff", "pack:any-lawful-use", "pack:national-security-safeguards")
+    assert diff.returncode == 1 and "6 changes of decision" in diff.stdout
+    bad = run_cli("check", "-p", "pack:any-lawful", request)
+    assert bad.returncode == 3
+    assert bad.stderr.strip() == (
+        "usepolicy: pack:any-lawful:1:1: file-not-found: no reference pack named `any-lawful`; "
+        "hint: did you mean `pack:any-lawful-use`?"
+    )
 
 
 def test_invalid_request_names_file_line_and_field(run_cli: RunCli) -> None:

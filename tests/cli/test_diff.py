@@ -69,3 +69,22 @@ def test_diff_of_an_invalid_policy(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("diff", NSS, str(bad))
     assert result.returncode == 3
     assert re.search(r"^usepolicy: \S*bad\.yaml:3:8: wrong-type: ", result.stderr, re.M)
+
+
+def test_diff_of_policies_whose_declarations_conflict(run_cli: RunCli, tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        "usepolicy: 1\nname: old\nvocabulary:\n  attributes:\n    tier: {type: integer}\n"
+    )
+    new = tmp_path / "new.yaml"
+    new.write_text(
+        "usepolicy: 1\nname: new\nvocabulary:\n  attributes:\n    tier: {type: string}\n"
+    )
+    result = run_cli("diff", str(old), str(new))
+    assert result.returncode == 3 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert re.fullmatch(
+        r"usepolicy: \S*new\.yaml:5:5: conflicting-attributes: attribute `tier` is declared "
+        r"`string` here and `integer` at \S*old\.yaml:5:5; hint: .*",
+        line,
+    ), line

@@ -22,7 +22,8 @@ def test_lint_warnings_and_exit_codes(run_cli: RunCli, tmp_path: Path) -> None:
     result = run_cli("lint", "p.yaml", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "usepolicy: p.yaml:5:3: unused-list: list `spare` is never used (no `in_list: spare`)",
+        "usepolicy: p.yaml:5:3: unused-list: list `spare` is never used "
+        "(no `in_list: spare`, no `{list: spare}`)",
         "usepolicy: p.yaml:11:5: shadowed-rule: rule `engagement` never decides: every request "
         "it matches is decided by an earlier rule (`all-weapons`)",
     ]

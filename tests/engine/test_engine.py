@@ -143,6 +143,27 @@ def test_default_applies_when_nothing_matches(default: str) -> None:
             False,
         ),
         ("data.subject_count: {gt: 1000, lte: 5000}", {"data": {"subject_count": 5000}}, True),
+        ("data.categories: {all_in: [location]}", {}, True),
+        ("data.categories: {all_in: [location]}", {"data": {"categories": ["location"]}}, True),
+        (
+            "data.categories: {all_in: [location]}",
+            {"data": {"categories": ["location", "health"]}},
+            False,
+        ),
+        ("data.categories: {none_in: [location]}", {}, True),
+        ("data.categories: {none_in: [location]}", {"data": {"categories": ["health"]}}, True),
+        (
+            "data.categories: {none_in: [location, health]}",
+            {"data": {"categories": ["health"]}},
+            False,
+        ),
+        ("attributes.tags: {all_in: [a, b]}", {"attributes": {"tags": ["a"]}}, True),
+        ("attributes.tags: {all_in: [a, b]}", {"attributes": {"tags": []}}, True),
+        ("attributes.tags: {all_in: [a, b]}", {"attributes": {"tags": ["a", "c"]}}, False),
+        ("attributes.tags: {all_in: [a]}", {}, False),
+        ("attributes.tags: {none_in: [a]}", {}, False),
+        ("attributes.tags: {none_in: [a]}", {"attributes": {"tags": ["b"]}}, True),
+        ("attributes.tags: {none_in: [a]}", {"attributes": {"tags": ["b", "a"]}}, False),
         ("not: {data.subjects: none}", {"data": {"subjects": "mixed"}}, True),
     ],
 )
@@ -155,7 +176,13 @@ def test_matcher_semantics(condition: str, request_patch: dict[str, Any], holds:
 
 @pytest.mark.parametrize(
     "condition",
-    ["attributes.tier: {gt: 1}", "attributes.tier: {contains: a}", "attributes.tier: {matches: a}"],
+    [
+        "attributes.tier: {gt: 1}",
+        "attributes.tier: {contains: a}",
+        "attributes.tier: {matches: a}",
+        "attributes.tier: {all_in: [a]}",
+        "attributes.tier: {none_in: [a]}",
+    ],
 )
 def test_attribute_type_errors_fail_closed(condition: str) -> None:
     engine = engine_for(

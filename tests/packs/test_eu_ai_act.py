@@ -392,3 +392,24 @@ def test_the_eu_page_names_every_rule_and_attribute() -> None:
         assert f"`{rule.id}`" in text
     for key in _EU_VALUES:
         assert re.search(rf"`{key}`", text), key
+
+
+def test_the_scope_test_is_one_named_condition_that_means_it_written_out() -> None:
+    text = PACK.read_text(encoding="utf-8")
+    uses = text.count("- condition: eu-in-scope\n")
+    assert uses == len(POLICY.rules) + len(POLICY.invariants)
+    scope = POLICY.conditions["eu-in-scope"]
+    for item in (*POLICY.rules, *POLICY.invariants):
+        assert isinstance(item.when, usepolicy.policy.AllOf), item.id
+        first = item.when.items[0]
+        assert isinstance(first, usepolicy.policy.Named) and first.cond is scope.cond
+    # the pack with the scope test written out in every place has the same digest
+    head, _, rest = text.partition("conditions:\n  eu-in-scope:\n")
+    definition, _, rules = rest.partition("\n\nrules:\n")
+    inline = "".join(f"          {line[2:]}\n" for line in definition.splitlines())
+    written_out = head + "rules:\n" + rules.replace("        - condition: eu-in-scope\n",
+                                                    "        -\n" + inline)  # fmt: skip
+    assert "condition:" not in written_out
+    policy = usepolicy.loads_policy(written_out, base_dir=PACK.parent)
+    assert policy.conditions == {}
+    assert policy.digest == POLICY.digest

@@ -104,6 +104,17 @@ CASES = {
         "p.yaml:5:17: list-file-not-found",
     ),
     "bad-encoding": ("usepolicy: 1\nname: \udcff\n", "p.yaml:1:1: bad-encoding"),
+    "unknown-condition": (
+        HEAD
+        + "conditions:\n  domestic: {data.subjects: domestic}\n"
+        + RULE
+        + "    when:\n      condition: domestik\n",
+        "p.yaml:11:18: unknown-condition",
+    ),
+    "condition-cycle": (
+        HEAD + "conditions:\n  a: {condition: b}\n  b: {any: [{condition: a}]}\n",
+        "p.yaml:6:25: condition-cycle",
+    ),
 }
 
 

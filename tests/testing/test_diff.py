@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+
+import pytest
 
 import usepolicy
+from usepolicy import PolicyError
 from usepolicy.engine import Engine
 from usepolicy.policy import pack_path
 from usepolicy.testing import diff_policies
@@ -117,3 +121,29 @@ def test_new_purposes_are_grouped_by_decision() -> None:
     data = report.changes[0].to_dict()
     assert set(data) == {"old", "new", "request", "classes"}
     assert set(data["new"]) >= {"decision", "rule", "matched_rules", "rules"}
+
+
+def test_conflicting_attribute_declarations_are_an_error_naming_both(tmp_path: Path) -> None:
+    (tmp_path / "old.yaml").write_text(
+        "usepolicy: 1\nname: old\nvocabulary:\n  attributes:\n"
+        "    tier: {type: integer}\n    setting: {type: string, values: [a, b]}\n"
+    )
+    (tmp_path / "new.yaml").write_text(
+        "usepolicy: 1\nname: new\nvocabulary:\n  attributes:\n"
+        "    setting: {type: string, values: [b, a], description: same values}\n"
+        "    tier: {type: string}\n"
+    )
+    old, new = (usepolicy.load_policy(tmp_path / f"{n}.yaml") for n in ("old", "new"))
+    with pytest.raises(PolicyError) as info:
+        diff_policies(old, new)
+    [d] = info.value.diagnostics  # `setting`: the same values, another description: no conflict
+    assert (Path(d.path).name, d.line, d.col, d.code) == (
+        "new.yaml",
+        6,
+        5,
+        "conflicting-attributes",
+    )
+    assert d.message == (
+        f"attribute `tier` is declared `string` here and `integer` at {old.sources[0]}:5:5"
+    )
+    assert diff_policies(old, old).equivalent

@@ -91,7 +91,7 @@ def test_first_match_findings_with_positions(tmp_path: Path) -> None:
         "vocabulary but no condition names it (requests with it reach only rules that "
         "ignore the purpose)",
         "policy.yaml:11:3: unused-list: list `unused_names` is never used "
-        "(no `in_list: unused_names`)",
+        "(no `in_list: unused_names`, no `{list: unused_names}`)",
         "policy.yaml:17:5: shadowed-rule: rule `foreign-only` never decides: every "
         "request it matches is decided by an earlier rule (`intelligence`)",
         "policy.yaml:21:5: unreachable-rule: rule `impossible` can never match: no request "
@@ -187,3 +187,66 @@ def test_too_many_classes_skips_the_rule_checks(tmp_path: Path) -> None:
     assert "lint-incomplete" in codes
     assert "shadowed-rule" not in codes
     assert "unused-list" in codes  # the name checks need no partition
+
+
+NAMED = """\
+usepolicy: 1
+name: named
+vocabulary:
+  purposes:
+    training.language: language training
+lists:
+  trainings: [training.language]
+  allowed: [location]
+  only_by_unused: [x]
+conditions:
+  domestic: {data.subjects: domestic}
+  allowed-data: {data.categories: {all_in: {list: allowed}}}
+  unused: {any: [{condition: domestic}, {condition: helper}]}
+  helper: {model: {in: {list: only_by_unused}}}
+rules:
+  - {id: r, effect: deny, reason: x, when: {all: [{condition: domestic}]}}
+  - {id: t, effect: allow, reason: x, when: {purpose: {in: {list: trainings}}}}
+invariants:
+  - {id: i, never: allow, when: {condition: allowed-data}}
+"""
+
+
+def test_unused_named_conditions_and_lists_used_only_through_them(tmp_path: Path) -> None:
+    # `helper` is used, but only by `unused`: neither reaches a rule, nor does its list;
+    # the added purpose is named, through a list
+    assert lint(tmp_path, NAMED) == [
+        "policy.yaml:9:3: unused-list: list `only_by_unused` is never used "
+        "(no `in_list: only_by_unused`, no `{list: only_by_unused}`)",
+        "policy.yaml:13:3: unused-condition: condition `unused` is never used by a rule, "
+        "obligation or invariant (no `condition: unused` reaches one)",
+        "policy.yaml:14:3: unused-condition: condition `helper` is never used by a rule, "
+        "obligation or invariant (no `condition: helper` reaches one)",
+    ]
+
+
+def test_an_included_files_own_settings_that_the_set_ignores(tmp_path: Path) -> None:
+    (tmp_path / "pack.yaml").write_text(
+        "usepolicy: 1\nname: pack\ndefault: allow\ncombine: deny-overrides\n"
+        "rules:\n  - {id: no-lethal, effect: deny, reason: x, when: {autonomy.lethal: true}}\n"
+    )
+    (tmp_path / "org.yaml").write_text(
+        "usepolicy: 1\nname: org\ncombine: first-match\ninclude: [pack.yaml]\n"
+        "rules:\n  - {id: general, effect: allow, reason: x, when: {purpose: {under: general}}}\n"
+    )
+    found = [str(w) for w in lint_policy(usepolicy.load_policy(tmp_path / "org.yaml"))]
+    pack = usepolicy.load_policy(tmp_path / "org.yaml").sources[0]
+    org = usepolicy.load_policy(tmp_path / "org.yaml").roots[0]
+    assert found == [
+        f"{pack}:3:10: ignored-setting: `default: allow` of this included file is ignored: "
+        "the set uses `default: deny` (the built-in default; included files' settings never "
+        "apply)",
+        f"{pack}:4:10: ignored-setting: `combine: deny-overrides` of this included file is "
+        f"ignored: the set uses `combine: first-match` (set by {org}; included files' "
+        "settings never apply)",
+    ]
+    # the same settings in the including file: nothing is ignored
+    (tmp_path / "org.yaml").write_text(
+        "usepolicy: 1\nname: org\ndefault: allow\ninclude: [pack.yaml]\n"
+    )
+    assert lint_policy(usepolicy.load_policy(tmp_path / "org.yaml")) == []

@@ -279,3 +279,44 @@ def test_patterns_make_a_note_about_sampling() -> None:
     partition = full_partition(policy)
     assert any("matches" in note for note in partition.notes)
     assert any(isinstance(v, str) and v.startswith("claude") for v in partition.values["model"])
+
+
+def test_all_in_adds_one_item_no_test_names() -> None:
+    policy = policy_of(
+        "usepolicy: 1\nname: t\nlists:\n  ok: [location, health]\nrules:\n"
+        "  - {id: cats, effect: deny, reason: r, when: {data.categories: {all_in: {list: ok}}}}\n"
+        "  - {id: tags, effect: deny, reason: r, when: {attributes.tags: {all_in: [a]}}}\n"
+    )
+    partition = full_partition(policy)
+    engine = Engine(policy)
+
+    def matched(assignment: dict[str, Any]) -> set[str]:
+        return {m.id for m in engine.evaluate(partition.request(assignment)).matched_rules}
+
+    categories = partition.values["data.categories"]
+    unnamed = [v for v in categories if set(v) - {"location", "health"}]
+    # an item outside the list is what makes `all_in` fail: one such class is enough
+    assert unnamed and all("cats" not in matched({"data.categories": v}) for v in unnamed)
+    assert "cats" in matched({"data.categories": ("location",)})
+    # for an attribute, a list with another item answers like an absent one
+    tags = candidates("attributes.tags", [(policy.rules[1].when, policy)], []).values
+    assert any(isinstance(v, tuple) and set(v) - {"a"} for v in tags)
+    for value in (["a", "zz"], ["zz"], ["a"], []):
+        request = {"requester": {"organization": "O"}, "purpose": "general.assistant",
+                   "attributes": {"tags": value}}  # fmt: skip
+        req = validate_request(request, policy.vocabulary)
+        assignment = partition.representative(req)
+        assert assignment is not None
+        assert summary(engine.decide(partition.req(assignment))) == summary(engine.decide(req))
+
+
+def test_a_named_condition_adds_no_classes() -> None:
+    inline = policy_of(
+        "usepolicy: 1\nname: t\nrules:\n"
+        "  - {id: r, effect: deny, reason: r, when: {any: [{model: m}, {data.subjects: mixed}]}}\n"
+    )
+    named = policy_of(
+        "usepolicy: 1\nname: t\nconditions:\n  c: {any: [{model: m}, {data.subjects: mixed}]}\n"
+        "rules:\n  - {id: r, effect: deny, reason: r, when: {condition: c}}\n"
+    )
+    assert list(full_partition(named).leaves()) == list(full_partition(inline).leaves())

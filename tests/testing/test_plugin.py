@@ -85,6 +85,28 @@ def test_ini_options(tmp_path: Path) -> None:
     assert "1 passed" in result.stdout  # the yaml file was not collected
 
 
+def test_the_marker_and_the_ini_option_take_a_pack_by_name(tmp_path: Path) -> None:
+    (tmp_path / "test_packs.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.usepolicy_policy('pack:eu-ai-act-prohibited')\n"
+        "def test_marker(usepolicy_policy):\n"
+        "    assert usepolicy_policy.name == 'eu-ai-act-prohibited'\n\n"
+        "def test_ini(usepolicy_policy):\n"
+        "    assert usepolicy_policy.name == 'any-lawful-use'\n\n"
+        "@pytest.mark.usepolicy_policy('pack:eu-ai-act')\n"
+        "def test_typo(usepolicy_policy):\n"
+        "    pass\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\nusepolicy_policy = pack:any-lawful-use\n")
+    result = pytest_run(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 passed" in result.stdout and "1 error" in result.stdout
+    assert (
+        "pack:eu-ai-act:1:1: file-not-found: no reference pack named `eu-ai-act`; "
+        "hint: did you mean `pack:eu-ai-act-prohibited`?"
+    ) in result.stdout
+
+
 def test_a_broken_test_file_is_a_collection_error(tmp_path: Path) -> None:
     (tmp_path / "x.test.yaml").write_text("policy: missing.yaml\ncases: 3\n")
     result = pytest_run(tmp_path)

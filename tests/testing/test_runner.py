@@ -99,6 +99,25 @@ def test_every_problem_in_a_test_file_is_reported_with_its_position(tmp_path: Pa
     ]
 
 
+def test_a_test_file_may_name_a_shipped_pack(tmp_path: Path) -> None:
+    case = (
+        "  - name: c\n    request: {requester: {organization: O}, purpose: cyber.defense}\n"
+        "    expect: {decision: allow, rule: any-lawful-use}\n"
+    )
+    path = write(tmp_path / "pack.test.yaml", "policy: pack:any-lawful-use\ncases:\n" + case)
+    assert load_case_file(path).policies == (pack_path("any-lawful-use"),)
+    results = [e for e in Runner().run([path]) if isinstance(e, CaseResult)]
+    assert [r.passed for r in results] == [True]
+    path = write(tmp_path / "typo.test.yaml", "policies: [pack:any-lawful]\ncases:\n" + case)
+    with pytest.raises(usepolicy.PolicyError) as info:
+        load_case_file(path)
+    [d] = info.value.diagnostics
+    assert (d.line, d.col, d.code, d.message, d.hint) == (
+        1, 12, "file-not-found", "no reference pack named `any-lawful`",
+        "did you mean `pack:any-lawful-use`?",
+    )  # fmt: skip
+
+
 def test_duplicate_case_names_are_errors(tmp_path: Path) -> None:
     case = "  - name: same\n    request: {}\n    expect: {decision: allow}\n"
     path = write(tmp_path / "dup.test.yaml", "policy: p.yaml\ncases:\n" + case + case)

@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import strategies as st
 
 import usepolicy
 from usepolicy.policy import pack_path
@@ -23,6 +24,7 @@ from usepolicy.testing import (
 )
 
 NSS = usepolicy.load_policy()
+EU = usepolicy.load_policy("pack:eu-ai-act-prohibited")
 
 
 @settings(max_examples=150, deadline=None)
@@ -85,11 +87,54 @@ def test_requests_can_be_held_to_some_purposes() -> None:
         requests(purposes=["no.such"])
 
 
+@settings(max_examples=150, deadline=None)
+@given(requests(policy=EU))
+def test_requests_honour_the_declared_attributes_of_a_policy(request: dict[str, Any]) -> None:
+    # every attribute EU declares gets a value of its declared type and values
+    validate_request(request, EU.vocabulary)
+
+
+@settings(max_examples=40, deadline=None)
+@given(requests(vocabulary=EU.vocabulary))
+def test_requests_honour_the_declared_attributes_of_a_vocabulary(request: dict[str, Any]) -> None:
+    validate_request(request, EU.vocabulary)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(policies(), st.data())
+def test_requests_are_valid_for_generated_policies(
+    policy: usepolicy.Policy, data: st.DataObject
+) -> None:
+    request = data.draw(requests(policy=policy))
+    validate_request(request, policy.vocabulary)
+    usepolicy.Engine(policy).evaluate(request)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(policy_texts())
 def test_policy_texts_load(text: str) -> None:
     policy = usepolicy.loads_policy(text)
     assert policy.rules
+
+
+def test_policy_texts_cover_the_whole_language() -> None:
+    features = {"conditions:", "condition: c", "all_in:", "none_in:", "list: cats", "attributes:"}
+    seen: set[str] = set()
+
+    def covers_the_rest(text: str) -> bool:
+        seen.update(feature for feature in features if feature in text)
+        return seen == features
+
+    find(
+        policy_texts(),
+        covers_the_rest,
+        settings=settings(
+            max_examples=2000,
+            phases=[Phase.generate],  # any example will do: no shrinking
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        ),
+    )
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))

@@ -259,11 +259,5 @@ def _print_human(source: str, decision: Decision, explanation: Explanation | Non
     if explanation is not None:
         print("  rules:")
         for trace in explanation.rules:
-            if trace.matched:
-                print(f"    + {trace.id} ({trace.effect}) matched")
-                for match in trace.list_matches:
-                    print(f"        {match}")
-            elif trace.error:
-                print(f"    ! {trace.id} ({trace.effect}) error: {trace.error}")
-            else:
-                print(f"    - {trace.id} ({trace.effect}): {trace.failure}")
+            for line in trace.lines():
+                print(f"    {line}")

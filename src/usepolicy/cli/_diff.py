@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         old = load_policy(args.old)
         new = load_policy(args.new)
-    except PolicyError as exc:
+        report = diff_policies(old, new, rules=args.rules, budget=args.budget)
+    except PolicyError as exc:  # either policy invalid, or the two conflict
         policy_error(exc)
         return EXIT_INVALID
-    report = diff_policies(old, new, rules=args.rules, budget=args.budget)
     if args.format == "json":
         print(json.dumps([change.to_dict() for change in report.changes], ensure_ascii=False))
     else:

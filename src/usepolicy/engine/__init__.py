@@ -2,7 +2,7 @@
 
 import typing
 
-from ._compile import Pred, compile_cond, getter
+from ._compile import Pred, compile_cond, getter, members
 from ._decision import Decider, Decision, DecisionProblem, MatchedRule, Obligation
 from ._engine import Engine
 from ._explain import Explanation, RuleTrace, describe
@@ -20,6 +20,7 @@ __all__ = [
     "compile_cond",
     "describe",
     "getter",
+    "members",
 ]
 
 #: old names of data classes that are not exceptions (renamed; the old names still

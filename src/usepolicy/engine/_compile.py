@@ -7,6 +7,8 @@ condition; ``compile_cond`` gives one condition as a generated predicate, with t
 emitter. Attribute tests (typed, and able to raise an evaluation error) are closures
 that the generated code calls. ``specialize`` folds every purpose test to a constant for
 one purpose, so the engine can index rules by purpose without changing their meaning.
+A named condition (``Named``) is inlined wherever it is used: it costs nothing at
+evaluation.
 
 Only the structure of the code comes from the policy: every value (operands, sets,
 compiled patterns, closures) is bound by name in the function's namespace, never pasted
@@ -21,7 +23,20 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from .._errors import EvaluationError
-from ..policy import AllOf, AnyOf, Cond, Kind, NameList, NotOf, Test, is_listed, lookup_field, rank
+from ..policy import (
+    AllOf,
+    AnyOf,
+    Cond,
+    Kind,
+    ListRef,
+    NameList,
+    Named,
+    NotOf,
+    Test,
+    is_listed,
+    lookup_field,
+    rank,
+)
 from ..request import Classification, Req, Vocabulary, compile_re2, is_under
 
 __all__ = [
@@ -32,6 +47,7 @@ __all__ = [
     "getter",
     "is_absent",
     "is_constant",
+    "members",
     "specialize",
 ]
 
@@ -71,15 +87,30 @@ def _typed_eq(a: object, b: object) -> bool:
     return _same_kind(a, b) and a == b
 
 
+def members(operand: Any) -> frozenset[Any]:
+    """The values of a set operand: written inline, or the items of a named list."""
+    if isinstance(operand, ListRef):
+        return operand.items
+    return frozenset(operand)
+
+
 def specialize(cond: Cond, purpose: str) -> Cond:
     """``cond`` with every purpose test decided for ``purpose`` and folded away.
 
     Returns the same object when nothing changed, so callers can share compiled code.
+    A named condition keeps its name unless it folds to a constant.
     """
     if isinstance(cond, Test):
         if cond.field != "purpose" or cond.op == "matches":
             return cond
         return _TRUE if _purpose_test(cond, purpose) else _FALSE
+    if isinstance(cond, Named):
+        inner = specialize(cond.cond, purpose)
+        if inner is cond.cond:
+            return cond
+        if inner is _TRUE or inner is _FALSE:
+            return inner
+        return Named(cond.name, inner, cond.source, cond.line, cond.col)
     if isinstance(cond, NotOf):
         inner = specialize(cond.item, purpose)
         if inner is cond.item:
@@ -110,9 +141,9 @@ def _purpose_test(test: Test, purpose: str) -> bool:
     if op == "ne":
         return bool(purpose != value)
     if op == "in":
-        return purpose in value
+        return purpose in members(value)
     if op == "not_in":
-        return purpose not in value
+        return purpose not in members(value)
     if op == "under":
         return any(is_under(purpose, prefix) for prefix in value)
     raise AssertionError(op)  # pragma: no cover
@@ -158,6 +189,12 @@ def _compile_attribute(
         return lambda req: (v := get(req)) is not _MISSING and _typed_eq(v, value)
     if op == "ne":
         return lambda req: (v := get(req)) is not _MISSING and not _typed_eq(v, value)
+    if op in ("in", "not_in") and test.list_name is not None:
+        # a named list matches a name as `in_list` does (Test.list_name)
+        listed = _compile_attribute(Test(path, "in_list", test.list_name), get, lists)
+        if op == "in":
+            return listed
+        return lambda req: get(req) is not _MISSING and not listed(req)
     if op in ("in", "not_in"):
         options = tuple(value)
         want_in = op == "in"
@@ -174,13 +211,17 @@ def _compile_attribute(
         return lambda req: (
             (v := get(req)) is not _MISSING and any(is_under(text(v), p) for p in prefixes)
         )
-    if op in ("contains", "contains_any", "contains_all"):
+    if op in ("contains", "contains_any", "contains_all", "all_in", "none_in"):
         items = need("list of strings", lambda v: isinstance(v, list))
         if op == "contains":
             return lambda req: (v := get(req)) is not _MISSING and value in items(v)
-        wanted = frozenset(value)
+        wanted = members(value)
         if op == "contains_any":
             return lambda req: (v := get(req)) is not _MISSING and not wanted.isdisjoint(items(v))
+        if op == "none_in":
+            return lambda req: (v := get(req)) is not _MISSING and wanted.isdisjoint(items(v))
+        if op == "all_in":
+            return lambda req: (v := get(req)) is not _MISSING and wanted.issuperset(items(v))
         return lambda req: (v := get(req)) is not _MISSING and wanted.issubset(items(v))
     if op == "in_list":
         keys = lists[value]
@@ -214,6 +255,8 @@ class _Emitter:
     def expr(self, cond: Cond) -> str:
         if isinstance(cond, Test):
             return self.test(cond)
+        if isinstance(cond, Named):
+            return self.expr(cond.cond)
         if isinstance(cond, NotOf):
             return f"(not {self.expr(cond.item)})"
         if not cond.items:
@@ -239,13 +282,21 @@ class _Emitter:
             if op == "ne" and spec.optional:
                 return f"((_v := {get}) is not None and _v != {self.const(value)})"
             return f"({get} {sign} {self.const(value)})"
-        if op in ("in", "not_in"):
-            members = self.const(frozenset(value))
+        if op in ("in", "not_in") and test.list_name is not None:
+            # a named list matches a name as `in_list` does (Test.list_name)
+            listed = self.test(Test(test.field, "in_list", test.list_name))
             if op == "in":
-                return f"({get} in {members})"
+                return listed
             if spec.optional:
-                return f"((_v := {get}) is not None and _v not in {members})"
-            return f"({get} not in {members})"
+                return f"({get} is not None and not {listed})"
+            return f"(not {listed})"
+        if op in ("in", "not_in"):
+            values = self.const(members(value))
+            if op == "in":
+                return f"({get} in {values})"
+            if spec.optional:
+                return f"((_v := {get}) is not None and _v not in {values})"
+            return f"({get} not in {values})"
         if op in _ORDER_OPS:
             sign = _ORDER_OPS[op]
             if spec.kind is Kind.ENUM:
@@ -261,9 +312,13 @@ class _Emitter:
         if op == "contains":
             return f"({self.const(value)} in {get})"
         if op == "contains_any":
-            return f"(not {self.const(frozenset(value))}.isdisjoint({get}))"
+            return f"(not {self.const(members(value))}.isdisjoint({get}))"
         if op == "contains_all":
-            return f"{self.const(frozenset(value))}.issubset({get})"
+            return f"{self.const(members(value))}.issubset({get})"
+        if op == "all_in":
+            return f"{self.const(members(value))}.issuperset({get})"
+        if op == "none_in":
+            return f"{self.const(members(value))}.isdisjoint({get})"
         if op == "in_list":
             # names match after normalisation (policy/_names.py): the list's keys were
             # made once, with the policy; the request's value is keyed here

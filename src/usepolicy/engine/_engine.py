@@ -11,7 +11,19 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._errors import EvaluationError
-from ..policy import AllOf, Combine, Cond, Effect, Kind, Policy, Rule, Test, lookup_field
+from ..policy import (
+    AllOf,
+    Combine,
+    Cond,
+    Effect,
+    Kind,
+    ListRef,
+    Named,
+    Policy,
+    Rule,
+    Test,
+    lookup_field,
+)
 from ..request import Req, validate_many, validate_request
 from ._compile import Pred, compile_cond, generate_scan, getter, is_constant, specialize
 from ._decision import Decision, DecisionProblem, MatchedRule, Obligation
@@ -71,8 +83,15 @@ def _equality_key(cond: Cond | None) -> tuple[str, tuple[Any, ...]] | None:
     """
     if cond is None:
         return None
-    first = cond.items[0] if isinstance(cond, AllOf) and cond.items else cond
-    if isinstance(first, Test) and first.op in ("eq", "in"):
+    first = cond
+    while isinstance(first, Named) or (isinstance(first, AllOf) and first.items):
+        first = first.cond if isinstance(first, Named) else first.items[0]
+    # a named list's items are not indexed: names on it may match in other forms
+    if (
+        isinstance(first, Test)
+        and first.op in ("eq", "in")
+        and not isinstance(first.operand, ListRef)
+    ):
         spec = lookup_field(first.field)
         if spec is not None and spec.kind in _INDEXABLE:
             values = (first.operand,) if first.op == "eq" else tuple(first.operand)

@@ -1,7 +1,17 @@
 """The policy language: models, the positioned YAML loader and load-time checks."""
 
-from ._fields import FIELDS, OPERATORS, FieldSpec, Kind, lookup_field, rank
-from ._load import DEFAULT_PACK, display_path, load_policy, loads_policy, pack_path, policy_files
+from ._fields import FIELDS, OPERATORS, SET_OPERATORS, FieldSpec, Kind, lookup_field, rank
+from ._load import (
+    DEFAULT_PACK,
+    display_path,
+    load_policy,
+    loads_policy,
+    missing_pack,
+    pack_names,
+    pack_path,
+    policy_files,
+    resolve_source,
+)
 from ._model import (
     AllOf,
     AnyOf,
@@ -9,6 +19,8 @@ from ._model import (
     Cond,
     Effect,
     Invariant,
+    ListRef,
+    Named,
     NotOf,
     ObligationSpec,
     Policy,
@@ -25,6 +37,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "OPERATORS",
     "SCHEME",
+    "SET_OPERATORS",
     "AllOf",
     "AnyOf",
     "Combine",
@@ -33,7 +46,9 @@ __all__ = [
     "FieldSpec",
     "Invariant",
     "Kind",
+    "ListRef",
     "NameList",
+    "Named",
     "Node",
     "NodeReader",
     "NotOf",
@@ -49,7 +64,9 @@ __all__ = [
     "load_policy",
     "loads_policy",
     "lookup_field",
+    "missing_pack",
     "name_keys",
+    "pack_names",
     "pack_path",
     "parse_yaml",
     "policy_files",

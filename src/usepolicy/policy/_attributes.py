@@ -33,7 +33,7 @@ ATTRIBUTE_OPERATORS: Final[dict[str, tuple[str, ...]]] = {
     "number": ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "exists"),
     "integer": ("eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "exists"),
     "boolean": ("eq", "ne", "exists"),
-    "list": ("contains", "contains_any", "contains_all", "exists"),
+    "list": ("contains", "contains_any", "contains_all", "all_in", "none_in", "exists"),
 }
 KEY_RE: Final = re.compile(ATTRIBUTE_KEY_PATTERN)
 
@@ -67,12 +67,12 @@ class AttributeReader(NodeReader):
                     f"{LIMITS.max_attribute_key} characters)",
                 )
                 continue
-            spec = self.attribute_spec(key, spec_node)
+            spec = self.attribute_spec(key, spec_node, key_node)
             if spec is not None:
                 declared[key] = (spec, key_node)
         return declared
 
-    def attribute_spec(self, key: str, node: Node) -> AttributeSpec | None:
+    def attribute_spec(self, key: str, node: Node, key_node: Node) -> AttributeSpec | None:
         what = f"attribute `{key}`"
         spec = self.mapping(node, what, _ATTRIBUTE_SPEC_KEYS, ("type",))
         if spec is None or "type" not in spec:
@@ -106,9 +106,11 @@ class AttributeReader(NodeReader):
             ok = ok and description is not None
         if not ok or kind is None:
             return None
-        return AttributeSpec(kind, values, description)
+        return AttributeSpec(kind, values, description, self.path, key_node.line, key_node.col)
 
-    def declared_use(self, use: AttributeUse, spec: AttributeSpec) -> None:
+    def declared_use(
+        self, use: AttributeUse, spec: AttributeSpec, lists: Mapping[str, frozenset[str]]
+    ) -> None:
         kind = spec.type
         fits = ATTRIBUTE_OPERATORS[kind]
         if use.op not in fits:
@@ -118,13 +120,46 @@ class AttributeReader(NodeReader):
                 f"use one of: {', '.join(fits)}",
             )  # fmt: skip
             return
-        if use.op in ("in_list", "matches", "exists"):
+        if use.op in ("matches", "exists"):
             return
         node = use.operand
+        if use.op == "in_list" or isinstance(node.value, dict):
+            self.declared_list(use, spec, lists)
+            return
         items = node.value if isinstance(node.value, list) else [node]
         for item in items:
             if not self.declared_value(use, spec, item):
                 return
+
+    def declared_list(
+        self, use: AttributeUse, spec: AttributeSpec, lists: Mapping[str, frozenset[str]]
+    ) -> None:
+        """A named list tested against a declared attribute: it holds strings, so the
+        attribute must be a string or a list, and each item one of its ``values``."""
+        node = use.operand
+        ref = node.value.get("list") if isinstance(node.value, dict) else node
+        if ref is None:
+            return  # not a valid `{list: NAME}`: reported already
+        field_path = f"`attributes.{use.key}`"
+        if spec.type not in ("string", "list"):
+            self.err(
+                node, "wrong-type",
+                f"{field_path} is declared {spec.type}; a named list holds strings",
+                "write the values inline",
+            )  # fmt: skip
+            return
+        items = lists.get(ref.value) if isinstance(ref.value, str) else None
+        if items is None or spec.values is None:
+            return  # an unknown list is reported by the loader
+        bad = sorted(item for item in items if item not in spec.values)
+        if bad:
+            self.err(
+                ref, "unknown-value",
+                f"list `{ref.value}` holds `{bad[0]}`"
+                + (f" and {len(bad) - 1} more" if len(bad) > 1 else "")
+                + f", not a declared value of {field_path}",
+                closest(bad[0], spec.values) or f"values: {', '.join(spec.values)}",
+            )  # fmt: skip
 
     def declared_value(self, use: AttributeUse, spec: AttributeSpec, node: Node) -> bool:
         field_path = f"`attributes.{use.key}`"
@@ -167,15 +202,17 @@ class AttributeReader(NodeReader):
 def check_attribute_uses(
     uses: Iterable[AttributeUse],
     attributes: Mapping[str, AttributeSpec],
+    lists: Mapping[str, frozenset[str]],
     diagnostics: list[Diagnostic],
 ) -> None:
-    """Every tested attribute must be declared, and each test must fit its declaration."""
+    """Every tested attribute must be declared, and each test must fit its declaration
+    (the items of the named lists it uses too)."""
     declared = sorted(attributes)
     for use in uses:
         reader = AttributeReader(use.path, diagnostics)
         spec = attributes.get(use.key)
         if spec is not None:
-            reader.declared_use(use, spec)
+            reader.declared_use(use, spec, lists)
             continue
         close = difflib.get_close_matches(use.key, declared, n=1, cutoff=0.6)
         reader.err(

@@ -1,36 +1,58 @@
 """Conditions: ``when`` mappings read into ``Cond`` trees (``Test``, ``AllOf``,
-``AnyOf``, ``NotOf``), with field paths, operator fit, enum values and regular
-expressions checked here.
+``AnyOf``, ``NotOf``, ``Named``), with field paths, operator fit, enum values and
+regular expressions checked here.
 
-Names that need the whole policy set (purposes, lists) are collected as ``Ref``s, and
-tests of ``attributes.KEY`` as ``AttributeUse``s, for the loader to check.
+Names that need the whole policy set (purposes, lists, named conditions) are collected
+as ``Ref``s, and tests of ``attributes.KEY`` as ``AttributeUse``s, for the loader to
+check. A ``{condition: NAME}`` is read as a ``Named`` whose ``cond`` is ``PENDING``, and
+a ``{list: NAME}`` operand as a ``ListRef`` without items, until the loader resolves
+them against the whole set (``_named``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
 from .._errors import Diagnostic
 from ..request import compile_re2, is_purpose_name
 from ._attributes import KEY_RE, AttributeUse
-from ._fields import FIELDS, NOT_EVALUABLE, OPERATORS, FieldSpec, Kind, lookup_field
-from ._model import AllOf, AnyOf, Cond, NotOf, Test
+from ._fields import (
+    FIELDS,
+    NOT_EVALUABLE,
+    OPERATORS,
+    SET_OPERATORS,
+    FieldSpec,
+    Kind,
+    lookup_field,
+)
+from ._model import AllOf, AnyOf, Cond, ListRef, Named, NotOf, Test
 from ._nodes import NodeReader, closest
 from ._yaml import Node
 
-__all__ = ["ConditionReader", "Ref"]
+__all__ = ["NAME_RE", "PENDING", "ConditionReader", "Ref"]
+
+#: list and condition names
+NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
+#: the ``cond`` of a ``Named`` until the loader resolves it
+PENDING: Final = AllOf(())
 
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """A name used in a file that the loader resolves against the whole set."""
+    """A name used in a file that the loader resolves against the whole set.
+
+    ``field`` is set for a named list used as the operand of a membership operator: its
+    items must then be values of that field (enumerations, categories, purposes).
+    """
 
     kind: str  # "purpose", "purpose-prefix" or "list"
     name: str
     path: str
     line: int
     col: int
+    field: str = ""
 
 
 class ConditionReader(NodeReader):
@@ -74,12 +96,29 @@ class ConditionReader(NodeReader):
             elif key == "not":
                 sub = self.condition(value)
                 items.append(NotOf(sub) if sub is not None else None)
+            elif key == "condition":
+                items.append(self.named(value))
             else:
                 items.append(self.field_test(key, key_node, value))
         if any(item is None for item in items):
             return None
         conds = tuple(item for item in items if item is not None)
         return conds[0] if len(conds) == 1 else AllOf(conds)
+
+    def named(self, node: Node) -> Named | None:
+        if isinstance(node.value, list):
+            self.err(
+                node, "wrong-type", "`condition` takes one name",
+                "for several, write `all: [{condition: a}, {condition: b}]`",
+            )  # fmt: skip
+            return None
+        name = self.string(node, "a condition name")
+        if name is None:
+            return None
+        if not NAME_RE.fullmatch(name):
+            self.err(node, "bad-value", f"`{name}` is not a valid condition name")
+            return None
+        return Named(name, PENDING, self.path, node.line, node.col)
 
     def field_test(self, path: str, key_node: Node, value: Node) -> Cond | None:
         spec = lookup_field(path)
@@ -91,7 +130,7 @@ class ConditionReader(NodeReader):
                     "describe the use with typed fields or `attributes`",
                 )  # fmt: skip
             else:
-                options = [*FIELDS, "all", "any", "not"]
+                options = [*FIELDS, "all", "any", "not", "condition"]
                 hint = closest(path, options)
                 if path == "attributes" or path.startswith("attributes"):
                     hint = "write `attributes.KEY`"
@@ -123,7 +162,7 @@ class ConditionReader(NodeReader):
             self.err(
                 value, "wrong-type", f"a bare list is ambiguous for `{path}`",
                 "write `{in: [...]}`" if spec.kind is not Kind.CATEGORIES
-                else "write `{contains_all: [...]}` or `{contains_any: [...]}`",
+                else "write `{contains_any: [...]}`, `{contains_all: [...]}` or `{all_in: [...]}`",
             )  # fmt: skip
             return None
         test = self.test(spec, "eq", key_node, value)
@@ -160,7 +199,9 @@ class ConditionReader(NodeReader):
     def operand(self, spec: FieldSpec, op: str, node: Node) -> Any:
         if op in ("eq", "ne"):
             return self.value(spec, node)
-        if op in ("in", "not_in", "contains_any", "contains_all"):
+        if op in SET_OPERATORS:
+            if isinstance(node.value, dict):
+                return self.list_ref(spec, op, node)
             return self.values(spec, node, op)
         if op in ("lt", "lte", "gt", "gte"):
             if spec.kind is Kind.ENUM:
@@ -218,6 +259,26 @@ class ConditionReader(NodeReader):
             flag = self.boolean(node, "`exists`")
             return _BAD if flag is None else flag
         raise AssertionError(op)  # pragma: no cover
+
+    def list_ref(self, spec: FieldSpec, op: str, node: Node) -> Any:
+        """``{list: NAME}``: a named list as the operand (checked by the loader)."""
+        ref = self.mapping(node, f"the operand of `{op}`", ("list",), ("list",))
+        if ref is None or "list" not in ref:
+            return _BAD
+        name = self.string(ref["list"], "a list name")
+        if name is None:
+            return _BAD
+        if spec.kind in (Kind.INT, Kind.BOOL):
+            self.err(
+                node, "wrong-type",
+                f"`{spec.path}` is {'an' if spec.kind is Kind.INT else 'a'} {spec.kind.value}; "
+                "a named list holds strings",
+                f"write the values inline: `{op}: [...]`",
+            )  # fmt: skip
+            return _BAD
+        where = ref["list"]
+        self.refs.append(Ref("list", name, self.path, where.line, where.col, spec.path))
+        return ListRef(name)
 
     def values(self, spec: FieldSpec, node: Node, op: str) -> Any:
         if not isinstance(node.value, list):

@@ -15,8 +15,8 @@ from typing import Final
 from .._errors import Diagnostic
 from ..request import STANDARD_PURPOSES, AttributeSpec, is_purpose_name
 from ._attributes import AttributeReader, AttributeUse
-from ._conditions import ConditionReader, Ref
-from ._model import Effect, Invariant, Rule
+from ._conditions import NAME_RE, ConditionReader, Ref
+from ._model import Cond, Effect, Invariant, Rule
 from ._nodes import NodeReader
 from ._rules import RuleReader
 from ._yaml import Node
@@ -25,10 +25,9 @@ __all__ = ["ParsedFile", "parse_file"]
 
 _TOP_KEYS: Final = (
     "usepolicy", "name", "version", "description", "default", "combine",
-    "vocabulary", "lists", "include", "rules", "invariants",
+    "vocabulary", "lists", "conditions", "include", "rules", "invariants",
 )  # fmt: skip
 _NAME_RE: Final = re.compile(r"[a-z0-9][a-z0-9_-]{0,127}")
-_LIST_NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,127}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +55,8 @@ class ParsedFile:
     purposes: dict[str, tuple[str, Node]] = field(default_factory=dict)
     attributes: dict[str, tuple[AttributeSpec, Node]] = field(default_factory=dict)
     attribute_uses: list[AttributeUse] = field(default_factory=list)
+    #: named conditions by name, with the key node; None: one that failed to read
+    conditions: dict[str, tuple[Cond | None, Node]] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     invariants: list[Invariant] = field(default_factory=list)
     refs: list[Ref] = field(default_factory=list)
@@ -111,6 +112,8 @@ class _DocumentReader(NodeReader):
             self.vocabulary(top["vocabulary"])
         if "lists" in top:
             self.lists(top["lists"])
+        if "conditions" in top:
+            self.named_conditions(top["conditions"])
         if "include" in top:
             for item in self.seq(top["include"], "`include`") or []:
                 target = self.string(item, "an include")
@@ -158,13 +161,27 @@ class _DocumentReader(NodeReader):
             desc = self.string(desc_node, f"the description of purpose `{name}`")
             self.out.purposes[name] = (desc or "", key_node)
 
+    def named_conditions(self, node: Node) -> None:
+        conditions = self.open_mapping(node, "`conditions`")
+        for name, value in (conditions or {}).items():
+            key_node = node.keys[name]
+            if not NAME_RE.fullmatch(name):
+                self.err(
+                    key_node,
+                    "bad-value",
+                    f"`{name}` is not a valid condition name",
+                    "names are letters, digits, `_` and `-`, starting with a letter or `_`",
+                )
+                continue
+            self.out.conditions[name] = (self.conditions.condition(value), key_node)
+
     def lists(self, node: Node) -> None:
         lists = self.open_mapping(node, "`lists`")
         if lists is None:
             return
         for name, value in lists.items():
             key_node = node.keys[name]
-            if not _LIST_NAME_RE.fullmatch(name):
+            if not NAME_RE.fullmatch(name):
                 self.err(key_node, "bad-value", f"`{name}` is not a valid list name")
                 continue
             items = self.list_items(name, value)

@@ -14,7 +14,15 @@ from typing import Final
 
 from ..request import REQUEST_SHAPE, FieldShape, Shape
 
-__all__ = ["FIELDS", "NOT_EVALUABLE", "OPERATORS", "FieldSpec", "Kind", "lookup_field"]
+__all__ = [
+    "FIELDS",
+    "NOT_EVALUABLE",
+    "OPERATORS",
+    "SET_OPERATORS",
+    "FieldSpec",
+    "Kind",
+    "lookup_field",
+]
 
 
 class Kind(enum.Enum):
@@ -29,13 +37,19 @@ class Kind(enum.Enum):
 
 _EQUALITY = frozenset({"eq", "ne", "in", "not_in"})
 _ORDER = frozenset({"lt", "lte", "gt", "gte"})
-_LIST = frozenset({"contains", "contains_any", "contains_all"})
+_LIST = frozenset({"contains", "contains_any", "contains_all", "all_in", "none_in"})
 
 #: every operator of the language, in documentation order
 OPERATORS: Final = (
     "eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte", "under",
-    "contains", "contains_any", "contains_all", "in_list", "matches", "exists",
+    "contains", "contains_any", "contains_all", "all_in", "none_in", "in_list", "matches",
+    "exists",
 )  # fmt: skip
+#: the operators whose operand is a set of values, written inline or as a named list
+#: (``{list: NAME}``)
+SET_OPERATORS: Final = frozenset(
+    {"in", "not_in", "contains_any", "contains_all", "all_in", "none_in"}
+)
 
 
 @dataclass(frozen=True, slots=True)

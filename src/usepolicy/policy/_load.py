@@ -7,7 +7,6 @@ import difflib
 import hashlib
 import os
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Final
 
@@ -20,6 +19,16 @@ from ._attributes import check_attribute_uses
 from ._conditions import Ref
 from ._document import ListFile, ParsedFile, parse_file
 from ._model import Combine, Effect, Invariant, Policy, Rule
+from ._named import Definition, Resolver, Root, check_conditions, check_list_items
+from ._sources import (
+    DEFAULT_PACK,
+    PolicySource,
+    missing_pack,
+    pack_names,
+    pack_path,
+    policy_files,
+    resolve_source,
+)
 from ._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
 
 __all__ = [
@@ -27,57 +36,14 @@ __all__ = [
     "display_path",
     "load_policy",
     "loads_policy",
+    "missing_pack",
+    "pack_names",
     "pack_path",
     "policy_files",
-]
+    "resolve_source",
+]  # the path helpers live in _sources; re-exported for the callers that import them here
 
-DEFAULT_PACK: Final = "national-security-safeguards"
-_TEST_SUFFIXES: Final = (".test.yaml", ".test.yml")
 MAX_LIST_FILE_BYTES: Final = 16 * 1024 * 1024
-PolicySource = str | os.PathLike[str]
-
-
-def pack_path(name: str = DEFAULT_PACK) -> Path:
-    """The path of a reference pack shipped inside the package."""
-    return Path(str(resources.files("usepolicy") / "packs" / f"{name}.yaml"))
-
-
-def policy_files(source: PolicySource) -> list[Path]:
-    """The policy files a path names: the file itself, or a folder's policy files.
-
-    A folder contributes its ``*.yaml``/``*.yml`` files in name order, except policy
-    test files (``*.test.yaml``).
-
-    Raises:
-        InputFileError: a folder that cannot be listed.
-    """
-    path = Path(source)
-    if not os.path.isdir(path):  # never raises: reading the path reports what is wrong
-        return [path]
-    try:
-        names = sorted(path.iterdir())
-    except OSError as exc:
-        raise InputFileError.of(path, exc) from exc
-    # a FIFO, device or dangling link named *.yaml is kept, so reading it reports it:
-    # silently skipping one file of a set could drop its deny rules
-    return [
-        p
-        for p in names
-        if p.suffix in (".yaml", ".yml")
-        and not p.name.endswith(_TEST_SUFFIXES)
-        and not os.path.isdir(p)
-    ]
-
-
-_PACK_PREFIX: Final = "pack:"
-
-
-def _resolve_include(base: Path, target: str) -> Path:
-    """``pack:NAME`` names a reference pack shipped in the package; anything else is a
-    path relative to the including file's folder."""
-    if target.startswith(_PACK_PREFIX):
-        return pack_path(target[len(_PACK_PREFIX) :])
-    return base / target
 
 
 def _unreadable(
@@ -137,7 +103,7 @@ class _SetLoader:
         parsed = parse_file(root, display, self.diagnostics)
         self.read_lists(parsed, path.parent)
         for target, node in parsed.includes:
-            child = _resolve_include(path.parent, target)
+            child = resolve_source(path.parent, target)
             child_key = resolved(child)
             if child_key in stack or child_key == key:
                 self.diagnostics.append(
@@ -149,6 +115,10 @@ class _SetLoader:
                         f"`{target}` includes this file again",
                     )
                 )
+                continue
+            missing = missing_pack(target)
+            if missing is not None:
+                self.err(display, node.line, node.col, "include-not-found", *missing)
                 continue
             self.load(child, (*stack, key), named_by=(display, node, target))
         # included files first, so their rules come before the includer's
@@ -200,7 +170,31 @@ class _SetLoader:
         invariants: list[Invariant] = []
         invariant_pos: dict[str, Invariant] = {}
         attributes: dict[str, AttributeSpec] = {}
+        definitions: dict[str, Definition] = {}
+        evaluated: list[Root] = []
         for parsed in self.files:
+            for name, (cond, node) in parsed.conditions.items():
+                if name in definitions:
+                    earlier = definitions[name]
+                    self.err(
+                        parsed.path,
+                        node.line,
+                        node.col,
+                        "duplicate-condition",
+                        f"condition `{name}` is already defined at {earlier.path}:{earlier.line}",
+                        "condition names are unique across a policy and its includes",
+                    )
+                    continue
+                definitions[name] = Definition(name, cond, parsed.path, node.line, node.col)
+            for rule in parsed.rules:
+                where = (rule.source, rule.line, rule.col)
+                evaluated.append(Root(rule.when, f"rule `{rule.id}`", *where))
+                for obligation in rule.obligations:
+                    what = f"obligation `{obligation.id}` of rule `{rule.id}`"
+                    evaluated.append(Root(obligation.when, what, *where))
+            for inv in parsed.invariants:
+                where = (inv.source, inv.line, inv.col)
+                evaluated.append(Root(inv.when, f"invariant `{inv.id}`", *where))
             for key, (spec, node) in parsed.attributes.items():
                 if key in attributes and attributes[key].document() != spec.document():
                     self.err(
@@ -267,11 +261,26 @@ class _SetLoader:
             for ref in parsed.refs:
                 self.check_ref(ref, vocabulary, lists)
         if attributes:
-            uses = [use for parsed in self.files for use in parsed.attribute_uses]
-            check_attribute_uses(uses, attributes, self.diagnostics)
+            tests = [use for parsed in self.files for use in parsed.attribute_uses]
+            check_attribute_uses(tests, attributes, lists, self.diagnostics)
+        check_conditions(definitions, evaluated, self.diagnostics)
         default, combine = self.settings(roots)
         if self.diagnostics:
             raise PolicyError(self.diagnostics)
+        resolver = Resolver(definitions, lists)
+        rules = [
+            dataclasses.replace(
+                rule,
+                when=resolver.optional(rule.when),
+                obligations=tuple(
+                    dataclasses.replace(o, when=resolver.optional(o.when)) for o in rule.obligations
+                ),
+            )
+            for rule in rules
+        ]
+        invariants = [
+            dataclasses.replace(inv, when=resolver.optional(inv.when)) for inv in invariants
+        ]
         names = [r.name or "" for r in roots]
         versions = [r.version or "" for r in roots]
         descriptions = [r.description for r in roots if r.description]
@@ -287,6 +296,8 @@ class _SetLoader:
             purpose_additions=purposes,
             invariants=tuple(invariants),
             sources=tuple(p.path for p in self.files),
+            conditions=resolver.named(),
+            roots=tuple(r.path for r in roots),
         )
         digest = "sha256:" + hashlib.sha256(rfc8785.dumps(policy.document())).hexdigest()
         return dataclasses.replace(policy, digest=digest)
@@ -322,6 +333,8 @@ class _SetLoader:
                 f"no list named `{ref.name}`",
                 f"did you mean `{close[0]}`?" if close else "define it under `lists:`",
             )
+        elif ref.kind == "list" and ref.field:
+            check_list_items(ref, lists[ref.name], vocabulary, self.diagnostics)
 
     def settings(self, roots: list[ParsedFile]) -> tuple[Effect, Combine]:
         default: Effect | None = None
@@ -375,6 +388,10 @@ def load_policy(source: PolicySource | Sequence[PolicySource] | None = None) -> 
     roots: list[ParsedFile] = []
     files: list[Path] = []
     for item in sources:
+        missing = missing_pack(os.fspath(item))
+        if missing is not None:
+            loader.err(os.fspath(item), 1, 1, "file-not-found", *missing)
+            continue
         try:
             found = policy_files(item)
         except InputFileError as exc:

@@ -14,6 +14,7 @@ from dataclasses import field as _field
 from typing import Any
 
 from ..request import Vocabulary
+from ._fields import Kind, lookup_field
 from ._names import NameList, name_lists
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "Cond",
     "Effect",
     "Invariant",
+    "ListRef",
+    "Named",
     "NotOf",
     "ObligationSpec",
     "Policy",
@@ -42,8 +45,27 @@ class Combine(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ListRef:
+    """A named list as the operand of a membership operator: ``{in: {list: NAME}}``.
+
+    ``items`` are the list's items, filled in by the loader once the whole set's lists
+    are known (empty while one file is being read).
+    """
+
+    name: str
+    items: frozenset[str] = _field(default=frozenset(), compare=False, repr=False)
+
+    def document(self) -> dict[str, Any]:
+        return {"list": self.name}
+
+
+@dataclass(frozen=True, slots=True)
 class Test:
-    """``field: {op: operand}``; ``line``/``col`` point at the operator in the source."""
+    """``field: {op: operand}``; ``line``/``col`` point at the operator in the source.
+
+    The operand of ``in``, ``not_in``, ``contains_any``, ``contains_all``, ``all_in``
+    and ``none_in`` is a tuple of values or a ``ListRef``.
+    """
 
     field: str
     op: str
@@ -54,11 +76,30 @@ class Test:
 
     def document(self) -> dict[str, Any]:
         operand = self.operand
-        if isinstance(operand, frozenset):
+        if isinstance(operand, ListRef):
+            operand = operand.document()
+        elif isinstance(operand, frozenset):
             operand = sorted(operand)
         elif isinstance(operand, tuple):
             operand = list(operand)
         return {"field": self.field, "op": self.op, "value": operand}
+
+    @property
+    def list_name(self) -> str | None:
+        """The named list this test matches names against, or None.
+
+        Names are compared after normalisation (``policy/_names.py``) by ``in_list``, and
+        by ``in``/``not_in`` with a named list on a field holding a name (a string field
+        or an attribute): one string tested against a named list. Every other test
+        compares exactly, inline operands always (docs/policy-language.md, "Lists").
+        """
+        if self.op == "in_list":
+            return str(self.operand)
+        if self.op in ("in", "not_in") and isinstance(self.operand, ListRef):
+            kind = lookup_field(self.field)
+            if kind is not None and kind.kind in (Kind.STRING, Kind.ATTRIBUTE):
+                return self.operand.name
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +126,28 @@ class NotOf:
         return {"not": self.item.document()}
 
 
-Cond = Test | AllOf | AnyOf | NotOf
+@dataclass(frozen=True, slots=True)
+class Named:
+    """``{condition: NAME}``: a condition defined once under ``conditions:``.
+
+    ``cond`` is the definition, resolved by the loader (one shared object per name, so
+    compiled code and partitions are shared too). Evaluating it is evaluating ``cond``:
+    the engine inlines it, and the digest sees the condition written out in full
+    (``document``), so naming a condition never changes a policy's meaning or digest.
+    ``line``/``col`` point at the use.
+    """
+
+    name: str
+    cond: Cond
+    source: str = _field(default="", compare=False)
+    line: int = _field(default=0, compare=False)
+    col: int = _field(default=0, compare=False)
+
+    def document(self) -> dict[str, Any]:
+        return self.cond.document()
+
+
+Cond = Test | AllOf | AnyOf | NotOf | Named
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +229,11 @@ class Policy:
     invariants: tuple[Invariant, ...]
     sources: tuple[str, ...]
     digest: str = ""
+    #: the named conditions of the set (``conditions:``), by name; not in the digest,
+    #: where every use is written out in full
+    conditions: Mapping[str, Named] = _field(default_factory=dict, compare=False)
+    #: the files loaded directly (not through ``include``), as in ``sources``
+    roots: tuple[str, ...] = _field(default=(), compare=False)
     #: ``(lists, name_lists)``, made when first asked for; an init field only so that a
     #: copy made field by field stays valid (it is remade when ``lists`` is another object)
     _name_lists: tuple[object, Mapping[str, NameList]] | None = _field(

@@ -76,11 +76,15 @@ ATTRIBUTE_TYPES: Final = ("string", "number", "integer", "boolean", "list")
 
 @dataclass(frozen=True, slots=True)
 class AttributeSpec:
-    """A declared attribute: its type, its allowed values (string and list) and meaning."""
+    """A declared attribute: its type, its allowed values (string and list) and meaning;
+    ``source``/``line``/``col`` say where it is declared (not part of its identity)."""
 
     type: str
     values: tuple[str, ...] | None = None
     description: str | None = None
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
+    col: int = field(default=0, compare=False)
     _allowed: frozenset[str] | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -114,6 +118,16 @@ class AttributeSpec:
                 f"one of {allowed}" if self.type == "string" else f"{what}, each one of {allowed}"
             )
         return f"must be {what}, got {quote_value(value)}"
+
+    def same_requests(self, other: AttributeSpec) -> bool:
+        """True when both accept exactly the same values (descriptions aside)."""
+        return self.type == other.type and self._allowed == other._allowed
+
+    def describe(self) -> str:
+        """``integer``, ``string of low, high``: the declaration in words."""
+        if self.values is None:
+            return self.type
+        return f"{self.type} of {', '.join(self.values)}"
 
     def document(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,8 @@ cases:
       obligations: []                         # optional; obligation ids, any order
 ```
 
-Paths are relative to the test file. Problems are reported all at once as
+Paths are relative to the test file; ``pack:NAME`` names a reference pack shipped in
+the package, as in a policy's ``include``. Problems are reported all at once as
 ``path:line:col: code: message`` (a ``PolicyError`` of ``Diagnostic``s).
 """
 
@@ -24,7 +25,17 @@ from typing import Any, Final
 
 from .._errors import Diagnostic, PolicyError
 from .._files import InputFileError, read_text
-from ..policy import MAX_FILE_BYTES, Effect, Node, NodeReader, YamlFailure, display_path, parse_yaml
+from ..policy import (
+    MAX_FILE_BYTES,
+    Effect,
+    Node,
+    NodeReader,
+    YamlFailure,
+    display_path,
+    missing_pack,
+    parse_yaml,
+    resolve_source,
+)
 
 __all__ = ["UNCHECKED", "Case", "CaseFile", "Expect", "is_case_file", "load_case_file"]
 
@@ -152,6 +163,12 @@ class _Reader(NodeReader):
         seen[name] = spec["name"]
         return Case(name, spec["request"].plain_value(), expect, self.path, node.line, node.col)
 
+    def source(self, node: Node, base: Path, name: str) -> Path:
+        missing = missing_pack(name)
+        if missing is not None:
+            self.err(node, "file-not-found", *missing)
+        return resolve_source(base, name)
+
     def read(self, root: Node, base: Path) -> CaseFile:
         top = self.mapping(root, "a policy test file", _TOP_KEYS, suggest=False) or {}
         policies: list[Path] = []
@@ -160,7 +177,7 @@ class _Reader(NodeReader):
         if "policy" in top:
             name = self.text(top["policy"], "`policy`")
             if name is not None:
-                policies.append(base / name)
+                policies.append(self.source(top["policy"], base, name))
         elif "policies" in top:
             items = top["policies"].value
             if not isinstance(items, list) or not items:
@@ -169,7 +186,7 @@ class _Reader(NodeReader):
                 for item in items:
                     name = self.text(item, "a policy path")
                     if name is not None:
-                        policies.append(base / name)
+                        policies.append(self.source(item, base, name))
         else:
             self.err(root, "missing-key", "a policy test file needs `policy` (or `policies`)")
         cases: list[Case] = []

@@ -134,6 +134,10 @@ def diff_policies(
     Returns:
         a ``DiffReport`` whose changes are ordered by the new policy's determining
         rule (in rule order, the default last), then the old one's.
+
+    Raises:
+        PolicyError: the policies declare an attribute differently
+            (``conflicting-attributes``, naming both declarations).
     """
     started = time.perf_counter()
     conditions = [(0, c) for c in policy_conditions(old)] + [(1, c) for c in policy_conditions(new)]

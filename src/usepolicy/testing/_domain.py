@@ -22,7 +22,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ..policy import FIELDS, Kind, NameList, Policy, Test, is_listed, lookup_field
+from ..policy import (
+    FIELDS,
+    SET_OPERATORS,
+    Kind,
+    ListRef,
+    NameList,
+    Policy,
+    Test,
+    is_listed,
+    lookup_field,
+)
 from ..request import LIMITS, Category
 from ._regex import regex_examples
 
@@ -71,13 +81,20 @@ def default_value(field: str, purposes: Sequence[str]) -> Any:
 
 
 def _scalars(tests: Iterable[Test]) -> list[Any]:
+    """The values tests compare with (the items of named lists too, in order)."""
     found: list[Any] = []
     for test in tests:
         if test.op in ("eq", "ne", "contains", "lt", "lte", "gt", "gte"):
             found.append(test.operand)
-        elif test.op in ("in", "not_in", "contains_any", "contains_all"):
-            found.extend(test.operand)
+        elif test.op in SET_OPERATORS:
+            found.extend(_members(test.operand))
     return found
+
+
+def _members(operand: Any) -> list[Any]:
+    if isinstance(operand, ListRef):
+        return sorted(operand.items)
+    return list(operand)
 
 
 def _unique(values: Iterable[Any]) -> list[Any]:
@@ -113,16 +130,23 @@ def _strings(
     """String candidates (without absent) and notes. ``closed``: every valid value is
     a candidate anyway (a declared attribute's values)."""
     notes: list[str] = []
-    constants = [v for v in _scalars(t for t, _ in tests) if isinstance(v, str)]
+    constants = [
+        v
+        for v in _scalars(t for t, _ in tests if not isinstance(t.operand, ListRef))
+        if isinstance(v, str)
+    ]
     items: list[str] = []
     prefixes: list[str] = []
     examples: list[str] = []
     patterns = []
     listed: list[NameList] = []
     for test, policy in tests:
-        if test.op == "in_list":
-            items.extend(sorted(policy.lists.get(test.operand, ())))
-            listed.append(policy.name_lists.get(test.operand, {}))
+        name = test.list_name  # a name matched against a list: every spelling of its items
+        if name is not None:
+            items.extend(sorted(policy.lists.get(name, ())))
+            listed.append(policy.name_lists.get(name, {}))
+        elif isinstance(test.operand, ListRef):
+            items.extend(sorted(test.operand.items))
         elif test.op == "under":
             prefixes.extend(test.operand)
         elif test.op == "matches":
@@ -194,6 +218,9 @@ def _numbers(constants: Iterable[Any], integral: bool, low: float, high: float) 
 def _category_sets(tests: Sequence[Test]) -> list[tuple[str, ...]]:
     mentioned = set(_scalars(tests))
     ordered = [c.value for c in Category if c.value in mentioned]
+    if any(t.op == "all_in" for t in tests):
+        # an item no test names makes every `all_in` fail: one stands for them all
+        ordered += [c.value for c in Category if c.value not in mentioned][:1]
     subsets: list[tuple[str, ...]] = []
     for size in range(len(ordered) + 1):
         subsets.extend(itertools.combinations(ordered, size))
@@ -210,13 +237,20 @@ def _attribute(field: str, tests: Sequence[tuple[Test, Policy]]) -> tuple[list[A
     closed = all(s is not None and s.type == "string" and s.values for s in specs)
     strings, notes = _strings(field, tests, "x", closed)
     strings = [s for s in strings if len(s) <= LIMITS.max_attribute_string]
+    list_ops = ("contains", "contains_any", "contains_all", "all_in", "none_in")
     members = _unique(
         v
         for t in plain
-        if t.op in ("contains", "contains_any", "contains_all")
-        for v in ((t.operand,) if t.op == "contains" else t.operand)
+        if t.op in list_ops
+        for v in ((t.operand,) if t.op == "contains" else _members(t.operand))
         if isinstance(v, str)
     )
+    if any(t.op == "all_in" for t in plain):
+        # an item no test names makes every `all_in` fail: one stands for them all (a
+        # declared value, where only declared values are valid)
+        declared = [v for spec in specs if spec and spec.values for v in spec.values]
+        unnamed = [v for v in declared if v not in members]
+        members.append(unnamed[0] if unnamed else _fresh("x", set(members)))
     if len(members) > LIMITS.max_attribute_list or (1 << len(members)) > _MAX_LIST_SUBSETS:
         notes.append(f"{field}: too many list items tested to try every combination")
         lists = [(), *((m,) for m in members), tuple(members[: LIMITS.max_attribute_list])]
@@ -229,8 +263,7 @@ def _attribute(field: str, tests: Sequence[tuple[Test, Policy]]) -> tuple[list[A
     bools = [v for v in constants if isinstance(v, bool)]
     # a declared attribute's values: invalid candidates are dropped later, so the
     # declared ones must be here to stand for the values no test names
-    for _, policy in tests:
-        spec = (policy.vocabulary.attributes or {}).get(key)
+    for spec in specs:
         if spec is not None and spec.values is not None:
             if spec.type == "list":
                 lists += [(v,) for v in spec.values]

@@ -1,5 +1,6 @@
 """Static checks a policy author wants before shipping: rules that can never match or
-never decide, and lists or vocabulary purposes nothing uses.
+never decide; lists, named conditions or vocabulary purposes nothing uses; settings of
+included files that the set ignores.
 
 The rule checks are proofs over the partition of the policy's rule and obligation
 conditions, not heuristics: a rule "never matches" when no representative (so no
@@ -16,6 +17,7 @@ import re2
 
 from .._files import InputFileError, read_text
 from ..engine import Engine
+from ..engine import members
 from ..policy import (
     MAX_FILE_BYTES,
     AllOf,
@@ -23,6 +25,8 @@ from ..policy import (
     Combine,
     Cond,
     Effect,
+    ListRef,
+    Named,
     Node,
     NotOf,
     Policy,
@@ -52,22 +56,25 @@ class LintWarning:
         return f"{self.path}:{self.line}:{self.col}: {self.code}: {self.message}"
 
 
-def _tests(cond: Cond | None) -> list[Test]:
+def _walk(cond: Cond | None) -> list[Test | Named]:
+    """The tests and the uses of named conditions in ``cond`` (through those too)."""
     if cond is None:
         return []
     if isinstance(cond, Test):
         return [cond]
+    if isinstance(cond, Named):
+        return [cond, *_walk(cond.cond)]
     if isinstance(cond, NotOf):
-        return _tests(cond.item)
+        return _walk(cond.item)
     assert isinstance(cond, (AllOf, AnyOf))
-    return [test for item in cond.items for test in _tests(item)]
+    return [found for item in cond.items for found in _walk(item)]
 
 
-def _all_tests(policy: Policy) -> list[Test]:
+def _all_parts(policy: Policy) -> list[Test | Named]:
     conds: list[Cond | None] = [rule.when for rule in policy.rules]
     conds += [o.when for rule in policy.rules for o in rule.obligations]
     conds += [inv.when for inv in policy.invariants]
-    return [test for cond in conds for test in _tests(cond)]
+    return [part for cond in conds for part in _walk(cond)]
 
 
 def _names(rule_ids: set[str], policy: Policy) -> str:
@@ -190,18 +197,33 @@ def _fallback(policy: Policy) -> tuple[str, int, int]:
 
 
 def _unused(policy: Policy) -> list[LintWarning]:
-    tests = _all_tests(policy)
+    parts = _all_parts(policy)
+    tests = [part for part in parts if isinstance(part, Test)]
     used_lists = {t.operand for t in tests if t.op == "in_list"}
+    used_lists |= {t.operand.name for t in tests if isinstance(t.operand, ListRef)}
     places = _positions(policy, "lists", None)
     found = [
         LintWarning(
             *places.get(name, _fallback(policy)),
             "unused-list",
-            f"list `{name}` is never used (no `in_list: {name}`)",
+            f"list `{name}` is never used (no `in_list: {name}`, no `{{list: {name}}}`)",
         )
         for name in sorted(policy.lists)
         if name not in used_lists
     ]
+    used_conditions = {part.name for part in parts if isinstance(part, Named)}
+    for name, definition in sorted(policy.conditions.items()):
+        if name not in used_conditions:
+            found.append(
+                LintWarning(
+                    definition.source or _fallback(policy)[0],
+                    definition.line or 1,
+                    definition.col or 1,
+                    "unused-condition",
+                    f"condition `{name}` is never used by a rule, obligation or invariant "
+                    f"(no `condition: {name}` reaches one)",
+                )
+            )
     purpose_tests = [t for t in tests if t.field == "purpose"]
     places = _positions(policy, "vocabulary", "purposes")
     for name in sorted(policy.purpose_additions):
@@ -221,7 +243,7 @@ def _mentions(test: Test, purpose: str) -> bool:
     if test.op in ("eq", "ne"):
         return bool(test.operand == purpose)
     if test.op in ("in", "not_in"):
-        return purpose in test.operand
+        return purpose in members(test.operand)
     if test.op == "under":
         return any(is_under(purpose, prefix) for prefix in test.operand)
     if test.op == "matches":
@@ -229,7 +251,43 @@ def _mentions(test: Test, purpose: str) -> bool:
     return False
 
 
+def _ignored_settings(policy: Policy) -> list[LintWarning]:
+    """An included file's own ``default`` or ``combine`` that differs from the set's: the
+    set takes them from the files loaded directly, so the included file's is ignored."""
+    found = []
+    effective = {"default": policy.default.value, "combine": policy.combine.value}
+    roots = set(policy.roots)
+    for source in policy.sources:
+        if source in roots:
+            continue
+        for key, value in effective.items():
+            node = _top_level(source, key)
+            if node is None or node.value == value:
+                continue
+            setters = [root for root in policy.roots if _top_level(root, key) is not None]
+            whence = f"set by {', '.join(setters)}" if setters else "the built-in default"
+            found.append(
+                LintWarning(
+                    source,
+                    node.line,
+                    node.col,
+                    "ignored-setting",
+                    f"`{key}: {node.value}` of this included file is ignored: the set "
+                    f"uses `{key}: {value}` ({whence}; included files' settings never apply)",
+                )
+            )
+    return found
+
+
+def _top_level(source: str, key: str) -> Node | None:
+    try:
+        root = parse_yaml(read_text(source, MAX_FILE_BYTES), source)
+    except (InputFileError, YamlFailure):  # changed since it was loaded: no position
+        return None
+    return root.value.get(key) if isinstance(root.value, dict) else None
+
+
 def lint_policy(policy: Policy, *, budget: int = DEFAULT_BUDGET) -> list[LintWarning]:
     """Every lint finding for a loaded policy, sorted by position."""
-    found = _rule_warnings(policy, budget) + _unused(policy)
+    found = _rule_warnings(policy, budget) + _unused(policy) + _ignored_settings(policy)
     return sorted(found, key=lambda w: (w.path, w.line, w.col, w.code))

@@ -20,9 +20,9 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
-from .._errors import RequestError
+from .._errors import Diagnostic, PolicyError, RequestError
 from ..engine import Pred, compile_cond
-from ..policy import AllOf, AnyOf, Cond, NotOf, Policy, Test
+from ..policy import AllOf, AnyOf, Cond, Named, NotOf, Policy, Test
 from ..request import STANDARD_PURPOSES, AttributeSpec, Req, Vocabulary, validate_request
 from ._domain import FIELD_ORDER, candidates, default_value
 
@@ -40,8 +40,11 @@ class _Error:
 ERROR: Final = _Error()
 Outcome = bool | _Error
 _RAISING: Final = frozenset(
-    {"lt", "lte", "gt", "gte", "under", "contains", "contains_any", "contains_all", "matches"}
-)
+    {
+        "lt", "lte", "gt", "gte", "under", "contains", "contains_any", "contains_all",
+        "all_in", "none_in", "matches",
+    }
+)  # fmt: skip
 
 
 class _Atom:
@@ -138,12 +141,28 @@ def policy_conditions(
     return conds
 
 
+def _conflict(key: str, first: AttributeSpec, second: AttributeSpec) -> Diagnostic:
+    return Diagnostic(
+        second.source,
+        second.line,
+        second.col,
+        "conflicting-attributes",
+        f"attribute `{key}` is declared `{second.describe()}` here and "
+        f"`{first.describe()}` at {first.source}:{first.line}:{first.col}",
+        "the policies compared must accept the same requests: declare it alike in both",
+    )
+
+
 class Partition:
     """The representatives of a set of conditions over one or more policies.
 
     Args:
         policies: the policies whose lists and vocabularies the conditions use.
         conditions: ``(policy index, condition)`` pairs; a None condition is true.
+
+    Raises:
+        PolicyError: two of the policies declare an attribute differently
+            (``conflicting-attributes``): no one set of requests is valid for both.
     """
 
     def __init__(
@@ -152,9 +171,15 @@ class Partition:
         self.policies = tuple(policies)
         additions: dict[str, str] = {}
         declared: dict[str, AttributeSpec] = {}
+        conflicts: list[Diagnostic] = []
         for policy in self.policies:
             additions.update(policy.purpose_additions)
-            declared.update(policy.vocabulary.attributes or {})
+            for key, spec in (policy.vocabulary.attributes or {}).items():
+                earlier = declared.setdefault(key, spec)
+                if not earlier.same_requests(spec):
+                    conflicts.append(_conflict(key, earlier, spec))
+        if conflicts:
+            raise PolicyError(conflicts)
         # declared attributes keep invalid values out of the representatives
         self.vocabulary = Vocabulary(additions, declared)
         self.purposes = [*STANDARD_PURPOSES, *sorted(additions)]
@@ -186,6 +211,8 @@ class Partition:
                 self._atoms.append(atom)
                 seen[(index, id(cond))] = atom
             return atom
+        if isinstance(cond, Named):  # a name changes nothing a request can tell apart
+            return self._convert(cond.cond, index, seen)
         if isinstance(cond, NotOf):
             return ("not", self._convert(cond.item, index, seen))
         items = tuple(self._convert(item, index, seen) for item in cond.items)

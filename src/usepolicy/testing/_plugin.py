@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import pytest
 from .._errors import PolicyError
 from .._files import resolved
 from ..engine import Engine
-from ..policy import Policy, load_policy
+from ..policy import Policy, load_policy, resolve_source
 from ._casefile import Case, is_case_file, load_case_file
 from ._invariants import InvariantReport, check_invariants
 from ._runner import CaseResult, format_case_failure, format_invariant_failure, run_case
@@ -41,8 +42,9 @@ _REPORTS = pytest.StashKey[dict[str, InvariantReport]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "usepolicy_policy",
-        "policy files or folders the usepolicy_policy fixture loads (default: the reference pack)",
-        type="paths",
+        "policy files or folders the usepolicy_policy fixture loads, relative to this file, "
+        "or pack:NAME (default: the reference pack)",
+        type="args",
         default=[],
     )
     parser.addini(
@@ -60,15 +62,21 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "usepolicy_policy(*paths): the policy files or folders (relative to the test "
-        "file) that the usepolicy_policy fixture loads",
+        "file, or pack:NAME) that the usepolicy_policy fixture loads",
     )
     config.stash[_POLICIES] = {}
     config.stash[_ENGINES] = {}
     config.stash[_REPORTS] = {}
 
 
-def _policy(config: pytest.Config, paths: list[Path]) -> Policy:
-    key = tuple(str(resolved(p)) for p in paths)
+def _sources(base: Path, names: list[str]) -> list[str | Path]:
+    """Policy paths relative to ``base``; ``pack:NAME`` stays a name (load_policy reads
+    it, and names the closest pack when there is no such one)."""
+    return [name if name.startswith("pack:") else base / name for name in names]
+
+
+def _policy(config: pytest.Config, paths: list[str | Path]) -> Policy:
+    key = tuple(str(resolved(resolve_source(Path(), os.fspath(p)))) for p in paths)
     cache = config.stash[_POLICIES]
     if key not in cache:
         cache[key] = load_policy(paths or None)
@@ -179,10 +187,11 @@ def usepolicy_policy(request: pytest.FixtureRequest) -> Policy:
     """The policy under test: marker paths, else the ini option, else the reference pack."""
     marker = request.node.get_closest_marker("usepolicy_policy")
     if marker is not None and marker.args:
-        base = Path(str(request.node.path)).parent
-        paths = [base / str(arg) for arg in marker.args]
+        paths = _sources(Path(str(request.node.path)).parent, [str(a) for a in marker.args])
     else:
-        paths = [Path(p) for p in request.config.getini("usepolicy_policy")]
+        config = request.config
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        paths = _sources(base, config.getini("usepolicy_policy"))
     try:
         return _policy(request.config, paths)
     except PolicyError as exc:

@@ -24,6 +24,7 @@ from ..policy import (
     AllOf,
     AnyOf,
     Cond,
+    Named,
     NotOf,
     Policy,
     Test,
@@ -99,15 +100,11 @@ def _verdict(decision: Decision) -> str:
 
 
 def format_trace(explanation: Explanation, indent: str = "  ") -> list[str]:
-    """The explain trace, one rule a line: ``+`` matched, ``-`` why not, ``!`` error."""
-    lines = []
+    """The explain trace, a line per rule: ``+`` matched (with the tests that settled
+    it, indented below), ``-`` why not, ``!`` error."""
+    lines: list[str] = []
     for trace in explanation.rules:
-        if trace.matched:
-            lines.append(f"{indent}+ {trace.id} ({trace.effect}) matched")
-        elif trace.error:
-            lines.append(f"{indent}! {trace.id} ({trace.effect}) error: {trace.error}")
-        else:
-            lines.append(f"{indent}- {trace.id} ({trace.effect}): {trace.failure}")
+        lines.extend(f"{indent}{line}" for line in trace.lines())
     for err in explanation.decision.errors:
         lines.append(f"{indent}! evaluation error: {err.code}: {err.message}")
     return lines
@@ -155,6 +152,8 @@ def describe_condition(cond: Cond) -> str:
     """A condition in words: ``autonomy.level == "fully_autonomous" and (...)``."""
     if isinstance(cond, Test):
         return describe(cond)
+    if isinstance(cond, Named):
+        return f"{cond.name} ({describe_condition(cond.cond)})"
     if isinstance(cond, NotOf):
         return f"not ({describe_condition(cond.item)})"
     assert isinstance(cond, (AllOf, AnyOf))

@@ -4,10 +4,14 @@
 request's declared shape (``usepolicy.request.REQUEST_SHAPE``, attributes included):
 each field is drawn from what the shape says of it, and now and then at its declared
 limits (the longest name, the most categories, the largest count, the most attributes,
-the longest key, string and list, the extreme numbers). Given ``policy=``, it also draws
-the constants that policy tests (names on its lists, thresholds and their neighbours),
-so boundary cases come up often. ``policy_texts()`` and ``policies()`` draw small
-policies over the whole language, for testing tools that handle policies.
+the longest key, string and list, the extreme numbers). Given ``policy=`` (or a
+``vocabulary`` that declares attributes), the requests are valid for that policy too:
+a declared attribute gets only values of its declared type and values, and no other
+attribute takes a declared key. Given ``policy=``, it also draws the constants that
+policy tests (names on its lists, thresholds and their neighbours), so boundary cases
+come up often. ``policy_texts()`` and ``policies()`` draw small policies over the whole
+language (named conditions, named lists, declared attributes included), for testing
+tools that handle policies.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from ..request import (
     LIMITS,
     REQUEST_SHAPE,
     STANDARD_VOCABULARY,
+    AttributeSpec,
     AutonomyLevel,
     Category,
     Classification,
@@ -85,6 +90,21 @@ def _edge_attributes() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def _declared_value(spec: AttributeSpec) -> st.SearchStrategy[Any]:
+    """Values that fit a declared attribute."""
+    if spec.type in ("string", "list"):
+        text = st.sampled_from(spec.values) if spec.values else st.text(max_size=16)
+        return text if spec.type == "string" else st.lists(text, max_size=4)
+    if spec.type == "boolean":
+        return st.booleans()
+    integers = st.one_of(st.integers(-5, 5), st.integers(-_LIMIT, _LIMIT))
+    if spec.type == "integer":
+        return integers
+    return st.one_of(
+        integers, st.floats(-float(_LIMIT), float(_LIMIT), allow_nan=False, allow_infinity=False)
+    )
+
+
 def _hints(policy: Policy) -> dict[str, list[Any]]:
     """Per field, one valid value for each class of the policy's partition."""
     conds = policy_conditions(policy, invariants=True, obligations=True)
@@ -93,9 +113,14 @@ def _hints(policy: Policy) -> dict[str, list[Any]]:
 
 
 def _pick(
-    hints: dict[str, list[Any]], field: str, base: st.SearchStrategy[Any]
+    hints: dict[str, list[Any]],
+    field: str,
+    base: st.SearchStrategy[Any],
+    spec: AttributeSpec | None = None,
 ) -> st.SearchStrategy[Any]:
     found = [v for v in hints.get(field, []) if v is not None]
+    if spec is not None:  # the hints of another vocabulary may not fit this one
+        found = [v for v in found if spec.accepts(list(v) if isinstance(v, tuple) else v)]
     if not found:
         return base
     return st.one_of(
@@ -110,6 +135,7 @@ class _Drawer:
         self,
         purposes: Sequence[str],
         hints: dict[str, list[Any]],
+        declared: dict[str, AttributeSpec],
         *,
         at_limits: bool,
         complete: bool,
@@ -117,6 +143,7 @@ class _Drawer:
     ) -> None:
         self.purposes = purposes
         self.hints = hints
+        self.declared = declared
         self.at_limits = at_limits
         self.complete = complete
         self.organizations = organizations
@@ -175,17 +202,27 @@ class _Drawer:
             optional={f.name: self.value(f) for f in children if f not in given},
         )
 
+    def attribute(self, key: str) -> st.SearchStrategy[Any]:
+        spec = self.declared.get(key)
+        base = _attribute_value() if spec is None else _declared_value(spec)
+        return _pick(self.hints, f"attributes.{key}", base, spec)
+
     def attributes(self) -> st.SearchStrategy[dict[str, Any]]:
-        keys = sorted(f.removeprefix("attributes.") for f in self.hints if "attributes." in f)
-        known = st.fixed_dictionaries(
-            {},
-            optional={k: _pick(self.hints, f"attributes.{k}", _attribute_value()) for k in keys},
+        declared = self.declared
+        tested = {f.removeprefix("attributes.") for f in self.hints if f.startswith("attributes.")}
+        keys = sorted(tested | set(declared))
+        known = st.fixed_dictionaries({}, optional={k: self.attribute(k) for k in keys})
+        # other attributes never take a declared key, whose value would have to fit it
+        extra = st.dictionaries(
+            _KEY.filter(lambda key: key not in declared), _attribute_value(), max_size=3
         )
-        extra = st.dictionaries(_KEY, _attribute_value(), max_size=3)
         usual = st.builds(lambda a, b: {**b, **a}, known, extra).filter(
             lambda d: len(d) <= LIMITS.max_attributes
         )
-        return self.sometimes(_edge_attributes(), usual)
+        edge = _edge_attributes().map(
+            lambda d: {k: v for k, v in d.items() if k not in declared}
+        )
+        return self.sometimes(edge, usual)
 
 
 def requests(
@@ -216,8 +253,14 @@ def requests(
     if unknown or not names:
         raise ValueError(f"purposes not in the vocabulary: {unknown or 'none given'}")
     hints = _hints(policy) if policy is not None else {}
+    declared = dict(vocab.attributes or {})
     return _Drawer(
-        names, hints, at_limits=at_limits, complete=complete, organizations=organizations
+        names,
+        hints,
+        declared,
+        at_limits=at_limits,
+        complete=complete,
+        organizations=organizations,
     ).object("")
 
 
@@ -228,7 +271,53 @@ _PURPOSE_PATTERNS: Final = ("^weapons", "defense$", "intelligence")
 _WORDS: Final = ("alpha", "alpha.one", "beta", "ALPHA", "x")
 
 
-def _leaf(purposes: list[str], prefixes: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+#: the attributes a generated policy may declare; it then tests only these
+_DECLARED: Final = {
+    "level": {"type": "string", "values": ["low", "mid", "high"]},
+    "tags": {"type": "list", "values": ["a", "b", "c"]},
+    "score": {"type": "integer"},
+    "vetted": {"type": "boolean"},
+}
+
+
+def _set_operand(values: list[Any], named: str) -> st.SearchStrategy[Any]:
+    """A set operand: some of ``values`` inline, or the named list ``named``."""
+    inline = st.lists(st.sampled_from(values), min_size=1, max_size=3, unique=True)
+    return st.one_of(inline, st.just({"list": named}))
+
+
+def _declared_test() -> st.SearchStrategy[dict[str, Any]]:
+    """A test of a declared attribute that fits its declaration."""
+    levels = ["low", "mid", "high"]
+    level = st.one_of(
+        st.tuples(st.sampled_from(["eq", "ne"]), st.sampled_from(levels)),
+        st.tuples(st.sampled_from(["in", "not_in"]), _set_operand(levels, "levels")),
+        st.tuples(st.just("exists"), st.booleans()),
+    )
+    tags = st.one_of(
+        st.tuples(st.just("contains"), st.sampled_from(["a", "b", "c"])),
+        st.tuples(
+            st.sampled_from(["contains_any", "contains_all", "all_in", "none_in"]),
+            _set_operand(["a", "b", "c"], "tag_set"),
+        ),
+    )
+    score = st.tuples(st.sampled_from(["eq", "lt", "gte"]), st.integers(-2, 5))
+    vetted = st.tuples(st.sampled_from(["eq", "ne"]), st.booleans())
+
+    def test_of(key: str, strategy: st.SearchStrategy[tuple[str, Any]]) -> Any:
+        return strategy.map(lambda t: {f"attributes.{key}": {t[0]: t[1]}})
+
+    return st.one_of(
+        test_of("level", level),
+        test_of("tags", tags),
+        test_of("score", score),
+        test_of("vetted", vetted),
+    )
+
+
+def _leaf(
+    purposes: list[str], prefixes: list[str], declared: bool
+) -> st.SearchStrategy[dict[str, Any]]:
     def enum_test(field: str, enum: Any, ordered: bool = False) -> st.SearchStrategy[Any]:
         values = [m.value for m in enum]
         ops = ["eq", "ne", "in", "not_in", *(["lt", "lte", "gt", "gte"] if ordered else [])]
@@ -245,8 +334,8 @@ def _leaf(purposes: list[str], prefixes: list[str]) -> st.SearchStrategy[dict[st
         options = [
             st.sampled_from(pool).map(lambda v: {field: {"eq": v}}),
             st.sampled_from(pool).map(lambda v: {field: {"ne": v}}),
-            st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True).map(
-                lambda v: {field: {"in": v}}
+            st.tuples(st.sampled_from(["in", "not_in"]), _set_operand(pool, "orgs")).map(
+                lambda t: {field: {t[0]: t[1]}}
             ),
             st.sampled_from(["orgs", "codes"]).map(lambda v: {field: {"in_list": v}}),
             st.sampled_from(_PATTERNS).map(lambda v: {field: {"matches": v}}),
@@ -261,8 +350,10 @@ def _leaf(purposes: list[str], prefixes: list[str]) -> st.SearchStrategy[dict[st
         op_operand = st.one_of(
             st.tuples(st.sampled_from(["eq", "ne"]), scalar),
             st.tuples(
-                st.sampled_from(["in", "not_in", "contains_any", "contains_all"]),
-                st.lists(scalar, min_size=1, max_size=3),
+                st.sampled_from(
+                    ["in", "not_in", "contains_any", "contains_all", "all_in", "none_in"]
+                ),
+                st.one_of(st.lists(scalar, min_size=1, max_size=3), st.just({"list": "codes"})),
             ),
             st.tuples(
                 st.sampled_from(["lt", "lte", "gt", "gte"]),
@@ -291,8 +382,8 @@ def _leaf(purposes: list[str], prefixes: list[str]) -> st.SearchStrategy[dict[st
             st.sampled_from(["eq", "ne", "lt", "lte", "gt", "gte"]), st.integers(0, 2000)
         ).map(lambda t: {"data.subject_count": {t[0]: t[1]}}),
         st.tuples(
-            st.sampled_from(["contains_any", "contains_all"]),
-            st.lists(st.sampled_from(categories), min_size=1, max_size=3, unique=True),
+            st.sampled_from(["contains_any", "contains_all", "all_in", "none_in"]),
+            _set_operand(categories, "cats"),
         ).map(lambda t: {"data.categories": {t[0]: t[1]}}),
         st.sampled_from(categories).map(lambda v: {"data.categories": {"contains": v}}),
         st.sampled_from(purposes).map(lambda v: {"purpose": v}),
@@ -303,13 +394,19 @@ def _leaf(purposes: list[str], prefixes: list[str]) -> st.SearchStrategy[dict[st
         string_test("requester.organization", optional=False),
         string_test("requester.entity_id", optional=True),
         string_test("requester.country", optional=True),
-        attribute_test(),
+        _declared_test() if declared else attribute_test(),
     )
 
 
-def _condition(purposes: list[str], prefixes: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+def _condition(
+    purposes: list[str], prefixes: list[str], declared: bool, names: list[str]
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Conditions over the language; leaves may use the named conditions ``names``."""
+    leaf = _leaf(purposes, prefixes, declared)
+    if names:
+        leaf = st.one_of(leaf, st.sampled_from(names).map(lambda n: {"condition": n}))
     return st.recursive(
-        _leaf(purposes, prefixes),
+        leaf,
         lambda inner: st.one_of(
             st.lists(inner, min_size=1, max_size=3).map(lambda v: {"all": v}),
             st.lists(inner, min_size=1, max_size=3).map(lambda v: {"any": v}),
@@ -322,19 +419,37 @@ def _condition(purposes: list[str], prefixes: list[str]) -> st.SearchStrategy[di
 @st.composite
 def _document(draw: st.DrawFn, max_rules: int) -> dict[str, Any]:
     custom = draw(st.booleans())
+    declared = draw(st.booleans())
     purposes = sorted(STANDARD_VOCABULARY.names) + (["custom.use"] if custom else [])
     prefixes = sorted({p.split(".")[0] for p in purposes})
-    condition = _condition(purposes, prefixes)
+    # named conditions, each may use the ones before it (no cycles)
+    named: dict[str, Any] = {}
+    for i in range(draw(st.integers(0, 2))):
+        named[f"c{i}"] = draw(_condition(purposes, prefixes, declared, list(named)))
+    condition = _condition(purposes, prefixes, declared, list(named))
     doc: dict[str, Any] = {
         "usepolicy": 1,
         "name": "generated",
         "version": "1",
         "default": draw(st.sampled_from(["allow", "deny"])),
         "combine": draw(st.sampled_from(["deny-overrides", "first-match"])),
-        "lists": {"orgs": ["Acme Corp", "Beta Inc"], "codes": ["US", "alpha", "ZZ"]},
+        "lists": {
+            "orgs": ["Acme Corp", "Beta Inc"],
+            "codes": ["US", "alpha", "ZZ"],
+            "cats": [c.value for c in Category][:3],
+            "levels": ["low", "high"],
+            "tag_set": ["a", "b"],
+        },
     }
+    vocabulary: dict[str, Any] = {}
     if custom:
-        doc["vocabulary"] = {"purposes": {"custom.use": "a purpose a policy adds"}}
+        vocabulary["purposes"] = {"custom.use": "a purpose a policy adds"}
+    if declared:
+        vocabulary["attributes"] = _DECLARED
+    if vocabulary:
+        doc["vocabulary"] = vocabulary
+    if named:
+        doc["conditions"] = named
     rules = []
     for index in range(draw(st.integers(1, max_rules))):
         effect = draw(st.sampled_from(["allow", "deny"]))

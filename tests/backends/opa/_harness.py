@@ -17,7 +17,7 @@ from typing import Any
 
 from usepolicy import Category, Engine, Policy, RequestError
 from usepolicy.backends.opa import data_path, opa_input, to_rego
-from usepolicy.policy import AllOf, AnyOf, Cond, NotOf, Test
+from usepolicy.policy import AllOf, AnyOf, Cond, ListRef, Named, NotOf, Test
 from usepolicy.policy._fields import FIELDS
 from usepolicy.request._fast import request_to_builtins, validate_request
 from usepolicy.request._vocabulary import AttributeSpec
@@ -183,6 +183,8 @@ def _conditions(policy: Policy) -> Iterator[Cond]:
 def _tests(cond: Cond) -> Iterator[Test]:
     if isinstance(cond, Test):
         yield cond
+    elif isinstance(cond, Named):
+        yield from _tests(cond.cond)
     elif isinstance(cond, NotOf):
         yield from _tests(cond.item)
     else:
@@ -203,10 +205,12 @@ def _constants(policy: Policy, rng: random.Random) -> dict[str, list[Any]]:
             elif test.op == "under":
                 for prefix in operand:
                     values += [prefix, prefix + ".x", prefix + "x", prefix.rpartition(".")[0]]
-            elif test.op == "in_list":
-                items = sorted(policy.lists[operand])
+            elif test.list_name is not None:
+                items = sorted(policy.lists[test.list_name])
                 picked = rng.sample(items, min(8, len(items)))
                 values += picked + [name_variant(item, rng) for item in picked]
+            elif isinstance(operand, ListRef):
+                values += sorted(operand.items)
             elif test.op == "matches":
                 values += REGEXES.get(operand, [])
             elif test.op == "exists":

@@ -1,4 +1,5 @@
-"""Hypothesis strategy for small random policies over every field and every operator."""
+"""Hypothesis strategy for small random policies over every field and every operator,
+named lists as operands and named conditions included."""
 
 from __future__ import annotations
 
@@ -15,12 +16,32 @@ from ._harness import REGEXES, STRINGS
 
 ATTRIBUTE_KEYS = ["tier", "program", "flag"]
 LIST_ITEMS = ["ALPHA", "Cell 7", "x", "a.b"]
+SET_OPERATORS = ("in", "not_in", "contains_any", "contains_all", "all_in", "none_in")
 PURPOSES = [*sorted(STANDARD_PURPOSES), "custom.thing"]
 PREFIXES = ["intelligence", "weapons", "general", "general.assistant", "custom"]
 NUMBERS: list[Any] = [0, 1, 2, 2.5, -1, 10, 1000]
 SCALARS: list[Any] = [*STRINGS, *NUMBERS, True, False]
 
 _fields = st.sampled_from([*FIELDS, *(f"attributes.{k}" for k in ATTRIBUTE_KEYS)])
+
+
+def _list_name(spec: FieldSpec) -> str:
+    """The named list whose items fit ``spec`` (see ``LISTS``)."""
+    if spec.kind in (Kind.ENUM, Kind.CATEGORIES):
+        return "values_" + spec.path.replace(".", "_")
+    return "purposes" if spec.kind is Kind.PURPOSE else "names"
+
+
+#: one list per kind of field, so a named list always fits the field it is used on
+LISTS: dict[str, list[str]] = {
+    "names": LIST_ITEMS,
+    "purposes": ["weapons.targeting", "custom.thing", "general.assistant"],
+    **{
+        _list_name(spec): [m.value for m in spec.enum][1:4]
+        for spec in FIELDS.values()
+        if spec.enum is not None
+    },
+}
 
 
 def _some(values: list[Any]) -> st.SearchStrategy[list[Any]]:
@@ -52,7 +73,10 @@ def _operand(spec: FieldSpec, op: str) -> st.SearchStrategy[Any]:
         values = ["a", "a.b", "ALPHA", "x", ""] if op == "under" else STRINGS
     else:
         values = SCALARS
-    if op in ("in", "not_in", "contains_any", "contains_all", "under"):
+    if op in SET_OPERATORS and kind not in (Kind.INT, Kind.BOOL):
+        # inline, or a named list (always strings, so not for numbers and booleans)
+        return st.one_of(_some(values), st.just({"list": _list_name(spec)}))
+    if op in (*SET_OPERATORS, "under"):
         return _some(values)
     return st.sampled_from(values)
 
@@ -66,19 +90,29 @@ def _test(draw: st.DrawFn) -> dict[str, Any]:
     return {field: {op: draw(_operand(spec, op))}}
 
 
-conditions = st.recursive(
-    _test(),
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"all": xs}),
-        st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"any": xs}),
-        inner.map(lambda x: {"not": x}),
-    ),
-    max_leaves=6,
-)
+def conditions_over(names: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Conditions whose leaves are tests or uses of the named conditions ``names``."""
+    leaf = _test()
+    if names:
+        leaf = st.one_of(leaf, st.sampled_from(names).map(lambda n: {"condition": n}))
+    return st.recursive(
+        leaf,
+        lambda inner: st.one_of(
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"all": xs}),
+            st.lists(inner, min_size=1, max_size=3).map(lambda xs: {"any": xs}),
+            inner.map(lambda x: {"not": x}),
+        ),
+        max_leaves=6,
+    )
+
+
+conditions = conditions_over([])
 
 
 @st.composite
-def _rule(draw: st.DrawFn, index: int) -> dict[str, Any]:
+def _rule(
+    draw: st.DrawFn, index: int, conditions: st.SearchStrategy[dict[str, Any]]
+) -> dict[str, Any]:
     effect = draw(st.sampled_from(["allow", "deny"]))
     rule: dict[str, Any] = {"id": f"r{index}", "effect": effect, "reason": f"rule {index}"}
     if draw(st.integers(0, 9)) > 0:
@@ -96,8 +130,13 @@ def _rule(draw: st.DrawFn, index: int) -> dict[str, Any]:
 
 @st.composite
 def policies(draw: st.DrawFn) -> str:
-    """YAML text of a valid policy with 1 to 6 rules."""
+    """YAML text of a valid policy with 1 to 6 rules and up to 3 named conditions (each
+    may use the ones defined before it)."""
     count = draw(st.integers(1, 6))
+    named: dict[str, Any] = {}
+    for i in range(draw(st.integers(0, 3))):
+        named[f"c{i}"] = draw(conditions_over(list(named)))
+    used = conditions_over(list(named))
     document = {
         "usepolicy": 1,
         "name": "generated",
@@ -105,7 +144,8 @@ def policies(draw: st.DrawFn) -> str:
         "default": draw(st.sampled_from(["allow", "deny"])),
         "combine": draw(st.sampled_from(["deny-overrides", "first-match"])),
         "vocabulary": {"purposes": {"custom.thing": "a purpose added by the policy"}},
-        "lists": {"names": LIST_ITEMS},
-        "rules": [draw(_rule(i)) for i in range(1, count + 1)],
+        "lists": LISTS,
+        **({"conditions": named} if named else {}),
+        "rules": [draw(_rule(i, used)) for i in range(1, count + 1)],
     }
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

@@ -400,3 +400,52 @@ def test_an_attribute_in_a_list_is_keyed_only_when_it_is_a_string(
             == rule
         )
     assert both(rego_worker, policy, request())["determining_rule"] == "rest"
+
+
+LIST_QUANTIFIERS = """
+    lists:
+      allowed: [location, communications]
+      codes: [ALPHA, BRAVO]
+      kinds: [domestic, mixed]
+    conditions:
+      domestic: {data.subjects: {in: {list: kinds}}}
+      coded: {any: [{attributes.codes: {all_in: {list: codes}}}, {condition: domestic}]}
+    rules:
+      - {id: all-in, effect: allow, reason: r, when: {data.categories: {all_in: [location]}}}
+      - {id: none-in, effect: allow, reason: r, when: {data.categories: {none_in: {list: allowed}}}}
+      - {id: listed, effect: allow, reason: r, when: {data.categories: {contains_any: {list: allowed}}}}
+      - {id: named, effect: allow, reason: r, when: {not: {condition: coded}}}
+      - {id: attr-none, effect: allow, reason: r, when: {attributes.codes: {none_in: [ALPHA]}}}
+      - {id: org, effect: allow, reason: r, when: {requester.organization: {not_in: {list: codes}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "matched"),
+    [
+        ({}, ["all-in", "none-in", "named", "org"]),
+        ({"data": {"categories": ["location"]}}, ["all-in", "listed", "named", "org"]),
+        ({"data": {"categories": ["location", "health"]}}, ["listed", "named", "org"]),
+        ({"data": {"subjects": "mixed"}}, ["all-in", "none-in", "org"]),
+        ({"attributes": {"codes": []}}, ["all-in", "none-in", "attr-none", "org"]),
+        ({"attributes": {"codes": ["BRAVO"]}}, ["all-in", "none-in", "attr-none", "org"]),
+        ({"attributes": {"codes": ["ALPHA", "X"]}}, ["all-in", "none-in", "named", "org"]),
+        ({"requester": {"organization": "BRAVO"}}, ["all-in", "none-in", "named"]),
+    ],
+)
+def test_list_quantifiers_named_lists_and_named_conditions(
+    rego_worker: RegoWorker, fields: dict[str, Any], matched: list[str]
+) -> None:
+    policy = policy_of(LIST_QUANTIFIERS)
+    assert both(rego_worker, policy, request(**fields))["matched_rules"] == matched
+
+
+def test_a_list_quantifier_on_a_non_list_is_an_error_in_both(rego_worker: RegoWorker) -> None:
+    policy = policy_of(LIST_QUANTIFIERS)
+    assert both(rego_worker, policy, request(attributes={"codes": "ALPHA"})) == ERROR
+    # named lists read from the bundle's data.json behave the same
+    module = to_rego(policy, lists_from_data=True)
+    lists = {name: sorted(keys) for name, keys in policy.name_lists.items()}
+    rego = Rego(rego_worker, policy, module, {"usepolicy": {"t": {"lists": lists}}})
+    payloads = generated_requests(policy, 300, seed=3)
+    assert not disagreements(rego, policy, payloads)

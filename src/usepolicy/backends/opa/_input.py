@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from ...engine import getter
-from ...policy import SCHEME, AllOf, AnyOf, Cond, NotOf, Policy, Test, name_keys
+from ...policy import SCHEME, AllOf, AnyOf, Cond, Named, NotOf, Policy, Test, name_keys
 from ...request import Req, request_to_builtins, validate_request
 from ._logic import literal
 
@@ -47,6 +47,8 @@ def _tests(cond: Cond | None) -> Iterator[Test]:
         return
     if isinstance(cond, Test):
         yield cond
+    elif isinstance(cond, Named):
+        yield from _tests(cond.cond)
     elif isinstance(cond, NotOf):
         yield from _tests(cond.item)
     else:
@@ -56,9 +58,10 @@ def _tests(cond: Cond | None) -> Iterator[Test]:
 
 
 def name_key_fields(policy: Policy) -> tuple[str, ...]:
-    """The fields ``policy`` tests with ``in_list`` (in rules and obligations), sorted."""
+    """The fields ``policy`` matches names of against a list (``in_list``, ``in`` or
+    ``not_in`` with a named list: ``Test.list_name``), in rules and obligations, sorted."""
     conds = [c for rule in policy.rules for c in (rule.when, *(o.when for o in rule.obligations))]
-    return tuple(sorted({t.field for c in conds for t in _tests(c) if t.op == "in_list"}))
+    return tuple(sorted({t.field for c in conds for t in _tests(c) if t.list_name is not None}))
 
 
 def input_name_keys(req: Req, fields: tuple[str, ...]) -> dict[str, Any]:

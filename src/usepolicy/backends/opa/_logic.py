@@ -24,7 +24,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ...policy import AllOf, AnyOf, Cond, Kind, NotOf, Test, lookup_field, rank
+from ...policy import (
+    AllOf,
+    AnyOf,
+    Cond,
+    Kind,
+    ListRef,
+    Named,
+    NotOf,
+    Test,
+    lookup_field,
+    rank,
+)
 
 __all__ = [
     "FALSE",
@@ -61,6 +72,8 @@ _TYPED: Final = {
     "contains": "list",
     "contains_any": "list",
     "contains_all": "list",
+    "all_in": "list",
+    "none_in": "list",
 }
 _IS_TYPE: Final = {"number": "is_number", "string": "is_string", "list": "is_array"}
 
@@ -184,6 +197,8 @@ class Translator:
     def holds(self, cond: Cond) -> Formula:
         if isinstance(cond, Test):
             return self.test(cond)
+        if isinstance(cond, Named):  # inlined, as the native engine does
+            return self.holds(cond.cond)
         if isinstance(cond, NotOf):
             return neg(self.holds(cond.item))
         parts = [self.holds(item) for item in cond.items]
@@ -197,6 +212,8 @@ class Translator:
         """
         if isinstance(cond, Test):
             return self.test_fails(cond)
+        if isinstance(cond, Named):
+            return self.fails(cond.cond, fold)
         if isinstance(cond, NotOf):
             return self.fails(cond.item, fold)
         items = cond.items
@@ -219,6 +236,8 @@ class Translator:
         """When purpose tests alone make ``cond`` true (``specialize`` folds it to true)."""
         if isinstance(cond, Test):
             return self.test(cond) if _folded(cond) else FALSE
+        if isinstance(cond, Named):
+            return self.const_true(cond.cond)
         if isinstance(cond, NotOf):
             return self.const_false(cond.item)
         if isinstance(cond, AllOf):
@@ -231,6 +250,8 @@ class Translator:
         """When purpose tests alone make ``cond`` false (``specialize`` folds it to false)."""
         if isinstance(cond, Test):
             return neg(self.test(cond)) if _folded(cond) else FALSE
+        if isinstance(cond, Named):
+            return self.const_false(cond.cond)
         if isinstance(cond, NotOf):
             return self.const_true(cond.item)
         if isinstance(cond, AnyOf):
@@ -253,6 +274,12 @@ class Translator:
         spec = lookup_field(test.field)
         assert spec is not None, test.field
         ref, op, value = field_ref(test.field), test.op, test.operand
+        if op in ("in", "not_in") and test.list_name is not None:
+            # a named list matches a name as `in_list` does (Test.list_name), as natively
+            listed = self.test(Test(test.field, "in_list", test.list_name))
+            if op == "in":
+                return listed
+            return conj(self.test(Test(test.field, "exists", True)), neg(listed))
         if spec.kind is Kind.ATTRIBUTE:
             return self.attribute(test, ref)
         if op == "exists":
@@ -263,9 +290,9 @@ class Translator:
         if op == "ne":
             return conj(present, Atom(f"{ref} != {literal(value)}"))
         if op == "in":
-            return Atom(f"{ref} in {set_literal(value)}")
+            return Atom(f"{ref} in {self.members(value)}")
         if op == "not_in":
-            return conj(present, neg(Atom(f"{ref} in {set_literal(value)}")))
+            return conj(present, neg(Atom(f"{ref} in {self.members(value)}")))
         if op in _ORDER:
             if spec.kind is Kind.ENUM:
                 # an ordered enumeration: the members on the right side of the bound
@@ -279,9 +306,8 @@ class Translator:
             return Atom(f"_under({ref}, {set_literal(value)})")
         if op == "contains":
             return Atom(f"{literal(value)} in {ref}")
-        if op in ("contains_any", "contains_all"):
-            self.used.add(op)
-            return Atom(f"_{op}({ref}, {set_literal(value)})")
+        if op in ("contains_any", "contains_all", "all_in", "none_in"):
+            return self.set_test(op, ref, value)
         if op == "in_list":
             return self.in_list(test)
         if op == "matches":
@@ -300,9 +326,9 @@ class Translator:
         if op == "ne":
             return Atom(f"{ref} != {literal(value)}")  # undefined (false) when absent
         if op == "in":
-            return Atom(f"{ref} in {set_literal(value)}")
+            return Atom(f"{ref} in {self.members(value)}")
         if op == "not_in":
-            return conj(present, neg(Atom(f"{ref} in {set_literal(value)}")))
+            return conj(present, neg(Atom(f"{ref} in {self.members(value)}")))
         if op == "in_list":
             return self.in_list(test)
         typed = Atom(f"{_IS_TYPE[_TYPED[op]]}({ref})")
@@ -315,8 +341,21 @@ class Translator:
             return conj(typed, Atom(f"regex.match({regex_literal(value)}, {ref})"))
         if op == "contains":
             return conj(typed, Atom(f"{literal(value)} in {ref}"))
-        self.used.add(op)
-        return conj(typed, Atom(f"_{op}({ref}, {set_literal(value)})"))
+        return conj(typed, self.set_test(op, ref, value))
+
+    def set_test(self, op: str, ref: str, value: Any) -> Formula:
+        """``contains_any``, ``contains_all``, ``all_in`` or ``none_in`` on a list."""
+        helper = "contains_any" if op == "none_in" else op
+        self.used.add(helper)
+        found = Atom(f"_{helper}({ref}, {self.members(value)})")
+        return neg(found) if op == "none_in" else found
+
+    def members(self, value: Any) -> str:
+        """A set operand compared exactly, as a set literal: written inline, or the items
+        of a named list (the module's lists hold name keys, for `in_list`)."""
+        if isinstance(value, ListRef):
+            return set_literal(sorted(value.items)) if value.items else "set()"
+        return set_literal(value)
 
     def in_list(self, test: Test) -> Formula:
         """One of the field's name keys (computed by usepolicy, ``_input``) among the
@@ -343,6 +382,8 @@ def can_fail(cond: Cond | None) -> bool:
     if isinstance(cond, Test):
         spec = lookup_field(cond.field)
         return spec is not None and spec.kind is Kind.ATTRIBUTE and cond.op in _TYPED
+    if isinstance(cond, Named):
+        return can_fail(cond.cond)
     if isinstance(cond, NotOf):
         return can_fail(cond.item)
     return any(can_fail(item) for item in cond.items)
@@ -354,6 +395,8 @@ def typed_tests(cond: Cond | None) -> list[Test]:
         return []
     if isinstance(cond, Test):
         return [cond] if can_fail(cond) else []
+    if isinstance(cond, Named):
+        return typed_tests(cond.cond)
     if isinstance(cond, NotOf):
         return typed_tests(cond.item)
     return [t for item in cond.items for t in typed_tests(item)]

@@ -36,8 +36,8 @@ _RESERVED: Final = frozenset(
         "_matched", "_matched_rules", "_matched_denies", "_allowing", "_obligations",
         "_obligation_table", "_obligations_due", "_failed_rules", "_failed_obligations",
         "_failures", "_errors", "_error_messages", "_lists", "_under",
-        "_contains_any", "_contains_all", "_not_number", "_not_string", "_not_list",
-        "_has_name_key", "_listed",
+        "_contains_any", "_contains_all", "_all_in", "_not_number", "_not_string",
+        "_not_list", "_has_name_key", "_listed",
     }
 )  # fmt: skip
 
@@ -316,6 +316,12 @@ class _Module:
             out.append(
                 "_contains_all(items, wanted) if {\n\tevery item in wanted {\n"
                 "\t\titem in items\n\t}\n}"
+            )
+        if "all_in" in used:
+            out.append(
+                "# `all_in`: every item is one of the allowed (an empty list too)\n"
+                "_all_in(items, allowed) if {\n\tevery item in items {\n"
+                "\t\titem in allowed\n\t}\n}"
             )
         for kind, test in (("number", "is_number"), ("string", "is_string"), ("list", "is_array")):
             if f"not_{kind}" in used:
