@@ -6,11 +6,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import usepolicy
-from usepolicy.request import validate_request
 from usepolicy.engine._compile import compile_cond
 from usepolicy.engine._explain import Because
 from usepolicy.policy import ListRef
 from usepolicy.policy import Test as Cond
+from usepolicy.request import validate_request
 from usepolicy.testing import policies, requests
 
 

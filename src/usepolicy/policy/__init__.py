@@ -71,4 +71,5 @@ __all__ = [
     "parse_yaml",
     "policy_files",
     "rank",
+    "resolve_source",
 ]

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import re2
 
 from .._files import InputFileError, read_text
-from ..engine import Engine
-from ..engine import members
+from ..engine import Engine, members
 from ..policy import (
     MAX_FILE_BYTES,
     AllOf,

@@ -219,9 +219,7 @@ class _Drawer:
         usual = st.builds(lambda a, b: {**b, **a}, known, extra).filter(
             lambda d: len(d) <= LIMITS.max_attributes
         )
-        edge = _edge_attributes().map(
-            lambda d: {k: v for k, v in d.items() if k not in declared}
-        )
+        edge = _edge_attributes().map(lambda d: {k: v for k, v in d.items() if k not in declared})
         return self.sometimes(edge, usual)
 
 
