@@ -260,3 +260,28 @@ def test_a_name_matched_against_a_named_list_names_the_entry() -> None:
         ("partner",),
         f"condition partner: {text}",
     )
+
+
+def test_list_items_matched_by_name_name_their_entries() -> None:
+    policy = usepolicy.loads_policy(
+        "usepolicy: 1\nname: t\nlists: {partners: [ACME Corp, Beta Inc]}\nrules:\n"
+        "  - {id: p, effect: allow, reason: x,"
+        " when: {attributes.orgs: {all_in: {list: partners}}}}\n"
+    )
+    request = {
+        "requester": {"organization": "X"},
+        "purpose": "general.assistant",
+        "attributes": {"orgs": ["acme corp", "Beta Inc"]},
+    }
+    [trace] = usepolicy.Engine(policy).explain(request).rules
+    [because] = trace.because
+    assert trace.matched
+    assert because.list_entry == "ACME Corp"
+    assert str(because).endswith(
+        '(names on the list, after normalisation: "acme corp" as "ACME Corp", "Beta Inc")'
+    )
+    # an empty list is all in any list, and matches no entry
+    empty = {**request, "attributes": {"orgs": []}}
+    [trace] = usepolicy.Engine(policy).explain(empty).rules
+    assert trace.matched
+    assert trace.because[0].list_entry is None

@@ -95,8 +95,35 @@ def test_the_cli_shows_the_same_changes(run_cli: RunCli) -> None:
     changes = json.loads(result.stdout)
     assert [c["new"]["rule"] for c in changes] == OPENED
     assert {c["old"]["rule"] for c in changes} == {"no-mass-domestic-surveillance"}
-    variant = Engine(VARIANT)
-    assert all(variant.evaluate(c["request"]).determining_rule in OPENED for c in changes)
+    # each witness the command prints is denied by the pack and allowed by the variant
+    pack, variant = Engine(PACK), Engine(VARIANT)
+    for change in changes:
+        before, after = pack.evaluate(change["request"]), variant.evaluate(change["request"])
+        assert (before.effect.value, before.determining_rule) == (
+            "deny",
+            "no-mass-domestic-surveillance",
+        )
+        assert (after.effect.value, after.determining_rule) == ("allow", change["new"]["rule"])
+
+
+def test_the_opened_uses_are_every_purpose_the_clause_alone_denied() -> None:
+    # found without the diff: one request inside the removed clause per purpose, each
+    # otherwise as plain as can be; the uses it opens are the diff's, no more, no fewer
+    pack, variant = Engine(PACK), Engine(VARIANT)
+    opened = set()
+    for purpose in sorted(PACK.vocabulary.names):
+        for provenance in sorted(BULK_OR_BOUGHT):
+            request = {
+                "requester": {"organization": "Example Organization"},
+                "purpose": purpose,
+                "data": {"subjects": "domestic", "provenance": provenance},
+            }
+            before, after = pack.evaluate(request), variant.evaluate(request)
+            assert not before.allowed
+            if after.allowed:
+                assert before.determining_rule == "no-mass-domestic-surveillance"
+                opened.add(after.determining_rule)
+    assert sorted(opened) == sorted(OPENED)
 
 
 def test_the_variant_keeps_its_remaining_invariants(run_cli: RunCli) -> None:

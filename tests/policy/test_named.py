@@ -400,7 +400,8 @@ def test_names_that_double_at_every_level_are_too_complex() -> None:
 def test_a_named_list_matches_names_as_in_list_and_compares_everything_else_exactly() -> None:
     policy = loads_policy(
         HEAD
-        + "lists:\n  partners: [ACME Corp]\n  codes: [ALPHA]\nrules:\n"
+        + "lists:\n  partners: [ACME Corp]\n  codes: [ALPHA, Bravo]\n  kinds: [location]\n"
+        + "rules:\n"
         + "  - {id: in, effect: allow, reason: x,"
         + " when: {requester.organization: {in: {list: partners}}}}\n"
         + "  - {id: not_in, effect: allow, reason: x,"
@@ -409,6 +410,16 @@ def test_a_named_list_matches_names_as_in_list_and_compares_everything_else_exac
         + " when: {requester.organization: {in: [ACME Corp]}}}\n"
         + "  - {id: tags, effect: allow, reason: x,"
         + " when: {attributes.tags: {contains_any: {list: codes}}}}\n"
+        + "  - {id: all-tags, effect: allow, reason: x,"
+        + " when: {attributes.tags: {all_in: {list: codes}}}}\n"
+        + "  - {id: no-tags, effect: allow, reason: x,"
+        + " when: {attributes.tags: {none_in: {list: codes}}}}\n"
+        + "  - {id: both-tags, effect: allow, reason: x,"
+        + " when: {attributes.tags: {contains_all: {list: codes}}}}\n"
+        + "  - {id: inline-tags, effect: allow, reason: x,"
+        + " when: {attributes.tags: {contains_any: [ALPHA]}}}\n"
+        + "  - {id: kinds, effect: allow, reason: x,"
+        + " when: {data.categories: {contains_any: {list: kinds}}}}\n"
     )
     engine = Engine(policy)
 
@@ -417,14 +428,27 @@ def test_a_named_list_matches_names_as_in_list_and_compares_everything_else_exac
             "requester": {"organization": organization},
             "purpose": "general.assistant",
             "attributes": {"tags": tags},
+            "data": {"categories": ["location"]},
         }
-        return {m.id for m in engine.evaluate(request).matched_rules}
+        return {m.id for m in engine.evaluate(request).matched_rules} - {"kinds"}
 
     # a name: normalised, as `in_list` (a no-break space, other case, fullwidth letters)
-    assert matched("acme\u00a0corp", ["ALPHA"]) == {"in", "tags"}
-    assert matched("\uff21CME Corp", []) == {"in"}
-    assert matched("ACME Corp", []) == {"in", "inline"}  # inline: exact
-    assert matched("Acme Corporation", ["alpha"]) == {"not_in"}  # list items: exact
+    assert matched("acme\u00a0corp", ["ALPHA"]) == {"in", "tags", "all-tags", "inline-tags"}
+    assert matched("\uff21CME Corp", []) == {"in", "all-tags", "no-tags"}
+    assert matched("ACME Corp", []) == {"in", "inline", "all-tags", "no-tags"}  # inline: exact
+    # the items of a list attribute are names too, each matched as `in_list` matches
+    assert matched("Acme Corporation", ["alpha"]) == {"not_in", "tags", "all-tags"}
+    assert matched("X", ["alpha", "BRAVO "]) == {"not_in", "tags", "all-tags", "both-tags"}
+    assert matched("X", ["alpha", "charlie"]) == {"not_in", "tags"}
+    assert matched("X", ["charlie"]) == {"not_in", "no-tags"}
+    # the enumerated categories compare exactly (their values are not names)
+    assert "kinds" in {
+        m.id
+        for m in engine.evaluate(
+            {"requester": {"organization": "X"}, "purpose": "general.assistant",
+             "data": {"categories": ["location"]}}
+        ).matched_rules
+    }  # fmt: skip
     assert [getattr(r.when, "list_name", "?") for r in policy.rules] == [
-        "partners", "partners", None, None
+        "partners", "partners", None, "codes", "codes", "codes", "codes", None, None
     ]  # fmt: skip

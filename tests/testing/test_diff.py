@@ -147,3 +147,31 @@ def test_conflicting_attribute_declarations_are_an_error_naming_both(tmp_path: P
         f"attribute `tier` is declared `string` here and `integer` at {old.sources[0]}:5:5"
     )
     assert diff_policies(old, old).equivalent
+
+
+@pytest.mark.parametrize("op", ["contains_any", "all_in", "none_in", "contains_all"])
+def test_list_items_matched_by_name_against_exactly_show_a_spelling(op: str) -> None:
+    # a named list matches a list's items by name, an inline operand exactly: the
+    # partition tries other spellings, so the diff finds the requests that tell them apart
+    def policy(operand: str) -> usepolicy.Policy:
+        return usepolicy.loads_policy(
+            "usepolicy: 1\nname: t\ndefault: deny\nlists: {partners: [Acme Corp]}\nrules:\n"
+            f"  - {{id: r, effect: allow, reason: x, when: {{attributes.orgs: {{{op}: {operand}}}}}}}\n"
+        )
+
+    exact, by_name = policy("[Acme Corp]"), policy("{list: partners}")
+    report = diff_policies(exact, by_name)
+    assert report.stats.exhaustive
+    assert report.changes
+    for change in report.changes:
+        orgs = change.request["attributes"]["orgs"]
+        assert any(o != "Acme Corp" and o.casefold() == "acme corp" for o in orgs), orgs
+        before, after = (
+            Engine(exact).evaluate(change.request),
+            Engine(by_name).evaluate(change.request),
+        )
+        assert (before.effect.value, after.effect.value) == (
+            change.old.decision,
+            change.new.decision,
+        )
+        assert before.effect is not after.effect

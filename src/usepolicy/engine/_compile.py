@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import keyword
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from .._errors import EvaluationError
@@ -35,6 +35,7 @@ from ..policy import (
     Test,
     is_listed,
     lookup_field,
+    name_keys,
     rank,
 )
 from ..request import Classification, Req, Vocabulary, compile_re2, is_under
@@ -213,6 +214,8 @@ def _compile_attribute(
         )
     if op in ("contains", "contains_any", "contains_all", "all_in", "none_in"):
         items = need("list of strings", lambda v: isinstance(v, list))
+        if test.item_test:
+            return _item_test(test, get, items, lists)
         if op == "contains":
             return lambda req: (v := get(req)) is not _MISSING and value in items(v)
         wanted = members(value)
@@ -231,6 +234,39 @@ def _compile_attribute(
         text = need("string", lambda v: isinstance(v, str))
         return lambda req: (v := get(req)) is not _MISSING and search(text(v)) is not None
     raise AssertionError(op)  # pragma: no cover
+
+
+def _item_test(
+    test: Test,
+    get: Callable[[Req], Any],
+    items: Callable[[Any], list[str]],
+    lists: Mapping[str, NameList],
+) -> Pred:
+    """A list operator with a named list on an attribute: each item of the request's
+    list is a name, on the list as ``in_list`` has it (``Test.list_name``)."""
+    op, name = test.op, test.list_name
+    assert name is not None
+    assert isinstance(test.operand, ListRef)
+    keys = lists[name]
+
+    def listed(v: Any) -> Iterator[bool]:
+        return (is_listed(x, keys) for x in items(v))
+
+    if op == "contains_any":
+        return lambda req: (v := get(req)) is not _MISSING and any(listed(v))
+    if op == "none_in":
+        return lambda req: (v := get(req)) is not _MISSING and not any(listed(v))
+    if op == "all_in":
+        return lambda req: (v := get(req)) is not _MISSING and all(listed(v))
+    assert op == "contains_all"
+    # every entry of the list is matched by some item: an entry has two keys of its own
+    wanted = tuple(frozenset(name_keys(entry)) for entry in sorted(test.operand.items))
+
+    def covers(v: Any) -> bool:
+        have = {key for x in items(v) for key in name_keys(x)}
+        return all(not entry.isdisjoint(have) for entry in wanted)
+
+    return lambda req: (v := get(req)) is not _MISSING and covers(v)
 
 
 _ORDER_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}

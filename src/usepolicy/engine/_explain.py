@@ -238,6 +238,24 @@ class _Tracer:
         )
         return text, entry
 
+    def items_match(self, test: Test, value: list[str], text: str) -> tuple[str, str | None]:
+        """(``text`` and which items matched which list entries by name, the first
+        entry): a list operator with a named list compares each item as ``in_list``."""
+        name = test.list_name
+        assert name is not None
+        pairs = []
+        for item in value:
+            found = listed_as(item, self.policy.name_lists[name])
+            if found is not None:
+                pairs.append((item, found[0]))
+        if not pairs:  # `all_in` on an empty list
+            return text, None
+        shown = ", ".join(
+            _show(item) if item == entry else f"{_show(item)} as {_show(entry)}"
+            for item, entry in pairs
+        )
+        return f"{text} (names on the list, after normalisation: {shown})", pairs[0][1]
+
     # -- what the purpose alone decided ------------------------------------------------
     def folded(self, cond: Cond) -> bool | None:
         return is_constant(specialize(cond, self.req.purpose))
@@ -278,7 +296,9 @@ class _Tracer:
             holds = constant if constant is not None else bool(self.pred(cond)(self.req))
             value = getter(cond.field)(self.req)
             text, listed = _text(cond, value, holds), None
-            if holds and cond.list_name is not None and cond.op != "not_in":
+            if holds and cond.item_test and cond.op != "none_in":
+                text, listed = self.items_match(cond, value, text)
+            elif holds and cond.list_name is not None and cond.op not in ("not_in", "none_in"):
                 text, listed = self.list_match(cond, value)
             entry = Because(
                 cond.field, cond.op, _document_operand(cond), _plain(value), holds, text, via,

@@ -13,6 +13,7 @@ from ._load import (
     resolve_source,
 )
 from ._model import (
+    ITEM_OPERATORS,
     AllOf,
     AnyOf,
     Combine,
@@ -34,6 +35,7 @@ from ._yaml import MAX_FILE_BYTES, Node, YamlFailure, parse_yaml
 __all__ = [
     "DEFAULT_PACK",
     "FIELDS",
+    "ITEM_OPERATORS",
     "MAX_FILE_BYTES",
     "OPERATORS",
     "SCHEME",

@@ -11,13 +11,14 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as _field
-from typing import Any
+from typing import Any, Final
 
 from ..request import Vocabulary
 from ._fields import Kind, lookup_field
 from ._names import NameList, name_lists
 
 __all__ = [
+    "ITEM_OPERATORS",
     "AllOf",
     "AnyOf",
     "Combine",
@@ -32,6 +33,11 @@ __all__ = [
     "Rule",
     "Test",
 ]
+
+
+#: the list operators whose operand is a set: with a named list on an attribute, each
+#: item of the request's list is a name (``Test.list_name``)
+ITEM_OPERATORS: Final = frozenset({"contains_any", "contains_all", "all_in", "none_in"})
 
 
 class Effect(enum.StrEnum):
@@ -88,18 +94,32 @@ class Test:
     def list_name(self) -> str | None:
         """The named list this test matches names against, or None.
 
-        Names are compared after normalisation (``policy/_names.py``) by ``in_list``, and
-        by ``in``/``not_in`` with a named list on a field holding a name (a string field
-        or an attribute): one string tested against a named list. Every other test
-        compares exactly, inline operands always (docs/policy-language.md, "Lists").
+        Names are compared after normalisation (``policy/_names.py``) wherever a string
+        a request gives is tested against a named list: by ``in_list``; by ``in`` and
+        ``not_in`` with a named list on a field holding a name (a string field or an
+        attribute); and by ``contains_any``, ``contains_all``, ``all_in`` and
+        ``none_in`` with a named list on an attribute, item by item (``item_test``).
+        Every other test compares exactly: inline operands always, and the enumerated
+        ``data.categories`` (docs/policy-language.md, "Lists").
         """
         if self.op == "in_list":
             return str(self.operand)
-        if self.op in ("in", "not_in") and isinstance(self.operand, ListRef):
-            kind = lookup_field(self.field)
-            if kind is not None and kind.kind in (Kind.STRING, Kind.ATTRIBUTE):
-                return self.operand.name
+        if not isinstance(self.operand, ListRef):
+            return None
+        kind = lookup_field(self.field)
+        if kind is None:
+            return None
+        if self.op in ("in", "not_in") and kind.kind in (Kind.STRING, Kind.ATTRIBUTE):
+            return self.operand.name
+        if self.op in ITEM_OPERATORS and kind.kind is Kind.ATTRIBUTE:
+            return self.operand.name
         return None
+
+    @property
+    def item_test(self) -> bool:
+        """True when a list's items, each a name, are matched against a named list
+        (a list operator with ``list_name``)."""
+        return self.op in ITEM_OPERATORS and self.list_name is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,12 +245,22 @@ def _attribute(field: str, tests: Sequence[tuple[Test, Policy]]) -> tuple[list[A
         for v in ((t.operand,) if t.op == "contains" else _members(t.operand))
         if isinstance(v, str)
     )
+    by_name = [policy.name_lists.get(t.list_name or "", {}) for t, policy in tests if t.item_test]
+    exact = [t for t in plain if t.op in list_ops and not t.item_test]
+    if by_name and exact:
+        # an item matched by name stands for every spelling with its keys, and exact
+        # tests on the same field tell spellings apart: try other cases too
+        members = _unique([*members, *(v for m in members for v in (m.upper(), m.lower()))])
+        notes.append(
+            f"{field}: list items matched by name and exactly; of the spellings a list "
+            "item stands for, only its upper and lower case are tried"
+        )
     if any(t.op == "all_in" for t in plain):
         # an item no test names makes every `all_in` fail: one stands for them all (a
         # declared value, where only declared values are valid)
         declared = [v for spec in specs if spec and spec.values for v in spec.values]
         unnamed = [v for v in declared if v not in members]
-        members.append(unnamed[0] if unnamed else _fresh("x", set(members)))
+        members.append(unnamed[0] if unnamed else _fresh("x", set(members), by_name))
     if len(members) > LIMITS.max_attribute_list or (1 << len(members)) > _MAX_LIST_SUBSETS:
         notes.append(f"{field}: too many list items tested to try every combination")
         lists = [(), *((m,) for m in members), tuple(members[: LIMITS.max_attribute_list])]

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 
 from usepolicy import Engine, Policy, RequestError, load_policy, loads_policy
 from usepolicy.backends.opa import opa_input, to_rego
-from usepolicy.policy._names import SCHEME
+from usepolicy.policy._names import SCHEME, name_keys
 from usepolicy.request._fast import request_to_builtins, validate_request
 
 from ...conftest import EXAMPLES, REPO
@@ -449,3 +449,45 @@ def test_a_list_quantifier_on_a_non_list_is_an_error_in_both(rego_worker: RegoWo
     rego = Rego(rego_worker, policy, module, {"usepolicy": {"t": {"lists": lists}}})
     payloads = generated_requests(policy, 300, seed=3)
     assert not disagreements(rego, policy, payloads)
+
+
+ITEM_NAMES = """
+    lists:
+      partners: [Acme Corp, Beta Inc]
+    rules:
+      - {id: any, effect: allow, reason: r, when: {attributes.orgs: {contains_any: {list: partners}}}}
+      - {id: every, effect: allow, reason: r, when: {attributes.orgs: {all_in: {list: partners}}}}
+      - {id: none, effect: allow, reason: r, when: {attributes.orgs: {none_in: {list: partners}}}}
+      - {id: both, effect: allow, reason: r, when: {attributes.orgs: {contains_all: {list: partners}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("orgs", "matched"),
+    [
+        ([], ["every", "none"]),
+        (["ACME  CORP"], ["any", "every"]),  # other case, doubled space: the same name
+        (["Аcme Corp", "Other"], ["any"]),  # a Cyrillic А: a look-alike is the same name
+        (["acme corp", "BETA INC"], ["any", "every", "both"]),
+        (["Other"], ["none"]),
+    ],
+)
+def test_list_operators_with_a_named_list_match_items_by_name_in_both(
+    rego_worker: RegoWorker, orgs: list[str], matched: list[str]
+) -> None:
+    policy = policy_of(ITEM_NAMES)
+    keyed = opa_input(policy, request(attributes={"orgs": orgs}))
+    assert keyed["name_keys"]["fields"]["attributes.orgs"] == {
+        "items": [list(name_keys(o)) for o in orgs]
+    }
+    assert both(rego_worker, policy, request(attributes={"orgs": orgs}))["matched_rules"] == matched
+    # an item list the module is asked with by hand, without keys: never an allow
+    [answer] = Rego(rego_worker, policy).query([request(attributes={"orgs": orgs})], keyed=False)
+    assert answer["decision"] == "deny"
+
+
+def test_list_operators_with_a_named_list_on_a_non_list_are_an_error_in_both(
+    rego_worker: RegoWorker,
+) -> None:
+    policy = policy_of(ITEM_NAMES)
+    assert both(rego_worker, policy, request(attributes={"orgs": "Acme Corp"})) == ERROR

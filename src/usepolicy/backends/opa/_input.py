@@ -33,6 +33,7 @@ __all__ = [
     "SCHEME",
     "exported_lists",
     "input_name_keys",
+    "item_helpers",
     "name_key_failures",
     "name_key_fields",
     "opa_input",
@@ -66,12 +67,18 @@ def name_key_fields(policy: Policy) -> tuple[str, ...]:
 
 def input_name_keys(req: Req, fields: tuple[str, ...]) -> dict[str, Any]:
     """The ``name_keys`` section for a validated request: each field's two keys (small,
-    capitals), or null when the field is absent or (an attribute) not a string, where
-    no list matches."""
-    keys: dict[str, list[str] | None] = {}
+    capitals); for an attribute holding a list, ``{"items": [keys of each item]}``
+    (list operators with a named list match items by name); null when the field is
+    absent or neither, where no list matches."""
+    keys: dict[str, Any] = {}
     for path in fields:
         value = getter(path)(req)
-        keys[path] = list(name_keys(value)) if isinstance(value, str) else None
+        if isinstance(value, str):
+            keys[path] = list(name_keys(value))
+        elif isinstance(value, list):
+            keys[path] = {"items": [list(name_keys(item)) for item in value]}
+        else:
+            keys[path] = None
     return {"scheme": SCHEME, "fields": keys}
 
 
@@ -106,6 +113,46 @@ NAME_KEY_HELPERS: Final = (
     "# `in_list`: one of the value's name keys (small, capitals) is on the list\n"
     "_listed(keys, names) if {\n\tis_array(keys)\n\tsome key in keys\n\tkey in names\n}"
 )
+
+
+#: Rego helpers of the list operators with a named list on an attribute (the field's
+#: entry in ``name_keys`` is ``{"items": [keys of each item]}``), by the name the
+#: translator records in ``used``
+_ITEM_HELPERS: Final = {
+    "items_any": (
+        "# `contains_any` with a named list: some item is on it by name\n"
+        "_items_any(entry, names) if {\n\tsome keys in entry.items\n\t_item_listed(keys, names)\n}"
+    ),
+    "items_all": (
+        "# `all_in` with a named list: every item is on it by name (an empty list too)\n"
+        "_items_all(entry, names) if {\n\tis_array(entry.items)\n"
+        "\tevery keys in entry.items {\n\t\t_item_listed(keys, names)\n\t}\n}"
+    ),
+    "items_none": (
+        "# `none_in` with a named list: no item is on it by name\n"
+        "_items_none(entry, names) if {\n\tis_array(entry.items)\n"
+        "\tnot _items_any(entry, names)\n}"
+    ),
+    "items_cover": (
+        "# `contains_all` with a named list: each entry (its own name keys) is matched\n"
+        "# by some item\n"
+        "_items_cover(entry, wanted) if {\n\tis_array(entry.items)\n"
+        "\tevery entry_keys in wanted {\n\t\tsome keys in entry.items\n"
+        "\t\tsome key in keys\n\t\tkey in entry_keys\n\t}\n}"
+    ),
+}
+
+
+def item_helpers(used: set[str]) -> list[str]:
+    """The Rego helpers the list operators with a named list need (``used``: what
+    the translator recorded)."""
+    wanted = [name for name in _ITEM_HELPERS if name in used]
+    if "items_none" in used and "items_any" not in used:
+        wanted.insert(0, "items_any")
+    if not wanted:
+        return []
+    item = "_item_listed(keys, names) if {\n\tsome key in keys\n\tkey in names\n}"
+    return [item, *(_ITEM_HELPERS[name] for name in wanted)]
 
 
 def name_key_failures(fields: list[str]) -> str:

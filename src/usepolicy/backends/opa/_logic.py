@@ -34,6 +34,7 @@ from ...policy import (
     NotOf,
     Test,
     lookup_field,
+    name_keys,
     rank,
 )
 
@@ -341,7 +342,24 @@ class Translator:
             return conj(typed, Atom(f"regex.match({regex_literal(value)}, {ref})"))
         if op == "contains":
             return conj(typed, Atom(f"{literal(value)} in {ref}"))
+        if test.item_test:
+            return conj(typed, self.item_test(test))
         return conj(typed, self.set_test(op, ref, value))
+
+    def item_test(self, test: Test) -> Formula:
+        """A list operator with a named list on an attribute: each item's name keys
+        (computed by usepolicy, ``_input``) against the list's, as ``in_list`` does."""
+        self.name_fields.add(test.field)
+        entry, op = name_key_ref(test.field), test.op
+        if op == "contains_all":
+            # every entry of the list (its own two keys) matched by some item
+            wanted = [sorted(name_keys(item)) for item in sorted(test.operand.items)]
+            self.used.add("items_cover")
+            return Atom(f"_items_cover({entry}, {json.dumps(wanted, ensure_ascii=False)})")
+        names = self.list_ref(test.operand.name)
+        helper = {"contains_any": "items_any", "all_in": "items_all", "none_in": "items_none"}
+        self.used.add(helper[op])
+        return Atom(f"_{helper[op]}({entry}, {names})")
 
     def set_test(self, op: str, ref: str, value: Any) -> Formula:
         """``contains_any``, ``contains_all``, ``all_in`` or ``none_in`` on a list."""

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from ..._version import __version__
 from ...policy import Combine, Cond, Effect, Policy, Rule
-from ._input import NAME_KEY_HELPERS, SCHEME, exported_lists, name_key_failures
+from ._input import NAME_KEY_HELPERS, SCHEME, exported_lists, item_helpers, name_key_failures
 from ._logic import (
     FALSE,
     Atom,
@@ -37,7 +37,8 @@ _RESERVED: Final = frozenset(
         "_obligation_table", "_obligations_due", "_failed_rules", "_failed_obligations",
         "_failures", "_errors", "_error_messages", "_lists", "_under",
         "_contains_any", "_contains_all", "_all_in", "_not_number", "_not_string",
-        "_not_list", "_has_name_key", "_listed",
+        "_not_list", "_has_name_key", "_listed", "_item_listed", "_items_any",
+        "_items_all", "_items_none", "_items_cover",
     }
 )  # fmt: skip
 
@@ -323,6 +324,7 @@ class _Module:
                 "_all_in(items, allowed) if {\n\tevery item in items {\n"
                 "\t\titem in allowed\n\t}\n}"
             )
+        out.extend(item_helpers(used))
         for kind, test in (("number", "is_number"), ("string", "is_string"), ("list", "is_array")):
             if f"not_{kind}" in used:
                 out.append(f"_not_{kind}(value) if not {test}(value)")
