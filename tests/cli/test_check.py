@@ -308,3 +308,20 @@ def test_many_unknown_keys_are_located_in_one_pass_and_capped(
         f"usepolicy: {path}:1:1: too-many-errors: $: 7900 more errors left out"
         " (at most 100 are reported)"
     )
+
+
+def test_a_policy_option_takes_a_shipped_pack_by_name(run_cli: RunCli) -> None:
+    request = '{"requester": {"organization": "X"}, "purpose": "weapons.engagement",' + (
+        ' "autonomy": {"level": "fully_autonomous"}}'
+    )
+    allowed = run_cli("check", "-p", "pack:any-lawful-use", "-", stdin=request)
+    denied = run_cli("check", "-p", "pack:national-security-safeguards", "-", stdin=request)
+    assert (allowed.returncode, denied.returncode) == (0, 2), allowed.stderr + denied.stderr
+    assert "any-lawful-use" in allowed.stdout
+    assert "no-fully-autonomous-weapons" in denied.stdout
+    typo = run_cli("check", "-p", "pack:any-lawfull-use", "-", stdin=request)
+    assert typo.returncode == 3
+    assert typo.stderr.strip() == (
+        "usepolicy: pack:any-lawfull-use:1:1: file-not-found: no reference pack named "
+        "`any-lawfull-use`; hint: did you mean `pack:any-lawful-use`?"
+    )
