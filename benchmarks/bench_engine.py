@@ -101,7 +101,12 @@ def main() -> None:
     for _, fn in eu_rows:
         for request in eu_pool:
             fn(request)
-    results.update({name: summary(per_call_ns(fn, eu_pool, args.rounds)) for name, fn in eu_rows})
+    # rounds interleaved: the two must cost the same, and a shared machine drifts
+    eu_samples: dict[str, list[float]] = {name: [] for name, _ in eu_rows}
+    for i in range(args.rounds):
+        for name, fn in eu_rows if i % 2 == 0 else reversed(eu_rows):
+            eu_samples[name] += per_call_ns(fn, eu_pool, 1)
+    results.update({name: summary(samples) for name, samples in eu_samples.items()})
     chunks = [pool[i : i + 100] for i in range(0, len(pool), 100)]
     batch = [sample / 100 for sample in per_call_ns(reference.evaluate_many, chunks, args.rounds)]
     batch_us = statistics.median(batch) / 1000

@@ -212,14 +212,15 @@ class _Drawer:
         tested = {f.removeprefix("attributes.") for f in self.hints if f.startswith("attributes.")}
         keys = sorted(tested | set(declared))
         known = st.fixed_dictionaries({}, optional={k: self.attribute(k) for k in keys})
-        # other attributes never take a declared key, whose value would have to fit it
-        extra = st.dictionaries(
-            _KEY.filter(lambda key: key not in declared), _attribute_value(), max_size=3
-        )
+        other, edge = _KEY, _edge_attributes()
+        if declared:  # (else the same draws as ever: a filter changes what is drawn)
+            # other attributes never take a declared key, whose value would have to fit it
+            other = _KEY.filter(lambda key: key not in declared)
+            edge = edge.map(lambda d: {k: v for k, v in d.items() if k not in declared})
+        extra = st.dictionaries(other, _attribute_value(), max_size=3)
         usual = st.builds(lambda a, b: {**b, **a}, known, extra).filter(
             lambda d: len(d) <= LIMITS.max_attributes
         )
-        edge = _edge_attributes().map(lambda d: {k: v for k, v in d.items() if k not in declared})
         return self.sometimes(edge, usual)
 
 
