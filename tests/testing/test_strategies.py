@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 import usepolicy
@@ -19,7 +19,6 @@ from usepolicy.testing import (
     assert_allowed,
     assert_denied,
     policies,
-    policy_texts,
     requests,
 )
 
@@ -108,41 +107,6 @@ def test_requests_are_valid_for_generated_policies(
     request = data.draw(requests(policy=policy))
     validate_request(request, policy.vocabulary)
     usepolicy.Engine(policy).evaluate(request)
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(policy_texts())
-def test_policy_texts_load(text: str) -> None:
-    policy = usepolicy.loads_policy(text)
-    assert policy.rules
-
-
-def test_policy_texts_cover_the_whole_language() -> None:
-    features = {"conditions:", "condition: c", "all_in:", "none_in:", "list: cats", "attributes:"}
-    seen: set[str] = set()
-
-    def covers_the_rest(text: str) -> bool:
-        seen.update(feature for feature in features if feature in text)
-        return seen == features
-
-    find(
-        policy_texts(),
-        covers_the_rest,
-        settings=settings(
-            max_examples=2000,
-            phases=[Phase.generate],  # any example will do: no shrinking
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        ),
-    )
-
-
-@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
-@given(policies())
-def test_policies_evaluate(policy: usepolicy.Policy) -> None:
-    engine = usepolicy.Engine(policy)
-    decision = engine.evaluate({"requester": {"organization": "X"}, "purpose": "cyber.defense"})
-    assert decision.effect in (usepolicy.Effect.ALLOW, usepolicy.Effect.DENY)
 
 
 def test_strategies_need_hypothesis(monkeypatch: pytest.MonkeyPatch) -> None:
