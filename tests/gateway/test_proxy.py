@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,20 @@ class Proxy:
             base_url=f"{self.url}/v1", api_key=key, default_headers=headers, max_retries=0
         )
 
-    def records(self) -> list[DecisionRecord | OutcomeRecord]:
-        result = verify_log(self.log)
-        assert result.ok, str(result)
-        return [record for _, record in read_records(self.log)]
+    def records(self, count: int) -> list[DecisionRecord | OutcomeRecord]:
+        """The log's records once it holds ``count`` of them. An outcome record is stored
+        after the answer has gone out (a stream's outcome is known only at its end), so
+        a client may read the log before it is there: wait for it, within a bound."""
+        deadline = time.monotonic() + 60
+        while True:
+            result = verify_log(self.log)
+            assert result.ok, str(result)
+            if result.count >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        records = [record for _, record in read_records(self.log)]
+        assert len(records) == count, [type(r).__name__ for r in records]
+        return records
 
 
 @pytest.fixture
@@ -74,7 +85,7 @@ def test_openai_client_plain_call_is_allowed_forwarded_and_recorded(
     assert headers["authorization"] == "Bearer sk-upstream"  # never the client's key
     assert "x-usepolicy-use" not in headers
     assert body["messages"] == [{"role": "user", "content": "hello"}]
-    decision, outcome = proxy.records()
+    decision, outcome = proxy.records(2)
     assert isinstance(decision, DecisionRecord) and decision.decision_id == decision_id
     assert decision.decision == "allow" and decision.determining_rule == "intelligence"
     assert isinstance(outcome, OutcomeRecord)
@@ -88,7 +99,7 @@ def test_openai_client_metadata_strings_are_typed(proxy: Proxy, seen: list[Any])
         metadata={"purpose": "intelligence.foreign", "data.subjects": "foreign",
                   "data.subject_count": "12"},
     )  # fmt: skip
-    decision = proxy.records()[0]
+    decision = proxy.records(2)[0]
     assert isinstance(decision, DecisionRecord) and decision.request is not None
     assert decision.request["data"]["subject_count"] == 12
 
@@ -106,7 +117,7 @@ def test_openai_client_streaming_passes_chunk_by_chunk(proxy: Proxy) -> None:
             # buffered the answer, the first chunk would come only after the gate timed out
             GATE.set()
     assert parts == ["first ", "after-gate "]
-    outcome = proxy.records()[-1]
+    outcome = proxy.records(2)[-1]
     assert isinstance(outcome, OutcomeRecord) and outcome.outcome == "executed"
 
 
@@ -129,7 +140,7 @@ def test_openai_client_sees_denies_as_openai_errors(proxy: Proxy) -> None:
 def test_an_upstream_failure_is_recorded_with_its_status(proxy: Proxy) -> None:
     with pytest.raises(openai.InternalServerError):
         proxy.client().chat.completions.create(model="broken", messages=[])
-    decision, outcome = proxy.records()
+    decision, outcome = proxy.records(2)
     assert isinstance(outcome, OutcomeRecord)
     assert (outcome.decision_id, outcome.outcome, outcome.status) == (
         decision.decision_id, "upstream-error", 500,
@@ -181,7 +192,7 @@ def test_concurrent_calls_every_status_right_and_every_200_in_the_log(proxy: Pro
         assert decision_id is not None
         if kinds[i % len(kinds)][0] == "stream":
             assert content.endswith(b"data: [DONE]\n\n")
-    records = proxy.records()  # the chain verifies
+    records = proxy.records(total + 150)  # every decision, the 150 allowed's outcomes
     decisions = {r.decision_id: r for r in records if isinstance(r, DecisionRecord)}
     executed = {
         r.decision_id for r in records if isinstance(r, OutcomeRecord) and r.outcome == "executed"
