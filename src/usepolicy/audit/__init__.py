@@ -11,7 +11,10 @@ or raises ``AuditError`` when it cannot make it durable.
   ``init_db``, ``verify_db``, ``export_db``, ``query_db`` for its schema and inspectors.
   They live in ``usepolicy.audit.postgres`` and load on first use: without psycopg,
   using one raises ``PostgresUnavailableError`` saying what to install.
-- ``verify_log``: check a log offline (chain, digests, signatures, anchors);
+- ``log_files``: a rotated log's files in chain order (``AuditLog(rotate_bytes=...,
+  rotate_every=...)`` rotates; the chain runs on across files).
+- ``verify_log``: check a log offline (chain, digests, signatures, anchors), one file
+  or a rotated set;
   ``read_records`` and ``RecordFilter`` (the one filter of file and database reads).
 - ``collect_stats``: verify a log and count what it holds, in one pass (``AuditStats``);
   ``usepolicy.report`` draws it as an HTML page.
@@ -42,6 +45,7 @@ from ._logtree import (
     verify_checkpoint,
 )
 from ._open import open_sink
+from ._rotate import log_files
 from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, key_id
 from ._sink import ChainedSink, MemorySink, Sink
 from ._stats import AuditStats, AuditSummary, collect_stats, purpose_tree
@@ -126,6 +130,7 @@ __all__ = [
     "init_db",
     "is_db_url",
     "key_id",
+    "log_files",
     "open_sink",
     "open_tree",
     "prove_consistency_db",

@@ -14,6 +14,7 @@ record, so the chain goes on and nothing is silently deleted.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -22,13 +23,15 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, get_args
 
 from .._errors import AuditError
 from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
+from ..tlog import sidecar_path
+from ._rotate import Rotation, first_timestamp, start_next, was_rotated
 from ._sink import ChainedSink
 from ._treehook import TreeHook
 from ._writer import DraftSource, GroupWriter, Outcome
@@ -130,6 +133,12 @@ class AuditLog(ChainedSink):
             ``"attributes.case_notes"``).
         tree: keep the log's Merkle tree in ``LOG.tree`` (``usepolicy.tlog``), for
             signed checkpoints and proofs.
+        rotate_bytes: start a new file before a batch would take the current one past
+            this size; the old file becomes ``LOG.<UTC time>`` and the chain goes on
+            across files (``usepolicy.audit._rotate``).
+        rotate_every: start a new file when a record falls in a later period than the
+            current file's first record (a ``timedelta`` or seconds; periods aligned
+            on the UTC epoch: an hour, a day).
 
     Raises:
         AuditError: the log cannot be opened, or its tail is not a decision log.
@@ -137,6 +146,7 @@ class AuditLog(ChainedSink):
 
     Attributes:
         recovered: the side file a torn tail was moved to by this instance, if any.
+        archived: the files this instance rotated out, oldest first.
     """
 
     def __init__(
@@ -147,9 +157,16 @@ class AuditLog(ChainedSink):
         signer: Signer | None = None,
         redact: Iterable[str] = (),
         tree: bool = True,
+        rotate_bytes: int | None = None,
+        rotate_every: timedelta | float | None = None,
     ) -> None:
         if durability not in get_args(Durability):
             raise ValueError(f"durability must be always, batch or none, not `{durability}`")
+        if isinstance(rotate_every, (int, float)):
+            rotate_every = timedelta(seconds=rotate_every)
+        self._rotation = Rotation(rotate_bytes, rotate_every)
+        self._first: tuple[int, str | None] | None = None  # (inode, first timestamp)
+        self.archived: list[Path] = []
         self.path = Path(path)
         self.durability: Durability = durability
         self.recovered: Path | None = None
@@ -361,10 +378,10 @@ class AuditLog(ChainedSink):
                 return [AuditError(f"{self.path}: cannot append: {_why(exc)}")] * len(drafts)
 
     def _commit_locked(self, drafts: Sequence[Draft]) -> list[Outcome]:
+        size = self._lock_current()
         fd = self._fd
-        _flock(fd, _LOCK_EX)  # as ``locked`` does, without its generator
+        retired = -1
         try:
-            size = self._check_file()
             if size != self._size:  # another process appended (or we lost count)
                 self._head, self._size = self._read_tail(size)
             head = self._head
@@ -382,19 +399,75 @@ class AuditLog(ChainedSink):
             if not lines:
                 return outcomes
             data = b"".join(lines)
-            self._write_line(data)
-            if self.durability != "none":
-                self._fsync()
-            if self._tree is not None:  # the Merkle tree grows once per batch
-                self._tree.grow(lines, self._size)
+            if self._rotation_due(len(data), drafts):
+                retired = self._rotate(data, lines)
+            if retired < 0:
+                self._write_line(data)
+                if self.durability != "none":
+                    self._fsync()
+                if self._tree is not None:  # the Merkle tree grows once per batch
+                    self._tree.grow(lines, self._size)
         finally:
             _flock(fd, _LOCK_UN)
-        self._size += len(data)
+            if retired >= 0:  # the new file, locked since it was made
+                os.close(retired)
+                _flock(self._fd, _LOCK_UN)
+        self._size = len(data) if retired >= 0 else self._size + len(data)
         self._head = head
         return outcomes
 
-    def _check_file(self) -> int:
-        """The log's size; deny when it was renamed, deleted, replaced or truncated.
+    def _lock_current(self) -> int:
+        """Lock the file at the log's path and return its size, following rotations
+        made by other writers (or other instances) since this one last wrote."""
+        while True:
+            fd = self._fd
+            _flock(fd, _LOCK_EX)
+            try:
+                size = self._check_file()
+            except BaseException:
+                _flock(fd, _LOCK_UN)
+                raise
+            if size is not None:
+                return size
+            _flock(fd, _LOCK_UN)  # the rotated file is done with: nothing more goes there
+            self._reopen()
+
+    # -- rotation (flock held) ---------------------------------------------------------
+    def _rotation_due(self, batch: int, drafts: Sequence[Draft]) -> bool:
+        if not self._rotation.active or self._size <= 0:
+            return False
+        first = None
+        if self._rotation.every is not None:
+            inode = os.fstat(self._fd).st_ino
+            if self._first is None or self._first[0] != inode:
+                self._first = (inode, first_timestamp(self._fd, self._size))
+            first = self._first[1]
+        return self._rotation.due(self._size, batch, first, drafts[0].body.get("timestamp"))
+
+    def _rotate(self, data: bytes, lines: Sequence[bytes]) -> int:
+        """Write the batch to a new file at the log's path; return the old descriptor,
+        or -1 when the rotation failed (the batch then goes to the old file: a full
+        file is a nuisance, a lost record is not)."""
+        try:
+            fd, archive = start_next(self.path, self._fd, data, self.durability != "none")
+        except OSError as exc:
+            _log.warning("%s: cannot rotate, appending to it meanwhile: %s", self.path, _why(exc))
+            return -1
+        if self.durability != "none":
+            _sync_dir(self.path)  # the new file's name is what makes its records durable
+        old, self._fd = self._fd, fd
+        self.archived.append(archive)
+        _log.info("%s: rotated; the full file is now %s", self.path, archive.name)
+        if self._tree is not None:  # each file keeps its own tree, so it goes along
+            self._tree.close()
+            with contextlib.suppress(OSError):
+                os.rename(sidecar_path(self.path), sidecar_path(archive))
+            self._tree = TreeHook(self.path, fd, len(data))
+        return old
+
+    def _check_file(self) -> int | None:
+        """The log's size; None when the file was rotated (it is now an archive of the
+        log); deny when it was renamed, deleted, replaced or truncated.
 
         A moved or replaced file is reopened at its path before the next batch; a log
         truncated in place has lost records this writer acknowledged (its chain head is
@@ -406,6 +479,8 @@ class AuditLog(ChainedSink):
         except FileNotFoundError:
             there = None
         if there is None or (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino):
+            if there is not None and was_rotated(self.path, self._fd):
+                return None  # another writer rotated it: follow, nothing is lost
             self._stale = True
             what = "renamed or deleted" if there is None else "replaced"
             raise AuditError(

@@ -4,6 +4,7 @@ PostgreSQL database."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .._errors import AuditError
@@ -25,6 +26,8 @@ def open_sink(
     writer_id: str | None = None,
     spool: str | os.PathLike[str] | None = None,
     timeout: float = 10.0,
+    rotate_bytes: int | None = None,
+    rotate_every: timedelta | float | None = None,
 ) -> AuditLog | PostgresSink:
     """Open the audit sink at ``target``: a ``postgresql://`` (or ``postgres://``) URL
     is a ``PostgresSink``, anything else the path of an ``AuditLog``.
@@ -37,6 +40,8 @@ def open_sink(
         writer_id: for a database: this writer's chain (required there).
         spool: for a database: where deny records wait while it is down.
         timeout: for a database: seconds for a connection or a statement.
+        rotate_bytes, rotate_every: for a log file: start a new file by size or by
+            time, the chain carried across files (``AuditLog``).
 
     Raises:
         AuditError: the log cannot be opened, or the database cannot be reached and
@@ -48,6 +53,8 @@ def open_sink(
     if isinstance(target, str) and is_db_url(target):
         if durability not in (None, "always"):
             raise ValueError("durability applies to a log file: a database commit is durable")
+        if rotate_bytes is not None or rotate_every is not None:
+            raise ValueError("rotate_bytes and rotate_every apply to a log file")
         if not writer_id:
             raise ValueError(
                 "a database sink needs a writer_id: the name of this writer's chain, "
@@ -63,4 +70,10 @@ def open_sink(
         return sink
     if writer_id is not None or spool is not None:
         raise ValueError("writer_id and spool apply to a database URL (postgresql://...)")
-    return AuditLog(target, durability=durability or "always", signer=signer)
+    return AuditLog(
+        target,
+        durability=durability or "always",
+        signer=signer,
+        rotate_bytes=rotate_bytes,
+        rotate_every=rotate_every,
+    )

@@ -28,6 +28,7 @@ from .._errors import AuditError
 from .._files import InputFileError, open_regular
 from ..record import AnyRecord, DecisionRecord, canonical_json, parse_record, seal
 from ._filelog import locked
+from ._rotate import log_files
 from ._sign import Verifier
 
 __all__ = ["PROBLEMS", "VerifyResult", "read_records", "verify_log"]
@@ -65,6 +66,7 @@ class VerifyResult:
         problem: its problem code (a key of ``PROBLEMS``), None when ``ok``.
         message: what is wrong there, in words.
         torn_files: side files holding torn tails set aside by ``AuditLog``.
+        files: the files read, in chain order, when the log is several (rotated).
     """
 
     path: str
@@ -76,6 +78,7 @@ class VerifyResult:
     problem: str | None = None
     message: str | None = None
     torn_files: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -84,6 +87,8 @@ class VerifyResult:
     def __str__(self) -> str:
         if self.ok:
             records = f"{self.count} record{'' if self.count == 1 else 's'}"
+            if self.files:
+                records += f" in {len(self.files)} files"
             return f"{self.path}: ok: {records}, head {self.head}"
         return f"{self.path}:{self.line}: {self.problem}: {self.message}"
 
@@ -91,6 +96,7 @@ class VerifyResult:
         body = asdict(self)
         body["ok"] = self.ok
         body["torn_files"] = list(self.torn_files)
+        body["files"] = list(self.files)
         return body
 
 
@@ -265,7 +271,7 @@ def _verifiers(public_key: PublicKey | Sequence[PublicKey] | None) -> dict[str, 
 
 
 def verify_log(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     public_key: PublicKey | Sequence[PublicKey] | None = None,
     *,
     expect_head: str | None = None,
@@ -275,7 +281,11 @@ def verify_log(
     """Check every line of an audit log, the chain, and (given keys) every signature.
 
     Args:
-        path: the log.
+        path: the log: a file (with the files rotated out of it, ``LOG.<UTC time>``,
+            when there are any), a folder holding one rotated log, or several files
+            in chain order. A set of files is one chain: each file's first record
+            chains to the previous file's last, and a missing or misplaced file is
+            named.
         public_key: a ``Verifier`` or public key file (or several, for rotated keys);
             every record must then carry a good signature by one of them.
         expect_head: a ``record_digest`` kept elsewhere earlier: it must be in the log.
@@ -285,60 +295,97 @@ def verify_log(
             the log streams past, so a reader can aggregate in the same single pass
             (``collect_stats``). When the chain breaks, the lines just before the break
             may turn out not to belong to the chain (an insertion): they were visited.
+            Over several files, ``line`` counts within each file.
 
     Returns:
-        The verdict, naming the first bad line and what is wrong there.
+        The verdict, naming the first bad line (and, over several files, its file:
+        ``path``) and what is wrong there.
 
     Raises:
         AuditError: the log cannot be read.
         InputFileError: a key file cannot be read (an ``OSError``).
         ValueError: a key file is not an Ed25519 public key.
     """
-    log = Path(path)
+    files = log_files(path)
     verifiers = _verifiers(public_key)
-    pattern = glob.escape(str(log)) + ".torn-*"
+    shown = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(files[0])
+    pattern = glob.escape(str(files[-1])) + ".torn-*"
     result = VerifyResult(
-        path=str(log),
+        path=shown,
         count=0,
         head=None,
         signatures_checked=bool(verifiers),
         torn_files=tuple(sorted(Path(p).name for p in glob.glob(pattern))),
+        files=tuple(str(f) for f in files) if len(files) > 1 else (),
     )
-    head: str | None = None
-    count = signed = 0
-    anchor_line: int | None = None
-    snapshot = _Snapshot(log)
-    try:
-        for number, (raw, terminated) in enumerate(snapshot.lines(), 1):
-            record, problem, message = _read_line(raw)
-            if not terminated:
-                problem, message = "torn-tail", f"{PROBLEMS['torn-tail']} ({len(raw)} bytes)"
-            elif record is not None and record.prev_digest != head:
-                number, problem, message = _diagnose(snapshot, number, head, record)
-                if number <= count:  # the break began before the line that showed it
-                    count, head, signed = _prefix(snapshot, number - 1)
-            elif record is not None and verifiers:
-                problem, message = _signature_problem(record, verifiers)
-            if record is None or problem:
-                message = f"{message} ({count} good record{'' if count == 1 else 's'} before it)"
-                return replace(
-                    result, count=count, head=head, signed=signed, line=number,
-                    problem=problem, message=message,
-                )  # fmt: skip
-            head = record.record_digest
-            count += 1
-            signed += record.signature is not None
-            if visit is not None:
-                visit(number, record)
-            if head == expect_head:
-                anchor_line = number
-    finally:
-        snapshot.close()
-    result = replace(result, count=count, head=head, signed=signed)
-    problem, message = _anchor_problem(count, anchor_line, expect_head, expect_count)
+    scan = _Scan(expect_head)
+    for index, log in enumerate(files):
+        failure = scan.file(log, verifiers, visit)
+        if failure is not None:
+            line, problem, message = failure
+            if index and line == 1 and problem in ("deleted", "inserted", "reordered"):
+                from ._logset import misplaced_file  # say which file is out of place
+
+                found = misplaced_file(files)
+                if found is not None and found[0] == log:
+                    good = message[message.rindex(" (") :]
+                    problem, message = found[1], found[2] + good
+            where = str(log) if len(files) > 1 else result.path
+            return replace(
+                result, path=where, count=scan.count, head=scan.head, signed=scan.signed,
+                line=line, problem=problem, message=message,
+            )  # fmt: skip
+    result = replace(result, count=scan.count, head=scan.head, signed=scan.signed)
+    problem, message = _anchor_problem(scan.count, scan.anchor, expect_head, expect_count)
     if problem:
-        return replace(result, line=count + 1, problem=problem, message=message)
+        return replace(result, line=scan.count + 1, problem=problem, message=message)
     return result
+
+
+class _Scan:
+    """The chain read so far, over one file or several in order."""
+
+    def __init__(self, expect_head: str | None) -> None:
+        self.expect_head = expect_head
+        self.head: str | None = None
+        self.count = self.signed = 0
+        self.anchor: int | None = None  # the record count at the expected head
+
+    def file(
+        self,
+        log: Path,
+        verifiers: dict[str, Verifier],
+        visit: Callable[[int, AnyRecord], object] | None,
+    ) -> tuple[int, str, str] | None:
+        """Read one file on from the chain so far: its first bad line, or None."""
+        snapshot = _Snapshot(log)
+        start = (self.count, self.head, self.signed)
+        try:
+            for number, (raw, terminated) in enumerate(snapshot.lines(), 1):
+                record, problem, message = _read_line(raw)
+                if not terminated:
+                    problem, message = "torn-tail", f"{PROBLEMS['torn-tail']} ({len(raw)} bytes)"
+                elif record is not None and record.prev_digest != self.head:
+                    number, problem, message = _diagnose(snapshot, number, self.head, record)
+                    if number <= self.count - start[0]:  # the break began before this line
+                        count, head, signed = _prefix(snapshot, number - 1, start[1])
+                        self.count, self.signed = start[0] + count, start[2] + signed
+                        self.head = head
+                elif record is not None and verifiers:
+                    problem, message = _signature_problem(record, verifiers)
+                if record is None or problem:
+                    good = f"{self.count} good record{'' if self.count == 1 else 's'}"
+                    return number, problem, f"{message} ({good} before it)"
+                self.head = record.record_digest
+                self.count += 1
+                self.signed += record.signature is not None
+                if visit is not None:
+                    visit(number, record)
+                if self.head == self.expect_head:
+                    self.anchor = self.count
+        finally:
+            snapshot.close()
+        return None
 
 
 def _signature_problem(record: AnyRecord, verifiers: dict[str, Verifier]) -> tuple[str, str]:
@@ -373,9 +420,10 @@ def _anchor_problem(
     return "", ""
 
 
-def _prefix(snapshot: _Snapshot, lines: int) -> tuple[int, str | None, int]:
+def _prefix(
+    snapshot: _Snapshot, lines: int, head: str | None = None
+) -> tuple[int, str | None, int]:
     """(count, head, signed) over the first ``lines`` lines (known to be good)."""
-    head: str | None = None
     signed = 0
     for number, (raw, _) in enumerate(snapshot.lines(), 1):
         if number > lines:

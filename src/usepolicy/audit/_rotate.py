@@ -1,0 +1,227 @@
+"""Rotation of a file log: when a file is full (by size or by time), the next batch
+starts a new file at the log's path, and the old file keeps its records under an
+archive name, ``LOG.<UTC time>`` (``audit.jsonl.20261128T094500.123456Z``).
+
+The chain does not restart: the first record of the new file chains to the last
+record of the old one, so the archives and the current file together are one chain
+(``log_files`` lists them in order, ``verify_log`` checks them as one).
+
+A rotation is made by whichever writer holds the log's lock when a batch is due to
+rotate, never splitting the batch: the batch is written and synced into a new file
+under a temporary name first, then the old file is hard-linked to its archive name
+and the new file renamed over the log's path. At every moment the path names a
+complete log (never a missing or empty one), so a process opening the log meanwhile
+finds either file, and one that holds the old file open finds it, under its lock,
+at an archive name: it was rotated, not moved by hand, and the writer follows it to
+the file now at the path instead of denying (``AuditLog._check_file``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from .._errors import AuditError
+
+__all__ = ["Rotation", "archive_path", "archives", "log_files"]
+
+_STAMP: Final = "%Y%m%dT%H%M%S.%fZ"
+_ARCHIVE: Final = re.compile(r"\d{8}T\d{6}\.\d{6}Z")
+#: files beside a log that are not logs: its tree, torn tails, stale trees
+_SIDE: Final = re.compile(r"\.tree$|\.tree\.stale-|\.torn-|\.rotating-")
+
+
+def _stamp_of(name: str, base: str) -> str | None:
+    if not name.startswith(base + "."):
+        return None
+    stamp = name[len(base) + 1 :]
+    return stamp if _ARCHIVE.fullmatch(stamp) else None
+
+
+def archives(log: str | os.PathLike[str]) -> list[Path]:
+    """The rotated files of ``log``, oldest first (their names sort in time order)."""
+    path = Path(log)
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return []
+    found = sorted(name for name in names if _stamp_of(name, path.name) is not None)
+    return [path.with_name(name) for name in found]
+
+
+def archive_path(log: Path, now: datetime) -> Path:
+    """A new archive name for ``log``: the UTC time ``now``, later than every archive
+    already there (a clock set back must not sort a newer file before an older one)."""
+    moment = now.astimezone(UTC)
+    existing = archives(log)
+    if existing:
+        last = datetime.strptime(existing[-1].name[len(log.name) + 1 :], _STAMP)
+        last = last.replace(tzinfo=UTC)
+        if moment <= last:
+            moment = last + timedelta(microseconds=1)
+    return log.with_name(f"{log.name}.{moment.strftime(_STAMP)}")
+
+
+def log_files(
+    target: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> list[Path]:
+    """The files of a log, in chain order.
+
+    Args:
+        target: a log file (its archives, then itself), a folder holding one rotated
+            log (its archives and current file), or several files in the order given.
+
+    Raises:
+        AuditError: a folder that holds no log, or several.
+    """
+    if not isinstance(target, (str, os.PathLike)):
+        return [Path(p) for p in target]
+    path = Path(target)
+    if not path.is_dir():
+        return [*archives(path), path]
+    names = sorted(os.listdir(path))
+    bases = {m.group(1) for n in names if (m := re.fullmatch(r"(.+)\.(\d{8}T.+Z)", n))}
+    bases = {b for b in bases if any(_stamp_of(n, b) for n in names)}
+    if not bases:
+        bases = {n for n in names if not _SIDE.search(n) and (path / n).is_file()}
+    if len(bases) != 1:
+        what = "no audit log" if not bases else "several logs (" + ", ".join(sorted(bases)) + ")"
+        raise AuditError(f"{path}: cannot read: is a directory holding {what}: name the files")
+    (base,) = bases
+    current = path / base
+    return [*archives(current), *([current] if current.exists() else [])]
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """When a log's current file is full.
+
+    Args:
+        max_bytes: rotate before a batch would take the file past this size (a batch
+            larger than that gets a file of its own: a batch is never split).
+        every: rotate when the batch's first record falls in another period than the
+            file's first record; periods are aligned on the UTC epoch, so
+            ``timedelta(hours=1)`` gives a file per clock hour, ``timedelta(days=1)`` a
+            file per UTC day. Record times (not the writer's clock) decide, so every
+            process agrees.
+    """
+
+    max_bytes: int | None = None
+    every: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_bytes is not None and self.max_bytes <= 0:
+            raise ValueError(f"rotate_bytes must be positive, not `{self.max_bytes}`")
+        if self.every is not None and self.every.total_seconds() < 1:
+            raise ValueError(f"rotate_every must be at least a second, not `{self.every}`")
+
+    @property
+    def active(self) -> bool:
+        return self.max_bytes is not None or self.every is not None
+
+    def due(self, size: int, batch: int, first: str | None, next_time: object) -> bool:
+        """Whether a file of ``size`` bytes whose first record has timestamp ``first``
+        is full for a batch of ``batch`` bytes starting at timestamp ``next_time``."""
+        if size == 0:
+            return False  # an empty file is never archived: it would hold no record
+        if self.max_bytes is not None and size + batch > self.max_bytes:
+            return True
+        if self.every is None or first is None or not isinstance(next_time, str):
+            return False
+        started, upcoming = _period(first, self.every), _period(next_time, self.every)
+        return started is not None and upcoming is not None and upcoming > started
+
+
+def _period(timestamp: str, every: timedelta) -> int | None:
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() // every.total_seconds())
+
+
+def first_timestamp(fd: int, size: int) -> str | None:
+    """The ``timestamp`` of the file's first record (None when it has none)."""
+    data = b""
+    while b"\n" not in data and len(data) < size:
+        chunk = os.pread(fd, min(1 << 16, size - len(data)), len(data))
+        if not chunk:
+            break
+        data += chunk
+    try:
+        value = json.loads(data.split(b"\n", 1)[0]).get("timestamp")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def was_rotated(log: Path, fd: int) -> bool:
+    """Whether the file open as ``fd`` is now one of ``log``'s archives."""
+    mine = os.fstat(fd)
+    for archive in reversed(archives(log)):
+        with contextlib.suppress(OSError):
+            there = os.stat(archive)
+            if (there.st_dev, there.st_ino) == (mine.st_dev, mine.st_ino):
+                return True
+    return False
+
+
+def start_next(log: Path, old_fd: int, data: bytes, durable: bool) -> tuple[int, Path]:
+    """Rotate: write ``data`` (a whole batch) to a new file, put it at the log's path
+    and the old file at an archive name. Called with the old file's lock held.
+
+    Returns:
+        The new file's descriptor (locked: the caller writes its tree and unlocks it)
+        and the archive name of the old file.
+
+    Raises:
+        OSError: the rotation did not happen; the old file is still the log, and
+            nothing was left behind.
+    """
+    import fcntl  # POSIX only, as the log's lock
+
+    temporary = log.with_name(f"{log.name}.rotating-{os.getpid()}")
+    fd = os.open(temporary, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o640)
+    try:
+        # locked before anyone can know its name: a writer that opens the log after
+        # the rename waits until this batch (and its tree) is in place
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if durable:
+            os.fsync(fd)
+        archive = _install(log, old_fd, temporary)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return fd, archive
+
+
+def _install(log: Path, old_fd: int, temporary: Path) -> Path:
+    """``link`` the old file to its archive name, then ``rename`` the new one over the
+    path: the path always names a complete log. Undone when the rename fails."""
+    mine = os.fstat(old_fd)
+    there = os.stat(log)
+    if (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino):
+        raise OSError(0, "the log's path no longer names the file being rotated")
+    archive = archive_path(log, datetime.now(UTC))
+    os.link(log, archive)  # fails when it exists: an archive is never overwritten
+    try:
+        os.rename(temporary, log)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(archive)
+        raise
+    return archive
