@@ -269,3 +269,55 @@ def test_show_and_verify_read_outcome_records(run_cli: RunCli, tmp_path: Path):
     assert only_denies.stdout.splitlines()[-1] == "1 of 3 records"
     as_json = run_cli("audit", "show", str(log), "--format", "json").stdout.splitlines()
     assert json.loads(as_json[1])["record_kind"] == "outcome"
+
+
+# -- a rotated log -----------------------------------------------------------------------
+@pytest.fixture
+def rotated(tmp_path: Path, log: Path) -> list[Path]:
+    """The four records of ``log`` written again by a writer that rotates after each."""
+    from usepolicy import DecisionRecord
+    from usepolicy.audit import AuditLog, log_files
+
+    folder = tmp_path / "rotated"
+    folder.mkdir()
+    with AuditLog(folder / "audit.jsonl", rotate_bytes=1) as writer:
+        for line in log.read_text().splitlines():
+            writer.append(DecisionRecord.from_json(line))
+    return log_files(folder / "audit.jsonl")
+
+
+def test_verify_reads_a_rotated_log_as_one_chain(rotated: list[Path], run_cli: RunCli):
+    for target in ([str(rotated[-1])], [str(rotated[0].parent)], [str(f) for f in rotated]):
+        result = run_cli("audit", "verify", *target)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{target[0]}: ok: 4 records\n")
+        assert f"  files: 4, in chain order, {rotated[0].name} .. audit.jsonl\n" in result.stdout
+    as_json = json.loads(run_cli("audit", "verify", "--format", "json", str(rotated[-1])).stdout)
+    assert as_json["files"] == [str(f) for f in rotated]
+
+
+def test_verify_names_a_missing_or_misplaced_file(rotated: list[Path], run_cli: RunCli):
+    files = [str(f) for f in rotated]
+    result = run_cli("audit", "verify", files[0], files[2], files[1], files[3])
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"usepolicy: {files[2]}:1: reordered: {rotated[2].name} ")
+    rotated[1].unlink()
+    result = run_cli("audit", "verify", str(rotated[-1]))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"usepolicy: {files[2]}:1: deleted: {rotated[2].name} ")
+    assert "a file is missing between" in result.stderr
+
+
+def test_show_and_stats_read_a_rotated_log(rotated: list[Path], run_cli: RunCli):
+    shown = run_cli("audit", "show", str(rotated[-1]), "--decision", "deny")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == [
+        f"{rotated[1].name}:1",
+        f"{rotated[2].name}:1",
+    ]
+    assert lines[-1] == "2 of 4 records"
+    stats = run_cli("audit", "stats", str(rotated[0].parent), "--format", "json")
+    assert stats.returncode == 0, stats.stderr
+    body = json.loads(stats.stdout)
+    assert body["integrity"]["count"] == 4 and len(body["integrity"]["files"]) == 4

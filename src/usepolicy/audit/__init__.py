@@ -50,7 +50,7 @@ from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, 
 from ._sink import ChainedSink, MemorySink, Sink
 from ._stats import AuditStats, AuditSummary, collect_stats, purpose_tree
 from ._tally import KINDS, Entry, Tally
-from ._verify import PROBLEMS, PublicKey, VerifyResult, read_records, verify_log
+from ._verify import PROBLEMS, PublicKey, VerifyResult, read_log, read_records, verify_log
 
 if typing.TYPE_CHECKING:
     from .postgres import (
@@ -139,6 +139,7 @@ __all__ = [
     "prove_inclusion_log",
     "purpose_tree",
     "query_db",
+    "read_log",
     "read_records",
     "redact",
     "unredact",

@@ -13,13 +13,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ..record import AnyRecord, DecisionRecord, OutcomeRecord
 from ._dburl import is_db_url
 from ._logtree import CheckpointVerdict
+from ._rotate import log_files
 from ._tally import KINDS, Entry, Tally, Timeline, clip
-from ._verify import PublicKey, VerifyResult, verify_log
+from ._verify import PublicKey, VerifyResult, verify_files
 
 if TYPE_CHECKING:
     from .postgres import DbVerifyResult
@@ -299,7 +301,9 @@ def collect_stats(
     """Verify a log and count what it holds, in one streaming pass.
 
     Args:
-        source: a log file, or a PostgreSQL audit store URL (``postgresql://...``).
+        source: a log file (with its rotated files, ``LOG.<UTC time>``), a folder
+            holding one rotated log, or a PostgreSQL audit store URL
+            (``postgresql://...``).
         since, until: count only the records with ``since <= timestamp < until``; the
             whole log is verified all the same (the chain runs through every record).
         public_key: check every record's signature (as ``verify_log``).
@@ -328,10 +332,11 @@ def collect_stats(
         integrity = verify_db(url, public_key=public_key, visit=visit_row)
         shown = integrity.url
     else:
+        several = len(log_files(source)) > 1
 
-        def visit_line(line: int, record: AnyRecord) -> None:
-            stats.add(str(line), record)
+        def visit_line(file: Path, line: int, record: AnyRecord) -> None:
+            stats.add(f"{file.name}:{line}" if several else str(line), record)
 
-        integrity = verify_log(source, public_key, visit=visit_line)
+        integrity = verify_files(source, public_key, None, None, visit_line)
         shown = os.fspath(source)
     return AuditSummary(shown, integrity, stats, checkpoint)

@@ -31,7 +31,7 @@ from ._filelog import locked
 from ._rotate import log_files
 from ._sign import Verifier
 
-__all__ = ["PROBLEMS", "VerifyResult", "read_records", "verify_log"]
+__all__ = ["PROBLEMS", "VerifyResult", "read_log", "read_records", "verify_files", "verify_log"]
 
 #: the problem codes ``verify_log`` reports, with what each means
 PROBLEMS: Final = {
@@ -259,6 +259,20 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, AnyRecord]
         snapshot.close()
 
 
+def read_log(
+    target: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> Iterator[tuple[Path, int, AnyRecord]]:
+    """Each (file, line number, record) of a log, rotated files included (as
+    ``log_files`` finds them), without checking the chain.
+
+    Raises:
+        AuditError: as ``read_records``.
+    """
+    for path in log_files(target):
+        for number, record in read_records(path):
+            yield path, number, record
+
+
 def _verifiers(public_key: PublicKey | Sequence[PublicKey] | None) -> dict[str, Verifier]:
     if public_key is None:
         return {}
@@ -306,6 +320,18 @@ def verify_log(
         InputFileError: a key file cannot be read (an ``OSError``).
         ValueError: a key file is not an Ed25519 public key.
     """
+    seen = None if visit is None else (lambda _file, line, record: visit(line, record))
+    return verify_files(path, public_key, expect_head, expect_count, seen)
+
+
+def verify_files(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    public_key: PublicKey | Sequence[PublicKey] | None,
+    expect_head: str | None,
+    expect_count: int | None,
+    visit: Callable[[Path, int, AnyRecord], object] | None,
+) -> VerifyResult:
+    """``verify_log``, whose ``visit`` is also told each record's file."""
     files = log_files(path)
     verifiers = _verifiers(public_key)
     shown = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(files[0])
@@ -355,7 +381,7 @@ class _Scan:
         self,
         log: Path,
         verifiers: dict[str, Verifier],
-        visit: Callable[[int, AnyRecord], object] | None,
+        visit: Callable[[Path, int, AnyRecord], object] | None,
     ) -> tuple[int, str, str] | None:
         """Read one file on from the chain so far: its first bad line, or None."""
         snapshot = _Snapshot(log)
@@ -380,7 +406,7 @@ class _Scan:
                 self.count += 1
                 self.signed += record.signature is not None
                 if visit is not None:
-                    visit(number, record)
+                    visit(log, number, record)
                 if self.head == self.expect_head:
                     self.anchor = self.count
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .._errors import AuditError
@@ -38,7 +39,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "digest and count elsewhere and pass them as --expect-head/--expect-count, or "
         "keep a signed checkpoint and pass it as --checkpoint.",
     )
-    verify.add_argument("log", metavar="LOG", help="a log file or postgresql://... URL")
+    verify.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log file (with the files rotated out of it), a folder holding one rotated "
+        "log, or a postgresql://... URL",
+    )
+    verify.add_argument(
+        "more",
+        nargs="*",
+        metavar="FILE",
+        help="more files of the log: LOG FILE... are its files in chain order",
+    )
     verify.add_argument("--writer", metavar="ID", help="database: verify only this writer's chain")
     verify.add_argument(
         "--key",
@@ -60,7 +72,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="list records, filtered",
         description="List the log's records (without verifying the chain: use verify).",
     )
-    show.add_argument("log", metavar="LOG", help="a log file or postgresql://... URL")
+    show.add_argument(
+        "log",
+        metavar="LOG",
+        help="a log file (with the files rotated out of it), a folder holding one rotated "
+        "log, or a postgresql://... URL",
+    )
     show.add_argument("--writer", metavar="ID", help="database: only this writer's records")
     show.add_argument("--decision", choices=("allow", "deny"))
     show.add_argument("--rule", metavar="ID", help="records that rule ID decided or matched")
@@ -142,6 +159,9 @@ def _time(text: str) -> datetime:
 
 # -- verify ----------------------------------------------------------------------------
 def run_verify(args: argparse.Namespace) -> int:
+    if args.more and (is_db_url(args.log) or args.checkpoint is not None):
+        error("several files are for a rotated log file, and a checkpoint covers one file")
+        return EXIT_ERROR
     checked = _audit_receipt.keys_and_receipt(args)
     if isinstance(checked, int):
         return checked
@@ -155,7 +175,7 @@ def run_verify(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     try:
         result = verify_log(
-            args.log,
+            [args.log, *args.more] if args.more else args.log,
             keys or None,
             expect_head=args.expect_head,
             expect_count=args.expect_count,
@@ -176,6 +196,11 @@ def run_verify(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if args.format == "human":
         print(f"{args.log}: ok: {records(result.count)}")
+        if result.files:
+            first, last = (
+                escape(Path(name).name) for name in result.files[:: len(result.files) - 1]
+            )
+            print(f"  files: {len(result.files)}, in chain order, {first} .. {last}")
         print(f"  head: {result.head}")
         if result.signatures_checked:
             ids = ", ".join(key.key_id for key in keys)

@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Iterable, Iterator
 
 from .._errors import AuditError
-from ..audit import PostgresUnavailableError, RecordFilter, is_db_url, read_records
+from ..audit import PostgresUnavailableError, RecordFilter, is_db_url, log_files, read_log
 from ..record import AnyRecord, OutcomeRecord
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, print_table, records
 
@@ -46,10 +46,11 @@ def _row(record: AnyRecord) -> list[str]:
 def _from_file(
     args: argparse.Namespace, chosen: RecordFilter, seen: list[int]
 ) -> Iterator[tuple[list[str], AnyRecord]]:
-    for number, record in read_records(args.log):
+    several = len(log_files(args.log)) > 1  # a rotated log: name each line's file
+    for path, number, record in read_log(args.log):
         seen[0] += 1
         if chosen.matches(record):
-            yield [str(number)], record
+            yield [f"{path.name}:{number}" if several else str(number)], record
 
 
 def run(args: argparse.Namespace) -> int:

@@ -41,7 +41,12 @@ def add_actions(actions: Any, time: Callable[[str], datetime]) -> None:
         "Exit 1 when the log does not verify.",
     )
     for parser in (report, stats):
-        parser.add_argument("log", metavar="LOG", help="a log file or postgresql://... URL")
+        parser.add_argument(
+            "log",
+            metavar="LOG",
+            help="a log file (with the files rotated out of it), a folder holding one rotated "
+            "log, or a postgresql://... URL",
+        )
         parser.add_argument(
             "--since", type=time, metavar="TIME", help="count from this ISO time on"
         )
