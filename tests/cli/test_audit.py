@@ -223,10 +223,12 @@ def test_verify_of_a_missing_log(run_cli: RunCli, tmp_path: Path):
 
 
 def test_verify_of_a_folder_is_a_clean_cannot_read(run_cli: RunCli, tmp_path: Path):
-    # once: "internal error: IsADirectoryError"
+    # once: "internal error: IsADirectoryError"; a folder holding a rotated log is read
     result = run_cli("audit", "verify", str(tmp_path))
     assert result.returncode == 1
-    assert result.stderr == f"usepolicy: {tmp_path}: cannot read: is a folder, not a file\n"
+    assert (
+        result.stderr == f"usepolicy: {tmp_path}: cannot read: is a folder holding no audit log\n"
+    )
 
 
 @pytest.mark.parametrize("action", ["verify", "show"])

@@ -92,8 +92,12 @@ def log_files(
     if not bases:
         bases = {n for n in names if not _SIDE.search(n) and (path / n).is_file()}
     if len(bases) != 1:
-        what = "no audit log" if not bases else "several logs (" + ", ".join(sorted(bases)) + ")"
-        raise AuditError(f"{path}: cannot read: is a directory holding {what}: name the files")
+        if not bases:
+            raise AuditError(f"{path}: cannot read: is a folder holding no audit log")
+        several = ", ".join(sorted(bases))
+        raise AuditError(
+            f"{path}: cannot read: is a folder holding several logs ({several}): name the files"
+        )
     (base,) = bases
     current = path / base
     return [*archives(current), *([current] if current.exists() else [])]
