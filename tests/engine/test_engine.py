@@ -394,3 +394,85 @@ def test_outcomes_are_cached_per_set_of_matching_rules_without_mixing_obligation
     second = engine.evaluate(req(model="other"))  # same matching rules, other obligations
     assert [o.id for o in first.obligations] == ["log", "watermark", "review"]
     assert [o.id for o in second.obligations] == ["log", "review"]
+
+
+# -- shadow mode: `enforcement: dryrun` ---------------------------------------------------
+DRYRUN = """
+rules:
+  - id: stricter-domestic
+    effect: deny
+    reason: the clause being rolled out
+    enforcement: dryrun
+    when: {data.subjects: domestic}
+  - id: tier-limit
+    effect: deny
+    reason: typed on an attribute
+    enforcement: dryrun
+    when: {attributes.tier: {gt: 2}}
+  - id: general
+    effect: allow
+    reason: general use
+  - id: late-trial
+    effect: deny
+    reason: after the allow rule
+    enforcement: dryrun
+    when: {data.subjects: domestic}
+"""
+
+
+def test_a_dryrun_rule_never_decides_and_says_what_it_would_have_denied() -> None:
+    engine = engine_for(DRYRUN)
+    plain = engine.evaluate(req())
+    assert plain.allowed and plain.dryrun == () and "dryrun" not in plain.record().to_dict()
+    shadowed = engine.evaluate(req(data={"subjects": "domestic"}))
+    assert shadowed.allowed and shadowed.determining_rule == "general"
+    assert [m.id for m in shadowed.matched_rules] == ["general"]  # dry-run rules apart
+    # deny-overrides: every dry-run deny that matched would have denied
+    assert [d.id for d in shadowed.dryrun] == ["stricter-domestic", "late-trial"]
+    entry = shadowed.record().to_dict()["dryrun"][0]
+    assert entry == {
+        "id": "stricter-domestic",
+        "effect": "deny",
+        "reason": "the clause being rolled out",
+        "reference": None,
+    }
+
+
+def test_under_first_match_only_dryrun_rules_before_the_decider_count() -> None:
+    engine = engine_for(DRYRUN, "default: deny\ncombine: first-match\n")
+    decision = engine.evaluate(req(data={"subjects": "domestic"}))
+    assert decision.allowed and [d.id for d in decision.dryrun] == ["stricter-domestic"]
+
+
+def test_a_failing_dryrun_rule_is_listed_with_its_error_and_does_not_deny() -> None:
+    # enforced, the type error would have denied (fail closed); in dry run it only says so
+    decision = engine_for(DRYRUN).evaluate(req(attributes={"tier": "high"}))
+    assert decision.allowed and decision.errors == ()
+    [trial] = decision.dryrun
+    assert trial.id == "tier-limit" and trial.error is not None
+    assert trial.error.code == "evaluation-error"
+    assert decision.record().to_dict()["dryrun"][0]["error"]["code"] == "evaluation-error"
+
+
+def test_an_enforced_copy_of_a_dryrun_rule_denies_what_it_listed() -> None:
+    # what the shadow says is what enforcing the rule does
+    enforced = engine_for(DRYRUN.replace("    enforcement: dryrun\n", ""))
+    shadow = engine_for(DRYRUN)
+    for fields in ({}, {"data": {"subjects": "domestic"}}, {"attributes": {"tier": 3}}):
+        listed = bool(shadow.evaluate(req(**fields)).dryrun)
+        assert enforced.evaluate(req(**fields)).allowed is not listed
+
+
+def test_a_dryrun_record_survives_the_audit_log(tmp_path: Any) -> None:
+    from usepolicy.audit import read_records, verify_log
+
+    log = tmp_path / "audit.jsonl"
+    with usepolicy.Enforcer(engine_for(DRYRUN), audit_log=log) as guard:
+        record = guard.check(req(data={"subjects": "domestic"}))
+    assert record.allowed and [d.id for d in record.dryrun or ()] == [
+        "stricter-domestic",
+        "late-trial",
+    ]
+    assert verify_log(log).ok
+    [(_, stored)] = list(read_records(log))
+    assert stored == record

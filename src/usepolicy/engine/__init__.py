@@ -3,7 +3,7 @@
 import typing
 
 from ._compile import Pred, compile_cond, getter, members
-from ._decision import Decider, Decision, DecisionProblem, MatchedRule, Obligation
+from ._decision import Decider, Decision, DecisionProblem, DryRun, MatchedRule, Obligation
 from ._engine import Engine
 from ._explain import Explanation, RuleTrace, describe
 
@@ -11,6 +11,7 @@ __all__ = [
     "Decider",
     "Decision",
     "DecisionProblem",
+    "DryRun",
     "Engine",
     "Explanation",
     "MatchedRule",

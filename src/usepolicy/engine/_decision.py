@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 else:  # msgspec resolves annotations at class creation; these are opaque to it
     Req = DecisionRecord = Policy = object
 
-__all__ = ["Decider", "Decision", "DecisionProblem", "MatchedRule", "Obligation"]
+__all__ = ["Decider", "Decision", "DecisionProblem", "DryRun", "MatchedRule", "Obligation"]
 
 
 class _Part:
@@ -90,6 +90,26 @@ class DecisionProblem(_Part):
         return {"code": self.code, "message": self.message}
 
 
+@dataclass(frozen=True, slots=True)
+class DryRun(_Part):
+    """A dry-run rule (``enforcement: dryrun``) that would have denied the request: it
+    matched, or its evaluation failed (``error``), and an error denies too."""
+
+    rule: MatchedRule
+    error: DecisionProblem | None = None
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    def to_dict(self) -> dict[str, Any]:
+        body = self.rule.to_dict()
+        if self.error is not None:
+            body["error"] = self.error.to_dict()
+        return body
+
+
 def _array(parts: tuple[_Part, ...]) -> bytes:
     if not parts:
         return b"[]"
@@ -105,6 +125,9 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
         matched_rules: every rule whose condition held, in policy order.
         obligations: what the gateway must fulfil (allow decisions only).
         errors: evaluation errors; any error means deny.
+        dryrun: the dry-run rules that would have denied, had they been enforced (they
+            never decide): under deny-overrides every one that matched; under
+            first-match those before the rule that decided.
     """
 
     # A msgspec Struct without GC tracking: cheap to create, and a gateway keeping many
@@ -117,6 +140,7 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
     _req: Req | None
     _policy: Policy
     _record: DecisionRecord | None = None
+    dryrun: tuple[DryRun, ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -171,6 +195,7 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
             matched_rules=[m.to_dict() for m in self.matched_rules],
             obligations=[o.to_dict() for o in self.obligations],
             errors=[e.to_dict() for e in self.errors],
+            dryrun=[d.to_dict() for d in self.dryrun],
             request=self.request,
             policy=self._policy,
             engine=self._record_engine(),
@@ -195,7 +220,8 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
     def __repr__(self) -> str:
         return (
             f"Decision({self.effect.value}, rule={self.determining_rule!r}, "
-            f"matched={[m.id for m in self.matched_rules]}, errors={len(self.errors)})"
+            f"matched={[m.id for m in self.matched_rules]}, errors={len(self.errors)}"
+            + (f", dryrun={[d.id for d in self.dryrun]})" if self.dryrun else ")")
         )
 
 

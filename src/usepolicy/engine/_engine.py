@@ -6,6 +6,7 @@ Pure: request in, ``Decision`` out. No file, clock, logging or network inside
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,7 +27,7 @@ from ..policy import (
 )
 from ..request import Req, validate_many, validate_request
 from ._compile import Pred, compile_cond, generate_scan, getter, is_constant, specialize
-from ._decision import Decision, DecisionProblem, MatchedRule, Obligation
+from ._decision import Decision, DecisionProblem, DryRun, MatchedRule, Obligation
 from ._explain import Explanation, explain
 
 __all__ = ["Engine"]
@@ -63,6 +64,8 @@ class _Plan:
     scan: Callable[[Req], int]  # bit k set: rules[k] matched
     indexes: tuple[tuple[Any, dict[Any, tuple[_CompiledRule, ...]]], ...]
     outcomes: dict[int, _Outcome]  # mask -> outcome, filled on first sight
+    #: the dry-run rules, each evaluated on its own: one that fails never decides
+    trial: tuple[_CompiledRule, ...] = ()
 
 
 #: (effect, determining rule id, matched rules, obligations, rules whose obligations
@@ -106,13 +109,14 @@ class Engine:
         policy: a loaded ``Policy`` (see ``load_policy``).
     """
 
-    __slots__ = ("_combine_first", "_default", "_plans", "_vocabulary", "policy")
+    __slots__ = ("_combine_first", "_default", "_order", "_plans", "_vocabulary", "policy")
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self._vocabulary = policy.vocabulary
         self._default = policy.default
         self._combine_first = policy.combine is Combine.FIRST_MATCH
+        self._order = {rule.id: order for order, rule in enumerate(policy.rules)}
         self._plans = self._build_plans(policy)
 
     def _build_plans(self, policy: Policy) -> dict[str, _Plan]:
@@ -167,7 +171,9 @@ class Engine:
                         obligations[rule.id],
                     )
                 )
-            plans[purpose] = _index(candidates, policy)
+            trial = tuple(rule for rule in candidates if rule.rule.dryrun)
+            plan = _index([rule for rule in candidates if not rule.rule.dryrun], policy)
+            plans[purpose] = plan if not trial else dataclasses.replace(plan, trial=trial)
         return plans
 
     # -- evaluation --------------------------------------------------------------------
@@ -215,9 +221,31 @@ class Engine:
                     for ob in rule.obligations
                     if ob.when is None or ob.when(req)
                 )
+            if plan.trial:
+                dryrun = self._dryrun(plan.trial, req, rule_id)
+                return Decision(
+                    effect, rule_id, matched, obligations, (), req, self.policy, None, dryrun
+                )
             return Decision(effect, rule_id, matched, obligations, (), req, self.policy)
         except Exception as exc:  # fail closed: never allow on an error
             return self._failed(req, exc)
+
+    def _dryrun(
+        self, trial: tuple[_CompiledRule, ...], req: Req, decider: str | None
+    ) -> tuple[DryRun, ...]:
+        """The dry-run rules that would have denied: under first-match, those before
+        the rule that decided; a rule whose evaluation fails would have denied too."""
+        before = len(self._order) if decider is None else self._order[decider]
+        found: list[DryRun] = []
+        for rule in trial:
+            try:
+                hit = rule.pred(req)
+            except Exception as exc:  # would have denied; never decides
+                found.append(DryRun(rule.matched, _problem(exc)))
+                continue
+            if hit and (not self._combine_first or rule.order < before):
+                found.append(DryRun(rule.matched))
+        return tuple(found)
 
     def _remember(self, plan: _Plan, mask: int) -> _Outcome:
         outcome = self._outcome([rule for k, rule in enumerate(plan.rules) if mask >> k & 1])
@@ -244,12 +272,15 @@ class Engine:
         return (Effect.ALLOW, decider.rule.id, matched, static, None)
 
     def _failed(self, req: Req, exc: Exception) -> Decision:
-        code = exc.code if isinstance(exc, EvaluationError) else "internal-error"
-        message = str(exc) or type(exc).__name__
-        if not isinstance(exc, EvaluationError):
-            message = f"{type(exc).__name__}: {message}"
-        error = DecisionProblem(code, message)
-        return Decision(Effect.DENY, None, (), (), (error,), req, self.policy)
+        return Decision(Effect.DENY, None, (), (), (_problem(exc),), req, self.policy)
+
+
+def _problem(exc: Exception) -> DecisionProblem:
+    code = exc.code if isinstance(exc, EvaluationError) else "internal-error"
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, EvaluationError):
+        message = f"{type(exc).__name__}: {message}"
+    return DecisionProblem(code, message)
 
 
 def _always(req: Req) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "Combine",
     "Cond",
     "Effect",
+    "Enforcement",
     "Invariant",
     "ListRef",
     "Named",
@@ -43,6 +44,14 @@ ITEM_OPERATORS: Final = frozenset({"contains_any", "contains_all", "all_in", "no
 class Effect(enum.StrEnum):
     ALLOW = "allow"
     DENY = "deny"
+
+
+class Enforcement(enum.StrEnum):
+    """Whether a rule decides (``enforce``) or only says what it would have denied
+    (``dryrun``: shadow mode, to roll a stricter rule out safely)."""
+
+    ENFORCE = "enforce"
+    DRYRUN = "dryrun"
 
 
 class Combine(enum.StrEnum):
@@ -198,9 +207,15 @@ class Rule:
     source: str = _field(default="", compare=False)
     line: int = _field(default=0, compare=False)
     col: int = _field(default=0, compare=False)
+    #: ``dryrun``: the rule never decides; a decision lists it when it would have denied
+    enforcement: Enforcement = Enforcement.ENFORCE
+
+    @property
+    def dryrun(self) -> bool:
+        return self.enforcement is Enforcement.DRYRUN
 
     def document(self) -> dict[str, Any]:
-        return {
+        doc = {
             "id": self.id,
             "effect": self.effect.value,
             "reason": self.reason,
@@ -208,6 +223,9 @@ class Rule:
             "when": None if self.when is None else self.when.document(),
             "obligations": [o.document() for o in self.obligations],
         }
+        if self.dryrun:  # absent when enforced, so the digests of older policies stay
+            doc["enforcement"] = self.enforcement.value
+        return doc
 
 
 @dataclass(frozen=True, slots=True)

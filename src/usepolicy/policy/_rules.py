@@ -7,13 +7,15 @@ from typing import Any, Final
 
 from .._errors import Diagnostic
 from ._conditions import ConditionReader
-from ._model import Effect, Invariant, ObligationSpec, Rule
+from ._model import Effect, Enforcement, Invariant, ObligationSpec, Rule
 from ._nodes import NodeReader
 from ._yaml import Node
 
 __all__ = ["RuleReader"]
 
-_RULE_KEYS: Final = ("id", "effect", "reason", "reference", "when", "obligations")
+_RULE_KEYS: Final = (
+    "id", "effect", "reason", "reference", "when", "obligations", "enforcement",
+)  # fmt: skip
 _OBLIGATION_KEYS: Final = ("id", "with", "when")
 _INVARIANT_KEYS: Final = ("id", "never", "when", "description")
 _ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -63,14 +65,32 @@ class RuleReader(NodeReader):
                 obligation = self.obligation(item)
                 if obligation is not None:
                     obligations.append(obligation)
-        if rule_id is None or effect is None or reason is None:
+        enforcement = self.enforcement(spec, effect)
+        if rule_id is None or effect is None or reason is None or enforcement is None:
             return None
         if "when" in spec and when is None:
             return None
         return Rule(
             rule_id, Effect(effect), reason, reference, when, tuple(obligations),
-            self.path, node.line, node.col,
+            self.path, node.line, node.col, enforcement,
         )  # fmt: skip
+
+    def enforcement(self, spec: dict[str, Node], effect: str | None) -> Enforcement | None:
+        if "enforcement" not in spec:
+            return Enforcement.ENFORCE
+        node = spec["enforcement"]
+        value = self.choice(node, "`enforcement`", ("enforce", "dryrun"))
+        if value == "dryrun" and effect == "allow":
+            self.err(
+                node,
+                "dryrun-allow",
+                "`enforcement: dryrun` applies to deny rules: a dry-run rule shows what "
+                "it would have denied",
+                "roll a new allow rule out as an enforced rule, or write the stricter "
+                "clause as a dry-run deny rule",
+            )
+            return None
+        return None if value is None else Enforcement(value)
 
     def obligation(self, node: Node) -> ObligationSpec | None:
         if isinstance(node.value, str):

@@ -138,6 +138,7 @@ def decision_draft(
     errors: Sequence[Mapping[str, Any]],
     request: Mapping[str, Any] | None,
     policy: PolicyRef,
+    dryrun: Sequence[Mapping[str, Any]] = (),
     engine: Mapping[str, str | None] | None = None,
     now: datetime | None = None,
     decision_id: str | None = None,
@@ -158,6 +159,8 @@ def decision_draft(
             (``matched_rules``, ``obligations``, ``errors``), made already.
         validated: ``request`` is one the engine's validator made (``Decision.request``):
             floats only among its attribute values, all else of exact JSON types.
+        dryrun: the dry-run rules that would have denied; the body has ``dryrun`` only
+            when there are any.
     """
     decision_id = decision_id or new_decision_id()
     parts = dict(encoded or ())
@@ -186,6 +189,8 @@ def decision_draft(
         "engine": _engine(engine),
         "prev_digest": None,
     }
+    if dryrun:
+        body["dryrun"] = list(dryrun)
     return Draft(body, parts)
 
 

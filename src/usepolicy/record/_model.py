@@ -19,6 +19,7 @@ __all__ = [
     "AnyRecord",
     "DecisionRecord",
     "OutcomeRecord",
+    "RecordDryRun",
     "RecordEngine",
     "RecordObligation",
     "RecordPolicy",
@@ -66,6 +67,13 @@ class RecordProblem(_Frozen):
     message: str
 
 
+class RecordDryRun(RecordRule):
+    """A dry-run rule that would have denied: the rule, and the ``error`` its
+    evaluation met, if that is why (an error denies)."""
+
+    error: RecordProblem | None = None
+
+
 class RecordPolicy(_Frozen):
     """The policy that decided: ``name``, ``version``, ``digest``."""
 
@@ -107,6 +115,8 @@ class DecisionRecord(_Frozen):
     matched_rules: list[RecordRule]
     obligations: list[RecordObligation]
     errors: list[RecordProblem]
+    #: the dry-run rules (``enforcement: dryrun``) that would have denied, when any
+    dryrun: list[RecordDryRun] | None = None
     request: dict[str, Any] | None
     request_digest: str | None
     policy: RecordPolicy
@@ -135,13 +145,16 @@ class DecisionRecord(_Frozen):
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready builtins, in DESIGN.md field order.
 
-        ``redacted`` and ``signature`` appear only when set, so a plain record has
-        exactly the fields of DESIGN.md §3.
+        ``dryrun``, ``redacted`` and ``signature`` appear only when set, so a plain
+        record has exactly the fields of DESIGN.md §3.
         """
         body = self.model_dump(mode="json", by_alias=True)
-        for optional in ("redacted", "signature"):
+        for optional in ("dryrun", "redacted", "signature"):
             if body[optional] is None:
                 del body[optional]
+        for entry in body.get("dryrun", ()):
+            if entry["error"] is None:
+                del entry["error"]
         if body["engine"]["revision"] is None:
             del body["engine"]["revision"]
         return body
