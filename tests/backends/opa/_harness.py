@@ -137,27 +137,41 @@ class Rego:
         return results
 
     def answers(self, payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {
+        found = []
+        for a in self.query(payloads):
+            answer = {
                 "decision": a["decision"],
                 "determining_rule": a["determining_rule"],
                 "matched_rules": a["matched_rules"],
                 "obligations": a["obligations"],
                 "errors": [e["code"] for e in a["errors"]],
             }
-            for a in self.query(payloads)
-        ]
+            if "dryrun" in a:
+                answer["dryrun"] = [
+                    _dryrun_entry(d["id"], d.get("error", {}).get("code")) for d in a["dryrun"]
+                ]
+            found.append(answer)
+        return found
 
 
 def native_answer(engine: Engine, payload: dict[str, Any]) -> dict[str, Any]:
     decision = engine.evaluate(payload)
-    return {
+    answer = {
         "decision": decision.effect.value,
         "determining_rule": decision.determining_rule,
         "matched_rules": [m.id for m in decision.matched_rules],
         "obligations": [o.to_dict() for o in decision.obligations],
         "errors": [e.code for e in decision.errors],
     }
+    if any(rule.dryrun for rule in engine.policy.rules):  # shadow mode: an additive key
+        answer["dryrun"] = [_dryrun_entry(d.id, d.error) for d in decision.dryrun]
+    return answer
+
+
+def _dryrun_entry(rule_id: str, error: Any) -> dict[str, Any]:
+    """A dry-run entry as compared: the rule, and its error's code (messages differ)."""
+    code = error if error is None or isinstance(error, str) else error.code
+    return {"id": rule_id, "error": code}
 
 
 def disagreements(

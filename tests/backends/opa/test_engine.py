@@ -306,3 +306,33 @@ def test_an_enforcer_decides_with_opa(server: str, tmp_path: Path) -> None:
             {"requester": ORG, "purpose": "cyber.defense"}
         )
     assert not result.allowed and result.record.errors[0].code == "opa-unreachable"
+
+
+def test_dryrun_rules_come_back_from_opa_as_natively(server: str) -> None:
+    policy = loads_policy(
+        "usepolicy: 1\nname: shadow\nversion: '1'\ndefault: deny\ncombine: deny-overrides\n"
+        "rules:\n"
+        "  - {id: trial, effect: deny, reason: r, enforcement: dryrun,"
+        " when: {data.subjects: domestic}}\n"
+        "  - {id: typed, effect: deny, reason: r, enforcement: dryrun,"
+        " when: {attributes.tier: {gt: 2}}}\n"
+        "  - {id: any, effect: allow, reason: r}\n"
+    )
+    native = Engine(policy)
+    payloads = [
+        {"requester": ORG, "purpose": "general.assistant", **fields}
+        for fields in ({}, {"data": {"subjects": "domestic"}}, {"attributes": {"tier": "x"}})
+    ]
+    with OpaEngine(server, policy, timeout=5) as opa:
+        for payload in payloads:
+            mine, theirs = native.evaluate(payload), opa.evaluate(payload)
+            assert summary(theirs) == summary(mine)
+            assert [(d.id, d.error and d.error.code) for d in theirs.dryrun] == [
+                (d.id, d.error and d.error.code) for d in mine.dryrun
+            ]
+        record = opa.evaluate(payloads[1]).record()
+    assert record.allowed and [d.id for d in record.dryrun or ()] == ["trial"]
+    # read back from OPA alone, the policy knows which rules are dry runs
+    with OpaEngine(server, policy_name="shadow", upload=False, timeout=5) as remote:
+        assert [r.id for r in remote.policy.rules if r.dryrun] == ["trial", "typed"]
+        assert [d.id for d in remote.evaluate(payloads[1]).dryrun] == ["trial"]

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from usepolicy import Engine, Policy, RequestError, load_policy, loads_policy
-from usepolicy.backends.opa import opa_input, to_rego
+from usepolicy.backends.opa import data_path, opa_input, to_rego
 from usepolicy.policy._names import SCHEME, name_keys
 from usepolicy.request._fast import request_to_builtins, validate_request
 
@@ -491,3 +493,68 @@ def test_list_operators_with_a_named_list_on_a_non_list_are_an_error_in_both(
 ) -> None:
     policy = policy_of(ITEM_NAMES)
     assert both(rego_worker, policy, request(attributes={"orgs": "Acme Corp"})) == ERROR
+
+
+# -- shadow mode: dry-run rules --------------------------------------------------------
+def _with_dryrun(text: str, chosen: list[bool]) -> str:
+    """The policy with the deny rules ``chosen`` made dry-run rules."""
+    document = yaml.safe_load(text)
+    denies = [rule for rule in document["rules"] if rule["effect"] == "deny"]
+    for rule, dry in zip(denies, chosen, strict=False):
+        if dry:
+            rule["enforcement"] = "dryrun"
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(text=policies(), chosen=st.lists(st.booleans(), min_size=6, max_size=6))
+def test_generated_policies_with_dryrun_rules_agree_with_the_native_engine(
+    rego_worker: RegoWorker, text: str, chosen: list[bool]
+) -> None:
+    policy = loads_policy(_with_dryrun(text, [True, *chosen]))
+    payloads = generated_requests(policy, REQUESTS_PER_POLICY, seed=len(text))
+    assert_agree(Rego(rego_worker, policy), policy, payloads)
+
+
+DRYRUN = """
+    rules:
+      - {id: trial, effect: deny, reason: r, enforcement: dryrun, when: {data.subjects: domestic}}
+      - {id: typed, effect: deny, reason: r, enforcement: dryrun, when: {attributes.tier: {gt: 2}}}
+      - {id: any, effect: allow, reason: r}
+      - {id: late, effect: deny, reason: r, enforcement: dryrun, when: {data.subjects: domestic}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("combine", "listed"),
+    [("deny-overrides", ["trial", "late"]), ("first-match", ["trial"])],
+)
+def test_dryrun_rules_never_decide_in_rego(
+    rego_worker: RegoWorker, combine: str, listed: list[str]
+) -> None:
+    policy = policy_of(DRYRUN, f"default: deny\ncombine: {combine}\n")
+    answer = both(rego_worker, policy, request(data={"subjects": "domestic"}))
+    assert (answer["decision"], answer["matched_rules"]) == ("allow", ["any"])
+    assert [d["id"] for d in answer["dryrun"]] == listed
+    failing = both(rego_worker, policy, request(attributes={"tier": "high"}))
+    assert failing["errors"] == [] and failing["dryrun"] == [
+        {"id": "typed", "error": "evaluation-error"}
+    ]
+    # `decision` carries the dry-run list too, as an added key
+    payload = request_to_builtins(validate_request(request(), policy.vocabulary))
+    [decision] = Rego(rego_worker, policy).query([payload], f"{data_path(policy)}/decision")
+    assert decision == {
+        "decision": "allow",
+        "determining_rule": "any",
+        "matched_rules": ["any"],
+        "dryrun": [],
+    }
+
+
+def test_a_policy_without_dryrun_rules_exports_as_before() -> None:
+    module = to_rego(load_policy())
+    assert "dryrun" not in module

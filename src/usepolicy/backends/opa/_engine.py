@@ -18,8 +18,8 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ..._errors import BackendError, quote_value
-from ...engine import Decision, DecisionProblem, MatchedRule, Obligation
-from ...policy import Combine, Effect, Policy, Rule
+from ...engine import Decision, DecisionProblem, DryRun, MatchedRule, Obligation
+from ...policy import Combine, Effect, Enforcement, Policy, Rule
 from ...request import Req, Vocabulary, request_to_builtins, validate_request
 from ._input import NAME_KEYS, input_name_keys, name_key_fields
 from ._rego import package_path, to_rego
@@ -123,6 +123,7 @@ class OpaEngine:
         self._matched = {
             r.id: MatchedRule(r.id, r.effect, r.reason, r.reference) for r in self.policy.rules
         }
+        self._trial = frozenset(r.id for r in self.policy.rules if r.dryrun)
 
     # -- the Engine interface ---------------------------------------------------------
     def evaluate(self, request: Any) -> Decision:
@@ -190,9 +191,23 @@ class OpaEngine:
             errors,
             req,
             self.policy,
+            dryrun=self._dryrun(answer.get("dryrun", [])) if self._trial else (),
             _engine=_engine_info(body, self.policy.digest),
             _opa_decision_id=_decision_id(body),
         )
+
+    def _dryrun(self, raw: Any) -> tuple[DryRun, ...]:
+        """The dry-run rules that would have denied, as the module lists them."""
+        if not isinstance(raw, list):
+            raise _bad(f"dryrun {_short(raw)} is not a list")
+        found = []
+        for entry in raw:
+            rule_id = entry.get("id") if isinstance(entry, dict) else None
+            if rule_id not in self._trial:
+                raise _bad(f"dryrun entry {_short(entry)} is not a dry-run rule of this policy")
+            error = entry.get("error")
+            found.append(DryRun(self._matched[rule_id], None if error is None else _error(error)))
+        return tuple(found)
 
     def _query(self, payload: dict[str, Any]) -> dict[str, Any]:
         body = self._client.query_rule(
@@ -228,9 +243,12 @@ class OpaEngine:
             )
             about = body["result"]
             rules = tuple(
-                Rule(r["id"], Effect(r["effect"]), r["reason"], r["reference"], None)
+                Rule(
+                    r["id"], Effect(r["effect"]), r["reason"], r["reference"], None,
+                    enforcement=Enforcement(r.get("enforcement", "enforce")),
+                )
                 for r in about["rules"]
-            )
+            )  # fmt: skip
             purposes = dict(about["purposes"])
             # the fields whose name keys the module reads (absent: it reads none)
             fields = about.get("name_keys", {}).get("fields", [])
@@ -277,7 +295,9 @@ class OpaEngine:
         )
         if effect_text not in ("allow", "deny"):
             raise _bad(f"decision {_short(effect_text)}")
-        if not isinstance(ids, list) or not all(i in self._rules for i in ids):
+        if not isinstance(ids, list) or not all(
+            i in self._rules and i not in self._trial for i in ids
+        ):
             raise _bad(f"matched_rules {_short(ids)} are not rules of this policy")
         if not isinstance(raw_obligations, list) or not isinstance(raw_errors, list):
             raise _bad("obligations and errors must be lists")

@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from ..._version import __version__
 from ...policy import Combine, Cond, Effect, Policy, Rule
+from ._dryrun import NAMES as DRYRUN_NAMES
+from ._dryrun import dryrun_section
 from ._input import NAME_KEY_HELPERS, SCHEME, exported_lists, item_helpers, name_key_failures
 from ._logic import (
     FALSE,
@@ -40,7 +42,7 @@ _RESERVED: Final = frozenset(
         "_not_list", "_has_name_key", "_listed", "_item_listed", "_items_any",
         "_items_all", "_items_none", "_items_cover",
     }
-)  # fmt: skip
+) | DRYRUN_NAMES  # fmt: skip
 
 
 def package_path(policy: Policy | str) -> tuple[str, str]:
@@ -71,6 +73,8 @@ class _Module:
         self.first_match = policy.combine is Combine.FIRST_MATCH
         self.obligation_keys: list[tuple[str, str]] = []  # (key, message) in order
         self.failing_rules: list[tuple[str, str]] = []  # (rule id, message)
+        self.dryrun = any(r.dryrun for r in policy.rules)
+        self.failing_dryrun: list[tuple[str, str]] = []  # (rule id, message)
 
     # -- sections ---------------------------------------------------------------------
     def text(self) -> str:
@@ -84,6 +88,7 @@ class _Module:
             *rules,
             *obligations,
             *self.errors(),
+            *(dryrun_section(self.first_match, self.failing_dryrun) if self.dryrun else ()),
             *self.helpers(),
             *self.lists(),
             self.about(),
@@ -120,6 +125,8 @@ class _Module:
     def answer(self) -> str:
         keys = ("decision", "determining_rule", "matched_rules")
         decision = "".join(f'\t"{k}": _outcome.{k},\n' for k in keys)
+        if self.dryrun:  # an additive key, only when there are dry-run rules
+            decision += '\t"dryrun": _dryrun,\n'
         extra = "".join(f'\t"{k}": _outcome.{k},\n' for k in ("obligations", "errors"))
         p = self.policy
         # literals, not `policy.name`…: a client checks them on every answer
@@ -169,7 +176,7 @@ class _Module:
             allowing = "_allowing := _matched_rules if count(_matched_denies) == 0 else := []"
         branches += "else := " + _outcome(default, "null", "[]")
         order = block([r.id for r in p.rules], "[]")
-        denies = [r.id for r in p.rules if r.effect is Effect.DENY]
+        denies = [r.id for r in p.rules if r.effect is Effect.DENY and not r.dryrun]
         return "\n".join(
             [
                 section("combining"),
@@ -193,18 +200,23 @@ class _Module:
 
     def rule(self, item: Rule) -> str:
         renderer = Renderer(slug(item.id, self.slugs, _RESERVED), self.taken)
-        lines = [*comment(item.reason, f"{item.id} ({item.effect.value}): ")]
+        kind = f"{item.effect.value}, dry run" if item.dryrun else item.effect.value
+        lines = [*comment(item.reason, f"{item.id} ({kind}): ")]
         if item.reference:
             lines += comment(item.reference, "reference: ")
-        head = f"_matched contains {literal(item.id)}"
+        matches, fails = "_matched", "_failed_rules"
+        if item.dryrun:  # gathered apart: it never decides, its errors never deny
+            matches, fails = "_dryrun_matched", "_dryrun_failed"
+        head = f"{matches} contains {literal(item.id)}"
         body = [] if item.when is None else renderer.body(self.t.holds(item.when))
         lines.append(rule(head, body))
         parts = ["\n".join(lines), *renderer.helpers]
         failing = self.rule_fails(item)
         if failing != FALSE:
-            self.failing_rules.append((item.id, _message(item.when, f"rule `{item.id}`")))
+            found = self.failing_dryrun if item.dryrun else self.failing_rules
+            found.append((item.id, _message(item.when, f"rule `{item.id}`")))
             shown = len(renderer.helpers)
-            failed = rule(f"_failed_rules contains {literal(item.id)}", renderer.body(failing))
+            failed = rule(f"{fails} contains {literal(item.id)}", renderer.body(failing))
             parts += [f"# {item.id}: when its evaluation meets a type error\n{failed}"]
             parts += renderer.helpers[shown:]
         return "\n\n".join(parts)
@@ -363,6 +375,7 @@ class _Module:
             "purposes": dict(sorted(p.purpose_additions.items())),
             "rules": [
                 {"id": r.id, "effect": r.effect.value, "reason": r.reason, "reference": r.reference}
+                | ({"enforcement": r.enforcement.value} if r.dryrun else {})
                 for r in p.rules
             ],
         }
