@@ -244,3 +244,55 @@ def test_unreadable_paths_are_load_failures_not_crashes(tmp_path: Path) -> None:
     ]
     with pytest.raises(usepolicy.PolicyError, match="is a folder, not a file"):
         load_case_file(tmp_path)
+
+
+# -- shadow mode -------------------------------------------------------------------------
+SHADOW_POLICY = """\
+usepolicy: 1
+name: shadow
+version: "1"
+default: deny
+combine: deny-overrides
+rules:
+  - id: stricter-domestic
+    effect: deny
+    reason: being rolled out
+    enforcement: dryrun
+    when: {data.subjects: domestic}
+  - id: general
+    effect: allow
+    reason: general use
+"""
+SHADOW_CASES = """\
+policy: shadow.yaml
+cases:
+  - name: domestic data is still allowed, and the dry run says it would deny
+    request: {requester: {organization: X}, purpose: general.assistant, data: {subjects: domestic}}
+    expect: {decision: allow, rule: general, dryrun: [stricter-domestic]}
+  - name: nothing to say otherwise
+    request: {requester: {organization: X}, purpose: general.assistant}
+    expect: {decision: allow, dryrun: []}
+"""
+
+
+def test_cases_expect_what_dryrun_rules_would_have_denied(tmp_path: Path) -> None:
+    write(tmp_path / "shadow.yaml", SHADOW_POLICY)
+    good = write(tmp_path / "shadow.test.yaml", SHADOW_CASES)
+    runner = Runner(invariants=False)
+    results = [e for e in runner.run([good]) if isinstance(e, CaseResult)]
+    assert [r.passed for r in results] == [True, True]
+    [report] = runner.coverage()
+    assert report.percent == 100.0  # the dry-run rule counts for the case it would decide
+    bad = write(tmp_path / "bad.test.yaml", SHADOW_CASES.replace("dryrun: []", "dryrun: [general]"))
+    [_, failed] = [e for e in Runner(invariants=False).run([bad]) if isinstance(e, CaseResult)]
+    assert not failed.passed
+    text = format_case_failure(failed)
+    assert "dry run would deny: expected ['general'], got []" in text
+    assert "expected: allow, dry run would deny [general]" in text
+
+
+def test_a_bad_dryrun_expectation_is_a_positioned_error(tmp_path: Path) -> None:
+    write(tmp_path / "shadow.yaml", SHADOW_POLICY)
+    path = write(tmp_path / "x.test.yaml", SHADOW_CASES.replace("dryrun: []", "dryrun: nope"))
+    with pytest.raises(usepolicy.PolicyError, match=r"x.test.yaml:8:39: wrong-type: `dryrun`"):
+        load_case_file(path)

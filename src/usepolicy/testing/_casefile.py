@@ -9,6 +9,7 @@ cases:
       decision: deny                          # allow | deny
       rule: no-mass-domestic-surveillance     # optional; null = the default decided
       obligations: []                         # optional; obligation ids, any order
+      dryrun: []                              # optional; dry-run rules that would deny
 ```
 
 Paths are relative to the test file; ``pack:NAME`` names a reference pack shipped in
@@ -42,7 +43,7 @@ __all__ = ["UNCHECKED", "Case", "CaseFile", "Expect", "is_case_file", "load_case
 CASE_SUFFIXES: Final = (".test.yaml", ".test.yml")
 _TOP_KEYS: Final = ("policy", "policies", "cases")
 _CASE_KEYS: Final = ("name", "request", "expect")
-_EXPECT_KEYS: Final = ("decision", "rule", "obligations")
+_EXPECT_KEYS: Final = ("decision", "rule", "obligations", "dryrun")
 
 
 class _Unchecked:
@@ -63,6 +64,8 @@ class Expect:
     decision: Effect
     rule: str | _Unchecked | None = UNCHECKED
     obligations: tuple[str, ...] | _Unchecked = UNCHECKED
+    #: the dry-run rules (``enforcement: dryrun``) that would have denied, any order
+    dryrun: tuple[str, ...] | _Unchecked = UNCHECKED
 
     def describe(self) -> str:
         text = self.decision.value
@@ -70,6 +73,8 @@ class Expect:
             text += f" by rule {self.rule}" if self.rule else " by default"
         if not isinstance(self.obligations, _Unchecked):
             text += f" with obligations [{', '.join(sorted(self.obligations))}]"
+        if not isinstance(self.dryrun, _Unchecked):
+            text += f", dry run would deny [{', '.join(sorted(self.dryrun))}]"
         return text
 
 
@@ -144,7 +149,14 @@ class _Reader(NodeReader):
                     return None
                 ids.append(value.value)
             obligations = tuple(ids)
-        return Expect(Effect(decision), rule, obligations)
+        dryrun: tuple[str, ...] | _Unchecked = UNCHECKED
+        if "dryrun" in spec:
+            listed = spec["dryrun"].value
+            if not isinstance(listed, list) or not all(isinstance(i.value, str) for i in listed):
+                self.err(spec["dryrun"], "wrong-type", "`dryrun` must be a list of rule ids")
+                return None
+            dryrun = tuple(item.value for item in listed)
+        return Expect(Effect(decision), rule, obligations, dryrun)
 
     def case(self, node: Node, seen: dict[str, Node]) -> Case | None:
         spec = self.mapping(node, "a case", _CASE_KEYS, _CASE_KEYS, suggest=False)

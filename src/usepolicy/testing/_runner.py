@@ -84,6 +84,10 @@ def run_case(engine: Engine, case: Case) -> CaseResult:
         got = sorted(o.id for o in decision.obligations)
         if sorted(expect.obligations) != got:
             problems.append(f"obligations: expected {sorted(expect.obligations)}, got {got}")
+    if not isinstance(expect.dryrun, _Unchecked):
+        got = sorted(d.id for d in decision.dryrun)
+        if sorted(expect.dryrun) != got:
+            problems.append(f"dry run would deny: expected {sorted(expect.dryrun)}, got {got}")
     if not problems:
         return CaseResult(case, decision, ())
     return CaseResult(case, decision, tuple(problems), engine.explain(case.request))
@@ -96,6 +100,8 @@ def _verdict(decision: Decision) -> str:
     text = f"{decision.effect.value} by " + (f"rule {rule}" if rule else "default")
     if decision.obligations:
         text += f" with obligations [{', '.join(o.id for o in decision.obligations)}]"
+    if decision.dryrun:
+        text += f", dry run would deny [{', '.join(d.id for d in decision.dryrun)}]"
     return text
 
 
@@ -312,6 +318,10 @@ class Runner:
                 matched.update(m.id for m in decision.matched_rules)
                 if not decision.errors:  # an evaluation error is not the default deciding
                     decided[decision.determining_rule or ""] += 1
+                # a dry-run rule is covered by the cases it would have decided
+                shadow = [d.id for d in decision.dryrun if d.error is None]
+                matched.update(shadow)
+                decided.update(shadow)
             yield result
         if self.invariants:
             yield from self._invariants(casefile.policies, casefile.path)
