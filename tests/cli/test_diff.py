@@ -8,7 +8,7 @@ from pathlib import Path
 
 import usepolicy
 
-from ..conftest import RunCli
+from ..conftest import REPO, RunCli
 
 ALU = "policies/any-lawful-use.yaml"
 NSS = "policies/national-security-safeguards.yaml"
@@ -88,3 +88,21 @@ def test_diff_of_policies_whose_declarations_conflict(run_cli: RunCli, tmp_path:
         r"`string` here and `integer` at \S*old\.yaml:5:5; hint: .*",
         line,
     ), line
+
+
+def test_diff_shows_what_a_dryrun_rule_would_deny(run_cli: RunCli, tmp_path: Path) -> None:
+    base = (REPO / NSS).read_text()
+    trial = (
+        "rules:\n  - id: no-bulk-anything\n    effect: deny\n    reason: rolling out\n"
+        "    enforcement: dryrun\n    when: {data.provenance: bulk}\n"
+    )
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "denied-entities.txt").write_text(
+        (REPO / "policies" / "lists" / "denied-entities.txt").read_text()
+    )
+    (tmp_path / "shadow.yaml").write_text(base.replace("rules:\n", trial, 1))
+    result = run_cli("diff", NSS, str(tmp_path / "shadow.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr  # no decision changes
+    assert ": no differences; " in result.stdout and "dry-run difference" in result.stdout
+    assert "dry run: allow stands; enforcing would change it" in result.stdout
+    assert "  new dry run would deny by: no-bulk-anything" in result.stdout

@@ -175,3 +175,44 @@ def test_list_items_matched_by_name_against_exactly_show_a_spelling(op: str) -> 
             change.new.decision,
         )
         assert before.effect is not after.effect
+
+
+# -- shadow mode -------------------------------------------------------------------------
+SHADOW = """\
+usepolicy: 1
+name: shadow
+version: "{version}"
+default: deny
+combine: deny-overrides
+rules:
+{trial}  - id: general
+    effect: allow
+    reason: general use
+"""
+TRIAL = """\
+  - id: no-bulk
+    effect: deny
+    reason: the clause being rolled out
+{enforcement}    when: {{data.provenance: bulk}}
+"""
+
+
+def _shadow(version: str, enforcement: str | None) -> usepolicy.Policy:
+    trial = "" if enforcement is None else TRIAL.format(enforcement=enforcement)
+    return usepolicy.loads_policy(SHADOW.format(version=version, trial=trial))
+
+
+def test_a_dryrun_rule_shows_what_enforcing_it_would_change() -> None:
+    before, shadow = _shadow("1", None), _shadow("2", "    enforcement: dryrun\n")
+    report = diff_policies(before, shadow)
+    assert report.equivalent  # no decision changes: the dry run never decides
+    [change] = report.changes
+    assert change.dryrun_only and (change.old.dryrun, change.new.dryrun) == ((), ("no-bulk",))
+    assert change.request["data"]["provenance"] == "bulk"
+    assert change.new.decision == "allow" and change.to_dict()["new"]["dryrun"] == ["no-bulk"]
+    # enforcing it changes the decision exactly where the dry run said it would
+    enforced = diff_policies(shadow, _shadow("3", ""))
+    assert not enforced.equivalent
+    [flip] = enforced.changes
+    assert (flip.old.decision, flip.new.decision, flip.new.rule) == ("allow", "deny", "no-bulk")
+    assert flip.request == change.request

@@ -7,7 +7,7 @@ import json
 
 from .._errors import PolicyError, plural
 from ..policy import load_policy
-from ..testing import DEFAULT_BUDGET, DiffReport, diff_policies
+from ..testing import DEFAULT_BUDGET, Change, DiffReport, diff_policies
 from ._output import EXIT_ALLOWED, EXIT_ERROR, EXIT_INVALID, policy_error
 
 __all__ = ["configure"]
@@ -57,9 +57,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_human(report: DiffReport) -> None:
     old, new, stats = report.old, report.new, report.stats
-    what = plural(len(report.changes), "change") + (
+    decisive = [c for c in report.changes if not c.dryrun_only]
+    what = plural(len(decisive), "change") + (
         " of decision or rule"
-        if any(c.old.decision == c.new.decision for c in report.changes)
+        if any(c.old.decision == c.new.decision for c in decisive)
         else " of decision"
     )
     how = (
@@ -68,12 +69,17 @@ def _print_human(report: DiffReport) -> None:
         else f"{stats.classes + stats.tried:,} requests compared (not exhaustive)"
     )
     head = f"{old.name} {old.version} -> {new.name} {new.version}"
+    shadow = len(report.changes) - len(decisive)
+    also = f"; {plural(shadow, 'dry-run difference')}" if shadow else ""
     if report.equivalent:
-        print(f"{head}: no differences ({how})")
+        print(f"{head}: no differences{also} ({how})")
     else:
-        print(f"{head}: {what} ({how})")
+        print(f"{head}: {what}{also} ({how})")
     for change in report.changes:
         print()
+        if change.dryrun_only:
+            _print_dryrun(change)
+            continue
         if "invalid" in (change.old.decision, change.new.decision):
             side = "NEW" if change.old.decision == "invalid" else "OLD"
             print(f"{change.old.decision} -> {change.new.decision}: purposes only {side} knows")
@@ -93,3 +99,13 @@ def _print_human(report: DiffReport) -> None:
         print(f"  ({plural(change.classes, 'class')} of requests change this way)")
     for note in stats.notes:
         print(f"warning: {note}")
+
+
+def _print_dryrun(change: Change) -> None:
+    """A change only in what dry-run rules would have denied: the decision stands."""
+    old, new = change.old.dryrun, change.new.dryrun
+    print(f"dry run: {change.new.decision} stands; enforcing would change it")
+    for label, rules in (("old", old), ("new", new)):
+        print(f"  {label} dry run would deny by: {', '.join(rules) if rules else '(none)'}")
+    print(f"  e.g.    {json.dumps(change.request, ensure_ascii=False)}")
+    print(f"  ({plural(change.classes, 'class')} of requests)")

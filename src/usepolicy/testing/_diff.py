@@ -33,22 +33,30 @@ class Side:
     matched: tuple[str, ...] = ()
     reason: str | None = None
     error: str | None = None
+    #: the dry-run rules that would have denied (``enforcement: dryrun``)
+    dryrun: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.decision == "invalid":
             return "invalid (the purpose is not in its vocabulary)"
         if self.error is not None:
             return f"{self.decision} (evaluation error: {self.error})"
-        return f"{self.decision} by " + (f"rule {self.rule}" if self.rule else "default")
+        text = f"{self.decision} by " + (f"rule {self.rule}" if self.rule else "default")
+        if self.dryrun:
+            text += f", dry run would deny by {', '.join(self.dryrun)}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "decision": self.decision,
             "rule": self.rule,
             "matched_rules": list(self.matched),
             "reason": self.reason,
             "error": self.error,
         }
+        if self.dryrun:  # an added key, only when dry-run rules would have denied
+            body["dryrun"] = list(self.dryrun)
+        return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,12 @@ class Change:
     classes: int
     old_rules: tuple[str | None, ...] = ()
     new_rules: tuple[str | None, ...] = ()
+
+    @property
+    def dryrun_only(self) -> bool:
+        """The decision is the same; only what dry-run rules would have denied differs
+        (what enforcing them would change)."""
+        return (self.old.decision, self.old.rule) == (self.new.decision, self.new.rule)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,7 +105,9 @@ class DiffReport:
 
     @property
     def equivalent(self) -> bool:
-        return not self.changes
+        """No request changes decision (or, with ``rules``, determining rule); what
+        dry-run rules would have denied is reported, and does not count."""
+        return all(change.dryrun_only for change in self.changes)
 
 
 def _side(engine: Engine, policy: Policy, req: Any) -> Side:
@@ -108,12 +124,15 @@ def _side(engine: Engine, policy: Policy, req: Any) -> Side:
         tuple(m.id for m in decision.matched_rules),
         reason,
         decision.errors[0].message if decision.errors else None,
+        tuple(d.id for d in decision.dryrun),
     )
 
 
 def _group(old: Side, new: Side) -> tuple[Any, ...]:
     if "invalid" in (old.decision, new.decision):
         return (old.decision, new.decision)
+    if (old.decision, old.rule) == (new.decision, new.rule):  # a dry-run difference
+        return (old.decision, new.decision, new.rule, old.dryrun, new.dryrun)
     return (old.decision, new.decision, new.rule, new.error is not None)
 
 
@@ -130,6 +149,10 @@ def diff_policies(
     Args:
         rules: also report requests with the same decision but a different
             determining rule.
+
+    Requests decided alike whose dry-run rules (``enforcement: dryrun``) would have
+    denied differently are reported too (``Change.dryrun_only``, after the others):
+    what enforcing those rules would change. They do not make the policies differ.
 
     Returns:
         a ``DiffReport`` whose changes are ordered by the new policy's determining
@@ -149,9 +172,11 @@ def diff_policies(
         req = partition.req(assignment)
         before = _side(engines[0], old, req)
         after = _side(engines[1], new, req)
-        if before.decision == after.decision and (
+        same = before.decision == after.decision and (
             not rules or before.rule == after.rule or before.decision == "invalid"
-        ):
+        )
+        shadow = before.dryrun != after.dryrun and before.decision != "invalid"
+        if same and not (shadow and before.rule == after.rule):
             return
         group = groups.setdefault(_group(before, after), _Group())
         group.add(partition.nondefault(assignment), assignment, before, after)
@@ -160,6 +185,7 @@ def diff_policies(
     changes = [group.change(partition, old, new) for group in groups.values()]
     changes.sort(
         key=lambda c: (
+            c.dryrun_only,
             "invalid" in (c.old.decision, c.new.decision),
             _rank(new, c.new.rule),
             c.new.error is not None,
