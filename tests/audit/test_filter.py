@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from usepolicy import DecisionRecord, Engine
+from usepolicy import DecisionRecord, Engine, loads_policy
 from usepolicy.audit import RecordFilter
 
 from .conftest import ALLOWED, DENIED
@@ -61,5 +61,34 @@ def test_sql_is_the_same_test_on_the_indexed_columns() -> None:
     ).sql()
     assert conditions[:4] == ["decision = %s", "purpose = %s", "organization = %s", "ts >= %s"]
     assert "determining_rule = %s" in conditions[4] and "matched_rules" in conditions[4]
-    assert params == ["deny", "p", "o", since.replace(tzinfo=UTC), "r", "r"]
+    assert "dryrun" in conditions[4]  # a dry-run rule that would have denied matches too
+    assert params == ["deny", "p", "o", since.replace(tzinfo=UTC), "r", "r", "r"]
     assert RecordFilter().sql() == ([], [])
+
+
+SHADOW = """\
+usepolicy: 1
+name: shadow
+version: "1"
+default: deny
+combine: deny-overrides
+rules:
+  - {id: trial, effect: deny, reason: r, enforcement: dryrun, when: {data.subjects: domestic}}
+  - {id: general, effect: allow, reason: r}
+"""
+
+
+def shadow_records() -> list[DecisionRecord]:
+    """Two allowed records; the second one a dry-run rule would have denied."""
+    engine = Engine(loads_policy(SHADOW))
+    base = {"requester": {"organization": "X"}, "purpose": "general.assistant"}
+    return [
+        engine.evaluate({**base, "data": {"subjects": subjects}}).record(now=T0)
+        for subjects in ("none", "domestic")
+    ]
+
+
+def test_a_dryrun_rule_matches_the_records_it_would_have_denied() -> None:
+    made = shadow_records()
+    assert [RecordFilter(rule="trial").matches(r) for r in made] == [False, True]
+    assert [RecordFilter(rule="general").matches(r) for r in made] == [True, True]

@@ -20,7 +20,8 @@ __all__ = ["RecordFilter"]
 
 @dataclass(frozen=True, slots=True)
 class RecordFilter:
-    """Records with this decision (``allow``/``deny``), decided or matched by ``rule``,
+    """Records with this decision (``allow``/``deny``), decided or matched by ``rule``
+    (or that ``rule``, a dry-run rule, would have denied),
     with ``since <= timestamp < until`` (aware times; naive ones are UTC), for this
     purpose and requesting organisation. None matches anything.
 
@@ -69,7 +70,12 @@ class RecordFilter:
 
     @staticmethod
     def _decided_or_matched(record: DecisionRecord, rule: str) -> bool:
-        return rule == record.determining_rule or any(m.id == rule for m in record.matched_rules)
+        # a dry-run rule that would have denied counts as matched (it never decides)
+        return (
+            rule == record.determining_rule
+            or any(m.id == rule for m in record.matched_rules)
+            or any(d.id == rule for d in record.dryrun or ())
+        )
 
     def sql(self) -> tuple[list[str], list[Any]]:
         """The test as conditions on ``usepolicy_decisions`` (ANDed), and their values."""
@@ -91,10 +97,13 @@ class RecordFilter:
             params.append(_aware(self.until))
         if self.rule is not None:
             conditions.append(
-                "(determining_rule = %s OR record::jsonb -> 'matched_rules' "
-                "@> jsonb_build_array(jsonb_build_object('id', %s::text)))"
+                "(determining_rule = %s"
+                " OR record::jsonb -> 'matched_rules' @> jsonb_build_array("
+                "jsonb_build_object('id', %s::text))"
+                " OR record::jsonb -> 'dryrun' @> jsonb_build_array("
+                "jsonb_build_object('id', %s::text)))"
             )
-            params += [self.rule, self.rule]
+            params += [self.rule, self.rule, self.rule]
         return conditions, params
 
 

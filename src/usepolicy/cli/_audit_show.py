@@ -33,6 +33,8 @@ def _row(record: AnyRecord) -> list[str]:
         rule = "error: " + record.errors[-1].code
     else:
         rule = record.determining_rule or "(default)"
+    if record.dryrun:  # shadow mode: what the dry-run rules would have denied
+        rule += f" [dry run: {', '.join(d.id for d in record.dryrun)}]"
     requester = request.get("requester")
     return [
         record.timestamp[:19] + "Z",

@@ -13,7 +13,7 @@ from usepolicy import Engine
 from usepolicy.audit import AuditLog, PostgresSink, RecordFilter, query_db, read_records
 
 from ...conftest import RunCli
-from ..test_filter import T0, records
+from ..test_filter import T0, records, shadow_records
 
 FILTERS = [
     RecordFilter(),
@@ -62,3 +62,19 @@ def test_audit_show_prints_the_same_rows_for_both(both: tuple[str, Path], run_cl
     assert [r.split()[1:] for r in file_rows[1:-1]] == [r.split()[2:] for r in db_rows[1:-1]]
     assert [r.split()[:2] for r in db_rows[1:-1]] == [["gw-1", "4"], ["gw-1", "6"]]
     assert [r.split()[0] for r in file_rows[1:-1]] == ["4", "6"]
+
+
+def test_a_dryrun_rule_picks_the_same_records_in_the_store(
+    db: str, tmp_path: Path, run_cli: RunCli
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    with PostgresSink(db, "gw-shadow") as sink, AuditLog(log, durability="none") as file:
+        for record in shadow_records():
+            sink.append(record)
+            file.append(record)
+    in_file = [r.decision_id for _, r in read_records(log) if RecordFilter(rule="trial").matches(r)]
+    _, matching = query_db(db, rule="trial", writer="gw-shadow")
+    assert [r.decision_id for _, _, r in matching] == in_file and len(in_file) == 1
+    shown = run_cli("audit", "show", str(log), "--rule", "trial")
+    assert shown.returncode == 0, shown.stderr
+    assert "general [dry run: trial]" in shown.stdout and shown.stdout.endswith("1 of 2 records\n")
