@@ -250,3 +250,35 @@ def test_an_included_files_own_settings_that_the_set_ignores(tmp_path: Path) -> 
         "usepolicy: 1\nname: org\ndefault: allow\ninclude: [pack.yaml]\n"
     )
     assert lint_policy(usepolicy.load_policy(tmp_path / "org.yaml")) == []
+
+
+SHADOW = """\
+usepolicy: 1
+name: shadow
+default: deny
+combine: {combine}
+rules:
+  - id: trial
+    effect: deny
+    reason: being rolled out
+    enforcement: dryrun
+    when: {{data.subjects: domestic}}
+  - id: general
+    effect: allow
+    reason: general use
+  - id: late-trial
+    effect: deny
+    reason: after a rule that decides everything
+    enforcement: dryrun
+    when: {{data.subjects: domestic}}
+"""
+
+
+def test_a_dryrun_rule_counts_where_it_would_have_denied() -> None:
+    # it never matches in `matched_rules`; that alone must not make it "unreachable"
+    policy = usepolicy.loads_policy(SHADOW.format(combine="deny-overrides"))
+    assert lint_policy(policy) == []
+    first = usepolicy.loads_policy(SHADOW.format(combine="first-match"))
+    [warning] = lint_policy(first)
+    assert (warning.line, warning.code) == (14, "unreachable-rule")
+    assert "dry-run rule `late-trial` would never deny" in warning.message

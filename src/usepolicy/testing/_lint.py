@@ -114,6 +114,9 @@ def _rule_warnings(policy: Policy, budget: int) -> list[LintWarning]:
         hits = [index[m.id] for m in decision.matched_rules]
         for i in hits:
             matches[i] = True
+        for trial in decision.dryrun:  # a dry-run rule counts where it would have denied
+            if trial.error is None:
+                matches[index[trial.id]] = decides[index[trial.id]] = True
         if decision.allowed:
             attaching.update(obligation.rule for obligation in decision.obligations)
         if decision.determining_rule is None:
@@ -126,7 +129,16 @@ def _rule_warnings(policy: Policy, budget: int) -> list[LintWarning]:
     found = []
     for i, rule in enumerate(rules):
         where = (rule.source, rule.line, rule.col)
-        if not matches[i]:
+        if not matches[i] and rule.dryrun:
+            found.append(
+                LintWarning(
+                    *where,
+                    "unreachable-rule",
+                    f"dry-run rule `{rule.id}` would never deny: no request satisfies its "
+                    "conditions, or (first-match) an earlier rule decides every one that does",
+                )
+            )
+        elif not matches[i]:
             found.append(
                 LintWarning(
                     *where,
