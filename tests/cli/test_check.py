@@ -325,3 +325,21 @@ def test_a_policy_option_takes_a_shipped_pack_by_name(run_cli: RunCli) -> None:
         "usepolicy: pack:any-lawfull-use:1:1: file-not-found: no reference pack named "
         "`any-lawfull-use`; hint: did you mean `pack:any-lawful-use`?"
     )
+
+
+def test_check_says_what_a_dryrun_rule_would_have_denied(tmp_path: Path, run_cli: RunCli) -> None:
+    policy = tmp_path / "shadow.yaml"
+    policy.write_text(
+        "usepolicy: 1\nname: shadow\nversion: '1'\ndefault: deny\ncombine: deny-overrides\n"
+        "rules:\n"
+        "  - {id: trial, effect: deny, reason: being rolled out, enforcement: dryrun,"
+        " when: {data.subjects: domestic}}\n"
+        "  - {id: general, effect: allow, reason: general use}\n"
+    )
+    request = '{"requester": {"organization": "X"}, "purpose": "general.assistant",'
+    request += ' "data": {"subjects": "domestic"}}'
+    log = tmp_path / "audit.jsonl"
+    result = run_cli("check", "-p", str(policy), "-", "--audit-log", str(log), stdin=request)
+    assert result.returncode == 0, result.stderr  # allowed: a dry run never decides
+    assert "  dry run would deny: trial (being rolled out)\n" in result.stdout
+    assert [d["id"] for d in json.loads(log.read_text())["dryrun"]] == ["trial"]

@@ -254,6 +254,9 @@ def _print_human(source: str, decision: Decision, explanation: Explanation | Non
         print(f"  obligation: {obligation.id}{params}")
     for err in decision.errors:
         print(f"  error: {err.code}: {err.message}")
+    for trial in decision.dryrun:  # shadow mode: never decided, would have denied
+        why = f"error: {trial.error.code}" if trial.error else trial.rule.reason
+        print(f"  dry run would deny: {trial.id} ({why})")
     policy = decision.policy
     print(f"  policy: {policy.name} {policy.version} ({policy.digest[:19]}…)")
     if explanation is not None:
