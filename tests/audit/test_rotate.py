@@ -331,3 +331,47 @@ def test_open_sink_rotates(tmp_path: Path, make_record: MakeRecord):
     assert len(log_files(tmp_path / "audit.jsonl")) == 2
     with pytest.raises(ValueError, match="rotate"):
         open_sink("postgresql://localhost/x", writer_id="w", rotate_bytes=1)
+
+
+def test_a_rotation_cut_short_between_link_and_rename_is_finished(
+    tmp_path: Path, make_record: MakeRecord
+):
+    # a writer killed after linking the full file to its archive name, before renaming
+    # the new file over the path: the file has two names; it is read once, and the next
+    # rotation reuses the archive name instead of linking again
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path) as log:
+        log.append(make_record())
+    half = path.with_name(path.name + ".20261128T000000.000000Z")
+    os.link(path, half)
+    assert log_files(path) == [path] and verify_log(path).count == 1
+    with AuditLog(path) as log:  # no rotation yet: appends go to the (twice named) file
+        log.append(make_record())
+    with AuditLog(path, rotate_bytes=1) as log:
+        log.append(make_record())
+    assert log_files(path) == [half, path] and log.archived == [half]
+    assert [len(_lines(f)) for f in log_files(path)] == [2, 1]
+    assert verify_log(path).count == 3
+
+
+def test_awaiting_tasks_share_batches_across_rotations(tmp_path: Path, make_record: MakeRecord):
+    import asyncio
+
+    import usepolicy
+
+    path = tmp_path / "audit.jsonl"
+    request = {"requester": {"organization": "Cyber Command"}, "purpose": "cyber.defense"}
+    size = len(make_record().to_json()) + 200
+
+    async def main() -> list[DecisionRecord]:
+        with AuditLog(path, rotate_bytes=8 * size) as log:
+            with usepolicy.Enforcer(audit_log=log) as guard:
+                return list(await asyncio.gather(*(guard.acheck(request) for _ in range(200))))
+
+    stored = asyncio.run(main())
+    assert all(r.allowed for r in stored)  # acknowledged: each is in a file of the set
+    result = verify_log(path)
+    assert result.ok and result.count == 200 and len(result.files) > 2
+    assert {r.record_digest for r in stored} == {
+        r["record_digest"] for r in _chain(log_files(path))
+    }

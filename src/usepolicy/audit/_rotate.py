@@ -85,7 +85,7 @@ def log_files(
         return [Path(p) for p in target]
     path = Path(target)
     if not path.is_dir():
-        return [*archives(path), path]
+        return _current_last(archives(path), path, missing_ok=False)
     names = sorted(os.listdir(path))
     bases = {m.group(1) for n in names if (m := re.fullmatch(r"(.+)\.(\d{8}T.+Z)", n))}
     bases = {b for b in bases if any(_stamp_of(n, b) for n in names)}
@@ -100,7 +100,26 @@ def log_files(
         )
     (base,) = bases
     current = path / base
-    return [*archives(current), *([current] if current.exists() else [])]
+    return _current_last(archives(current), current, missing_ok=True)
+
+
+def _current_last(archived: list[Path], current: Path, *, missing_ok: bool) -> list[Path]:
+    """The archives, then the current file (when it exists). An archive that is the
+    current file itself (a writer died between linking it and renaming the new file
+    over the path) is left out: that file is still the log, read once."""
+    try:
+        there = os.stat(current)
+    except OSError:  # a missing log named by hand is an error for the reader to say
+        return archived if missing_ok else [*archived, current]
+    return [a for a in archived if not _same(a, there)] + [current]
+
+
+def _same(path: Path, there: os.stat_result) -> bool:
+    try:
+        mine = os.stat(path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +239,11 @@ def _install(log: Path, old_fd: int, temporary: Path) -> Path:
     there = os.stat(log)
     if (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino):
         raise OSError(0, "the log's path no longer names the file being rotated")
+    # a writer that died between link and rename left the file linked already: finish
+    linked = [a for a in archives(log) if mine.st_nlink > 1 and _same(a, mine)]
+    if linked:
+        os.rename(temporary, log)
+        return linked[-1]
     archive = archive_path(log, datetime.now(UTC))
     os.link(log, archive)  # fails when it exists: an archive is never overwritten
     try:
