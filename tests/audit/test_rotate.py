@@ -364,9 +364,11 @@ def test_awaiting_tasks_share_batches_across_rotations(tmp_path: Path, make_reco
     size = len(make_record().to_json()) + 200
 
     async def main() -> list[DecisionRecord]:
-        with AuditLog(path, rotate_bytes=8 * size) as log:
-            with usepolicy.Enforcer(audit_log=log) as guard:
-                return list(await asyncio.gather(*(guard.acheck(request) for _ in range(200))))
+        with (
+            AuditLog(path, rotate_bytes=8 * size) as log,
+            usepolicy.Enforcer(audit_log=log) as guard,
+        ):
+            return list(await asyncio.gather(*(guard.acheck(request) for _ in range(200))))
 
     stored = asyncio.run(main())
     assert all(r.allowed for r in stored)  # acknowledged: each is in a file of the set
