@@ -476,3 +476,38 @@ def test_a_dryrun_record_survives_the_audit_log(tmp_path: Any) -> None:
     assert verify_log(log).ok
     [(_, stored)] = list(read_records(log))
     assert stored == record
+
+
+def _in_shadow(policy: usepolicy.Policy, ids: set[str]) -> usepolicy.Policy:
+    rules = tuple(
+        dataclasses.replace(r, enforcement=usepolicy.policy.Enforcement.DRYRUN)
+        if r.id in ids
+        else r
+        for r in policy.rules
+    )
+    return dataclasses.replace(policy, rules=rules)
+
+
+_PACK = usepolicy.load_policy()
+_SHADOWED = {"no-mass-domestic-surveillance", "no-fully-autonomous-weapons"}
+_WITHOUT = Engine(
+    dataclasses.replace(_PACK, rules=tuple(r for r in _PACK.rules if r.id not in _SHADOWED))
+)
+_SHADOW = Engine(_in_shadow(_PACK, _SHADOWED))
+
+
+def _summary(d: usepolicy.Decision) -> tuple[Any, ...]:
+    return (d.effect, d.determining_rule, d.matched_rules, d.obligations, d.errors)
+
+
+@settings(max_examples=300, deadline=None)
+@given(requests())
+def test_dryrun_rules_decide_nothing_and_list_what_enforcing_them_denies(
+    request: dict[str, Any],
+) -> None:
+    # for every request: the shadowed pack decides as the pack without those rules, and
+    # lists exactly the shadowed rules that match in the pack itself (deny-overrides)
+    shadow, without, enforced = (e.evaluate(request) for e in (_SHADOW, _WITHOUT, _REFERENCE))
+    assert _summary(shadow) == _summary(without)
+    matched = [m.id for m in enforced.matched_rules if m.id in _SHADOWED]
+    assert [d.id for d in shadow.dryrun] == matched
