@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final, Literal, get_args
 from .._errors import AuditError
 from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
 from ..tlog import sidecar_path
-from ._rotate import Rotation, first_timestamp, start_next, was_rotated
+from ._rotate import Rotation, start_next, was_rotated
 from ._sink import ChainedSink
 from ._treehook import TreeHook
 from ._writer import DraftSource, GroupWriter, Outcome
@@ -162,10 +162,7 @@ class AuditLog(ChainedSink):
     ) -> None:
         if durability not in get_args(Durability):
             raise ValueError(f"durability must be always, batch or none, not `{durability}`")
-        if isinstance(rotate_every, (int, float)):
-            rotate_every = timedelta(seconds=rotate_every)
         self._rotation = Rotation(rotate_bytes, rotate_every)
-        self._first: tuple[int, str | None] | None = None  # (inode, first timestamp)
         self.archived: list[Path] = []
         self.path = Path(path)
         self.durability: Durability = durability
@@ -399,8 +396,10 @@ class AuditLog(ChainedSink):
             if not lines:
                 return outcomes
             data = b"".join(lines)
-            if self._rotation_due(len(data), drafts):
-                retired = self._rotate(data, lines)
+            if self._rotation.full(
+                self._fd, self._size, len(data), drafts[0].body.get("timestamp")
+            ):
+                retired = self._rotate(data)
             if retired < 0:
                 self._write_line(data)
                 if self.durability != "none":
@@ -433,18 +432,7 @@ class AuditLog(ChainedSink):
             self._reopen()
 
     # -- rotation (flock held) ---------------------------------------------------------
-    def _rotation_due(self, batch: int, drafts: Sequence[Draft]) -> bool:
-        if not self._rotation.active or self._size <= 0:
-            return False
-        first = None
-        if self._rotation.every is not None:
-            inode = os.fstat(self._fd).st_ino
-            if self._first is None or self._first[0] != inode:
-                self._first = (inode, first_timestamp(self._fd, self._size))
-            first = self._first[1]
-        return self._rotation.due(self._size, batch, first, drafts[0].body.get("timestamp"))
-
-    def _rotate(self, data: bytes, lines: Sequence[bytes]) -> int:
+    def _rotate(self, data: bytes) -> int:
         """Write the batch to a new file at the log's path; return the old descriptor,
         or -1 when the rotation failed (the batch then goes to the old file: a full
         file is a nuisance, a lost record is not)."""

@@ -23,7 +23,6 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -122,7 +121,6 @@ def _same(path: Path, there: os.stat_result) -> bool:
     return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
-@dataclass(frozen=True, slots=True)
 class Rotation:
     """When a log's current file is full.
 
@@ -134,29 +132,37 @@ class Rotation:
             ``timedelta(hours=1)`` gives a file per clock hour, ``timedelta(days=1)`` a
             file per UTC day. Record times (not the writer's clock) decide, so every
             process agrees.
+
+    Raises:
+        ValueError: a size that is not positive, a period under a second.
     """
 
-    max_bytes: int | None = None
-    every: timedelta | None = None
+    def __init__(self, max_bytes: int | None = None, every: timedelta | float | None = None):
+        if isinstance(every, (int, float)):
+            every = timedelta(seconds=every)
+        if max_bytes is not None and max_bytes <= 0:
+            raise ValueError(f"rotate_bytes must be positive, not `{max_bytes}`")
+        if every is not None and every.total_seconds() < 1:
+            raise ValueError(f"rotate_every must be at least a second, not `{every}`")
+        self.max_bytes = max_bytes
+        self.every = every
+        self.active = max_bytes is not None or every is not None
+        self._first: tuple[int, str | None] | None = None  # (inode, its first timestamp)
 
-    def __post_init__(self) -> None:
-        if self.max_bytes is not None and self.max_bytes <= 0:
-            raise ValueError(f"rotate_bytes must be positive, not `{self.max_bytes}`")
-        if self.every is not None and self.every.total_seconds() < 1:
-            raise ValueError(f"rotate_every must be at least a second, not `{self.every}`")
-
-    @property
-    def active(self) -> bool:
-        return self.max_bytes is not None or self.every is not None
-
-    def due(self, size: int, batch: int, first: str | None, next_time: object) -> bool:
-        """Whether a file of ``size`` bytes whose first record has timestamp ``first``
-        is full for a batch of ``batch`` bytes starting at timestamp ``next_time``."""
-        if size == 0:
+    def full(self, fd: int, size: int, batch: int, next_time: object) -> bool:
+        """Whether the file open as ``fd``, ``size`` bytes of complete records, is full
+        for a batch of ``batch`` bytes whose first record has timestamp ``next_time``."""
+        if not self.active or size <= 0:
             return False  # an empty file is never archived: it would hold no record
         if self.max_bytes is not None and size + batch > self.max_bytes:
             return True
-        if self.every is None or first is None or not isinstance(next_time, str):
+        if self.every is None or not isinstance(next_time, str):
+            return False
+        inode = os.fstat(fd).st_ino
+        if self._first is None or self._first[0] != inode:  # read once per file
+            self._first = (inode, first_timestamp(fd, size))
+        first = self._first[1]
+        if first is None:
             return False
         started, upcoming = _period(first, self.every), _period(next_time, self.every)
         return started is not None and upcoming is not None and upcoming > started
