@@ -511,3 +511,11 @@ def test_dryrun_rules_decide_nothing_and_list_what_enforcing_them_denies(
     assert _summary(shadow) == _summary(without)
     matched = [m.id for m in enforced.matched_rules if m.id in _SHADOWED]
     assert [d.id for d in shadow.dryrun] == matched
+
+
+def test_explain_marks_dryrun_rules() -> None:
+    explanation = engine_for(DRYRUN).explain(req(data={"subjects": "domestic"}))
+    traces = {t.id: t for t in explanation.rules}
+    assert traces["stricter-domestic"].matched
+    assert traces["stricter-domestic"].effect == "deny, dry run"
+    assert traces["general"].effect == "allow"

@@ -338,7 +338,7 @@ def explain(policy: Policy, req: Req, decision: Decision) -> Explanation:
     tracer = _Tracer(policy, req)
     traces = []
     for rule in policy.rules:
-        effect = rule.effect.value
+        effect = rule.effect.value + (", dry run" if rule.dryrun else "")  # never decides
         if rule.when is None:
             traces.append(RuleTrace(rule.id, effect, True))
             continue
