@@ -1,23 +1,42 @@
-"""A rotated log's files as one chain: is each file where it belongs?
+"""A log's files as one chain: reading and verifying a rotated log.
 
-Before reading the records, ``verify_log`` compares each file's ends: the first
-record of a file must chain to the last record of the file before it. A file given
-out of order, or missing from the middle, is named here as such, rather than as a
-``deleted`` first line of the file after the gap.
+``verify_files`` reads the files in order as one chain (each file's first record
+chains to the previous file's last). When the chain breaks at the first line of a
+file, the files' ends say whether that file is out of place: out of order, from
+another log, or after a missing file (``misplaced_file``), rather than a ``deleted``
+first line.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .._errors import AuditError
 from .._files import InputFileError, open_regular
+from ..record import AnyRecord
 from ._filelog import locked
+from ._rotate import log_files
+from ._sign import Verifier
+from ._verify import (
+    PROBLEMS,
+    PublicKey,
+    VerifyResult,
+    _anchor_problem,
+    _diagnose,
+    _prefix,
+    _read_line,
+    _signature_problem,
+    _Snapshot,
+    _verifiers,
+    read_records,
+)
 
-__all__ = ["misplaced_file"]
+__all__ = ["misplaced_file", "read_log", "verify_files"]
 
 _CHUNK = 1 << 16
 
@@ -90,3 +109,105 @@ def misplaced_file(files: Sequence[Path]) -> tuple[Path, str, str] | None:
         )
         return files[i], "deleted", message
     return None
+
+
+def read_log(
+    target: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> Iterator[tuple[Path, int, AnyRecord]]:
+    """Each (file, line number, record) of a log, rotated files included (as
+    ``log_files`` finds them), without checking the chain.
+
+    Raises:
+        AuditError: as ``read_records``.
+    """
+    for path in log_files(target):
+        for number, record in read_records(path):
+            yield path, number, record
+
+
+def verify_files(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    public_key: PublicKey | Sequence[PublicKey] | None,
+    expect_head: str | None,
+    expect_count: int | None,
+    visit: Callable[[Path, int, AnyRecord], object] | None,
+) -> VerifyResult:
+    """``verify_log``, whose ``visit`` is also told each record's file."""
+    files = log_files(path)
+    verifiers = _verifiers(public_key)
+    shown = os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(files[0])
+    pattern = glob.escape(str(files[-1])) + ".torn-*"
+    result = VerifyResult(
+        path=shown,
+        count=0,
+        head=None,
+        signatures_checked=bool(verifiers),
+        torn_files=tuple(sorted(Path(p).name for p in glob.glob(pattern))),
+        files=tuple(str(f) for f in files) if len(files) > 1 else (),
+    )
+    scan = _Scan(expect_head)
+    for index, log in enumerate(files):
+        failure = scan.file(log, verifiers, visit)
+        if failure is not None:
+            line, problem, message = failure
+            if index and line == 1 and problem in ("deleted", "inserted", "reordered"):
+                found = misplaced_file(files)
+                if found is not None and found[0] == log:
+                    good = message[message.rindex(" (") :]
+                    problem, message = found[1], found[2] + good
+            where = str(log) if len(files) > 1 else result.path
+            return replace(
+                result, path=where, count=scan.count, head=scan.head, signed=scan.signed,
+                line=line, problem=problem, message=message,
+            )  # fmt: skip
+    result = replace(result, count=scan.count, head=scan.head, signed=scan.signed)
+    problem, message = _anchor_problem(scan.count, scan.anchor, expect_head, expect_count)
+    if problem:
+        return replace(result, line=scan.count + 1, problem=problem, message=message)
+    return result
+
+
+class _Scan:
+    """The chain read so far, over one file or several in order."""
+
+    def __init__(self, expect_head: str | None) -> None:
+        self.expect_head = expect_head
+        self.head: str | None = None
+        self.count = self.signed = 0
+        self.anchor: int | None = None  # the record count at the expected head
+
+    def file(
+        self,
+        log: Path,
+        verifiers: dict[str, Verifier],
+        visit: Callable[[Path, int, AnyRecord], object] | None,
+    ) -> tuple[int, str, str] | None:
+        """Read one file on from the chain so far: its first bad line, or None."""
+        snapshot = _Snapshot(log)
+        start = (self.count, self.head, self.signed)
+        try:
+            for number, (raw, terminated) in enumerate(snapshot.lines(), 1):
+                record, problem, message = _read_line(raw)
+                if not terminated:
+                    problem, message = "torn-tail", f"{PROBLEMS['torn-tail']} ({len(raw)} bytes)"
+                elif record is not None and record.prev_digest != self.head:
+                    number, problem, message = _diagnose(snapshot, number, self.head, record)
+                    if number <= self.count - start[0]:  # the break began before this line
+                        count, head, signed = _prefix(snapshot, number - 1, start[1])
+                        self.count, self.signed = start[0] + count, start[2] + signed
+                        self.head = head
+                elif record is not None and verifiers:
+                    problem, message = _signature_problem(record, verifiers)
+                if record is None or problem:
+                    good = f"{self.count} good record{'' if self.count == 1 else 's'}"
+                    return number, problem, f"{message} ({good} before it)"
+                self.head = record.record_digest
+                self.count += 1
+                self.signed += record.signature is not None
+                if visit is not None:
+                    visit(log, number, record)
+                if self.head == self.expect_head:
+                    self.anchor = self.count
+        finally:
+            snapshot.close()
+        return None

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..record import AnyRecord, DecisionRecord, OutcomeRecord
 from ._dburl import is_db_url
+from ._logset import verify_files
 from ._logtree import CheckpointVerdict
 from ._rotate import log_files
 from ._tally import KINDS, Entry, Tally, Timeline, clip
-from ._verify import PublicKey, VerifyResult, verify_files
+from ._verify import PublicKey, VerifyResult
 
 if TYPE_CHECKING:
     from .postgres import DbVerifyResult
