@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,7 +84,7 @@ def log_files(
     if not isinstance(target, (str, os.PathLike)):
         return [Path(p) for p in target]
     path = Path(target)
-    if not path.is_dir():
+    if not _is_dir(path):
         return _current_last(archives(path), path, missing_ok=False)
     names = sorted(os.listdir(path))
     bases = {m.group(1) for n in names if (m := re.fullmatch(r"(.+)\.(\d{8}T.+Z)", n))}
@@ -100,6 +101,14 @@ def log_files(
     (base,) = bases
     current = path / base
     return _current_last(archives(current), current, missing_ok=True)
+
+
+def _is_dir(path: Path) -> bool:
+    # not Path.is_dir: it raises for a name too long; the reader says what is wrong
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _current_last(archived: list[Path], current: Path, *, missing_ok: bool) -> list[Path]:
