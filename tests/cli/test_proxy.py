@@ -207,3 +207,26 @@ def test_bad_configuration_is_one_line_with_its_position(
     result = run_cli("proxy", "--keys", str(keys), "--audit-log", "x")
     assert result.returncode == 1
     assert "--upstream" in result.stderr
+
+
+def test_the_audit_log_rotates_and_the_chain_goes_on(
+    tmp_path: Path, upstream: str, keys: Path, run_cli: RunCli
+) -> None:
+    from usepolicy.audit import log_files
+
+    running = proxy(tmp_path, upstream, keys, "--rotate-bytes", "1")  # a file per batch
+    try:
+        assert [running.call().status_code for _ in range(3)] == [200, 200, 200]
+    finally:
+        running.stop()
+    log = tmp_path / "audit.jsonl"
+    result = verify_log(log)  # decision and outcome records, one chain across the files
+    assert result.ok and result.count == 6 and len(log_files(log)) >= 3, result
+    bad = run_cli(
+        "proxy", "--upstream", upstream, "--keys", str(keys),
+        "--audit-log", str(log), "--rotate-bytes", "0",
+    )  # fmt: skip
+    assert (bad.returncode, bad.stderr) == (
+        1,
+        "usepolicy: rotate_bytes must be positive, not `0`\n",
+    )

@@ -310,7 +310,7 @@ def verify_log(
     return verify_files(path, public_key, expect_head, expect_count, seen)
 
 
-def _signature_problem(record: DecisionRecord, verifiers: dict[str, Verifier]) -> tuple[str, str]:
+def _signature_problem(record: AnyRecord, verifiers: dict[str, Verifier]) -> tuple[str, str]:
     sig = record.signature
     if sig is None:
         return "unsigned", "the record is not signed"

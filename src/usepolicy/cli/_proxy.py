@@ -52,6 +52,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="for --audit-log: fsync each batch before answering (always, default)",
     )  # fmt: skip
     parser.add_argument(
+        "--rotate-bytes", type=int, metavar="N",
+        help="for --audit-log: start a new file before one would pass N bytes; the chain "
+        "goes on across files (`usepolicy audit verify FILE` reads them all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rotate-every", type=float, metavar="SECONDS",
+        help="for --audit-log: a file per period (3600: per UTC hour, 86400: per UTC day)",
+    )  # fmt: skip
+    parser.add_argument(
         "--store-prompt", action="store_true",
         help="keep the prompt in outcome records (default: only its digest)",
     )  # fmt: skip
@@ -95,10 +104,17 @@ def run(args: argparse.Namespace) -> int:
     metrics = GatewayMetrics()
     try:
         if args.audit_db:
+            if args.rotate_bytes is not None or args.rotate_every is not None:
+                raise ValueError("--rotate-bytes and --rotate-every are for --audit-log")
             sink = open_sink(args.audit_db, writer_id=f"proxy@{socket.gethostname()}")
         else:
-            sink = open_sink(args.audit_log, durability=args.durability)
-    except AuditError as exc:
+            sink = open_sink(
+                args.audit_log,
+                durability=args.durability,
+                rotate_bytes=args.rotate_bytes,
+                rotate_every=args.rotate_every,
+            )
+    except (AuditError, ValueError) as exc:
         error(str(exc))
         return EXIT_ERROR
     observers = getattr(sink, "batch_observers", None)
