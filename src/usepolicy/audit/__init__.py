@@ -35,7 +35,7 @@ from ..record import redact, unredact
 from ._dburl import PostgresUnavailableError, display_url, is_db_url
 from ._filelog import AuditLog, Durability
 from ._filter import RecordFilter
-from ._logset import read_log
+from ._logset import read_log, verify_log
 from ._logtree import (
     CheckpointVerdict,
     checkpoint_log,
@@ -51,7 +51,7 @@ from ._sign import Signer, SigningUnavailableError, Verifier, generate_keypair, 
 from ._sink import ChainedSink, MemorySink, Sink
 from ._stats import AuditStats, AuditSummary, collect_stats, purpose_tree
 from ._tally import KINDS, Entry, Tally
-from ._verify import PROBLEMS, PublicKey, VerifyResult, read_records, verify_log
+from ._verify import PROBLEMS, PublicKey, VerifyResult, read_records
 
 if typing.TYPE_CHECKING:
     from .postgres import (

@@ -1,6 +1,6 @@
-"""A log's files as one chain: reading and verifying a rotated log.
+"""Verifying a log, one file or a rotated log's files as one chain, and reading them.
 
-``verify_files`` reads the files in order as one chain (each file's first record
+``verify_log`` (``verify_files``) reads the files in order as one chain (each file's first record
 chains to the previous file's last). When the chain breaks at the first line of a
 file, the files' ends say whether that file is out of place: out of order, from
 another log, or after a missing file (``misplaced_file``), rather than a ``deleted``
@@ -36,7 +36,7 @@ from ._verify import (
     read_records,
 )
 
-__all__ = ["misplaced_file", "read_log", "verify_files"]
+__all__ = ["misplaced_file", "read_log", "verify_files", "verify_log"]
 
 _CHUNK = 1 << 16
 
@@ -123,6 +123,46 @@ def read_log(
     for path in log_files(target):
         for number, record in read_records(path):
             yield path, number, record
+
+
+def verify_log(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    public_key: PublicKey | Sequence[PublicKey] | None = None,
+    *,
+    expect_head: str | None = None,
+    expect_count: int | None = None,
+    visit: Callable[[int, AnyRecord], object] | None = None,
+) -> VerifyResult:
+    """Check every line of an audit log, the chain, and (given keys) every signature.
+
+    Args:
+        path: the log: a file (with the files rotated out of it, ``LOG.<UTC time>``,
+            when there are any), a folder holding one rotated log, or several files
+            in chain order. A set of files is one chain: each file's first record
+            chains to the previous file's last, and a missing or misplaced file is
+            named.
+        public_key: a ``Verifier`` or public key file (or several, for rotated keys);
+            every record must then carry a good signature by one of them.
+        expect_head: a ``record_digest`` kept elsewhere earlier: it must be in the log.
+        expect_count: the record count kept with it: the log must have at least as many
+            records (and ``expect_head`` must be the record at that line).
+        visit: called with (line, record) for each record that passed its checks, as
+            the log streams past, so a reader can aggregate in the same single pass
+            (``collect_stats``). When the chain breaks, the lines just before the break
+            may turn out not to belong to the chain (an insertion): they were visited.
+            Over several files, ``line`` counts within each file.
+
+    Returns:
+        The verdict, naming the first bad line (and, over several files, its file:
+        ``path``) and what is wrong there.
+
+    Raises:
+        AuditError: the log cannot be read.
+        InputFileError: a key file cannot be read (an ``OSError``).
+        ValueError: a key file is not an Ed25519 public key.
+    """
+    seen = None if visit is None else (lambda _file, line, record: visit(line, record))
+    return verify_files(path, public_key, expect_head, expect_count, seen)
 
 
 def verify_files(

@@ -1,7 +1,8 @@
 """Checking an audit log offline: each line, the chain, signatures and anchors.
 
-``verify_log`` reads the log once, line by line, and stops at the first bad line. Only
-when the chain breaks does it read the log a second time, to say how it broke: a line
+The verifier (``verify_log``, in ``_logset``, over one file or a rotated log's files)
+reads the log once, line by line, and stops at the first bad line. Only when the chain
+breaks does it read the file a second time, to say how it broke (``_diagnose``): a line
 was inserted, a record deleted, or records reordered.
 
 What the file alone cannot show: records cut off the *end* (a shorter log is still a
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from ..record import AnyRecord, DecisionRecord, canonical_json, parse_record, se
 from ._filelog import locked
 from ._sign import Verifier
 
-__all__ = ["PROBLEMS", "VerifyResult", "read_records", "verify_log"]
+__all__ = ["PROBLEMS", "VerifyResult", "read_records"]
 
 #: the problem codes ``verify_log`` reports, with what each means
 PROBLEMS: Final = {
@@ -266,48 +267,6 @@ def _verifiers(public_key: PublicKey | Sequence[PublicKey] | None) -> dict[str, 
         verifier = key if isinstance(key, Verifier) else Verifier.from_file(key)
         found[verifier.key_id] = verifier
     return found
-
-
-def verify_log(
-    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    public_key: PublicKey | Sequence[PublicKey] | None = None,
-    *,
-    expect_head: str | None = None,
-    expect_count: int | None = None,
-    visit: Callable[[int, AnyRecord], object] | None = None,
-) -> VerifyResult:
-    """Check every line of an audit log, the chain, and (given keys) every signature.
-
-    Args:
-        path: the log: a file (with the files rotated out of it, ``LOG.<UTC time>``,
-            when there are any), a folder holding one rotated log, or several files
-            in chain order. A set of files is one chain: each file's first record
-            chains to the previous file's last, and a missing or misplaced file is
-            named.
-        public_key: a ``Verifier`` or public key file (or several, for rotated keys);
-            every record must then carry a good signature by one of them.
-        expect_head: a ``record_digest`` kept elsewhere earlier: it must be in the log.
-        expect_count: the record count kept with it: the log must have at least as many
-            records (and ``expect_head`` must be the record at that line).
-        visit: called with (line, record) for each record that passed its checks, as
-            the log streams past, so a reader can aggregate in the same single pass
-            (``collect_stats``). When the chain breaks, the lines just before the break
-            may turn out not to belong to the chain (an insertion): they were visited.
-            Over several files, ``line`` counts within each file.
-
-    Returns:
-        The verdict, naming the first bad line (and, over several files, its file:
-        ``path``) and what is wrong there.
-
-    Raises:
-        AuditError: the log cannot be read.
-        InputFileError: a key file cannot be read (an ``OSError``).
-        ValueError: a key file is not an Ed25519 public key.
-    """
-    from ._logset import verify_files  # the files of a rotated log, as one chain
-
-    seen = None if visit is None else (lambda _file, line, record: visit(line, record))
-    return verify_files(path, public_key, expect_head, expect_count, seen)
 
 
 def _signature_problem(record: AnyRecord, verifiers: dict[str, Verifier]) -> tuple[str, str]:

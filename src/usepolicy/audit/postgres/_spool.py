@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ..._errors import AuditError
 from ...record import Draft, Sealed, denied_body
 from .._filelog import AuditLog
-from .._verify import read_records, verify_log
+from .._logset import verify_log
+from .._verify import read_records
 
 if TYPE_CHECKING:
     from ...record import DecisionRecord
