@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from ..tlog import (
     ConsistencyProof,
     HashSource,
     InclusionProof,
+    Mismatch,
     Note,
     NoteSigner,
     NoteVerifier,
@@ -224,6 +225,15 @@ class CheckpointVerdict:
         return body
 
 
+def with_mismatch(verdict: CheckpointVerdict, mismatch: Mismatch | None) -> CheckpointVerdict:
+    """The verdict once the records were compared with the checkpoint (``compare_leaves``):
+    unchanged when they hash to its root, else naming the first record that differs."""
+    if mismatch is None:
+        return verdict
+    line = None if mismatch.index is None else mismatch.index + 1
+    return replace(verdict, problem=mismatch.problem, line=line, message=mismatch.message)
+
+
 def open_or_verdict(
     where: str,
     note: Note | bytes | str,
@@ -286,16 +296,4 @@ def verify_checkpoint(
         for source in sources:
             if isinstance(source, TreeState):
                 source.close()
-    if mismatch is None:
-        return verdict
-    line = None if mismatch.index is None else mismatch.index + 1
-    return CheckpointVerdict(
-        verdict.path,
-        verdict.origin,
-        verdict.size,
-        verdict.root_hash,
-        verdict.witnesses,
-        mismatch.problem,
-        line,
-        mismatch.message,
-    )
+    return with_mismatch(verdict, mismatch)

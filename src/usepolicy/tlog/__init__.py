@@ -19,7 +19,7 @@ Signing and verifying notes needs ``cryptography`` (``pip install 'usepolicy[sig
 """
 
 from ._checkpoint import Checkpoint, CheckpointError, OpenedCheckpoint, open_checkpoint
-from ._compare import HashSource, compare_leaves
+from ._compare import HashSource, Mismatch, compare_leaves
 from ._hash import EMPTY_ROOT, HashReader, Node, leaf_hash, node_hash
 from ._keyfile import generate_note_key
 from ._note import (
@@ -59,6 +59,7 @@ __all__ = [
     "HashReader",
     "HashSource",
     "InclusionProof",
+    "Mismatch",
     "Node",
     "Note",
     "NoteError",

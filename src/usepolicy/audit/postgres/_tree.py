@@ -35,7 +35,7 @@ from ...tlog import (
     prove_inclusion,
     tree_hash,
 )
-from .._logtree import CheckpointVerdict, open_or_verdict
+from .._logtree import CheckpointVerdict, open_or_verdict, with_mismatch
 from ._read import writers
 from ._schema import connect, display_url, require_psycopg, why
 
@@ -222,16 +222,4 @@ def verify_checkpoint_db(
                     yield leaf_hash(text.encode("utf-8"))
 
         mismatch = compare_leaves(leaves, checkpoint, [DbTree(conn, writer)], what="seq")
-    if mismatch is None:
-        return verdict
-    line = None if mismatch.index is None else mismatch.index + 1
-    return CheckpointVerdict(
-        verdict.path,
-        verdict.origin,
-        verdict.size,
-        verdict.root_hash,
-        verdict.witnesses,
-        mismatch.problem,
-        line,
-        mismatch.message,
-    )
+    return with_mismatch(verdict, mismatch)
