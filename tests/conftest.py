@@ -1,16 +1,20 @@
-"""Shared fixtures: repository paths and a runner for the real ``usepolicy`` entry point."""
+"""Shared fixtures: repository paths, a runner for the real ``usepolicy`` entry point, and
+a throwaway PostgreSQL server (for the audit store's tests and the proxy's)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
+from .audit.pg_server import PgServer, find_binaries
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "requests"
@@ -81,3 +85,48 @@ def unblocked(call: Callable[[], T], fifo: Path) -> T:
         raise value
     result: T = value
     return result
+
+
+# -- a PostgreSQL server (tests/audit/postgres, the proxy with --audit-db) -------------------
+REQUIRE_POSTGRES = os.environ.get("USEPOLICY_REQUIRE_POSTGRES") == "1"
+
+
+def _unavailable(why: str) -> None:
+    if REQUIRE_POSTGRES:
+        pytest.fail(f"USEPOLICY_REQUIRE_POSTGRES=1 but {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL cluster (``pg_server.PgServer``), shared by the session."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed: pip install 'usepolicy[postgres]'")
+    folder, why = find_binaries()
+    if folder is None:
+        _unavailable(f"no PostgreSQL server can be started: {why}")
+    # fsync off: these tests are about usepolicy, not the disk (on a slow virtual disk,
+    # the checkpoint of a fast shutdown took 20 s); the benchmark keeps fsync on
+    srv = PgServer(fsync=False)
+    yield srv
+    srv.destroy()
+
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def blank(server: PgServer) -> str:
+    """The URL of a new, empty database."""
+    return server.create_database(f"t{os.getpid()}_{next(_names)}")
+
+
+@pytest.fixture
+def db(blank: str) -> str:
+    """The URL of a new database holding the audit tables."""
+    from usepolicy.audit import init_db
+
+    assert init_db(blank) == [1, 2, 3]
+    return blank

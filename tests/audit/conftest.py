@@ -1,11 +1,9 @@
-"""Shared fixtures for the audit tests: an engine on the reference pack, sample records,
-a PostgreSQL server."""
+"""Shared fixtures for the audit tests: an engine on the reference pack, sample records
+(the PostgreSQL server is the root conftest's: the proxy's tests use it too)."""
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +11,7 @@ import pytest
 
 import usepolicy
 from usepolicy import DecisionRecord, Engine
-from usepolicy.audit import AuditLog, init_db
-
-from .pg_server import PgServer, find_binaries
+from usepolicy.audit import AuditLog
 
 ALLOWED: dict[str, Any] = {
     "requester": {"organization": "Army Intelligence Center", "country": "US"},
@@ -70,46 +66,3 @@ def write_log(tmp_path: Path, make_record: MakeRecord) -> WriteLog:
 def lines_of(path: Path) -> list[bytes]:
     """The log's lines, each with its ``\\n``."""
     return path.read_bytes().splitlines(keepends=True)
-
-
-# -- a PostgreSQL server for the store's tests (postgres/test_sink, postgres/test_tree) -------------
-REQUIRE_POSTGRES = os.environ.get("USEPOLICY_REQUIRE_POSTGRES") == "1"
-
-
-def _unavailable(why: str) -> None:
-    if REQUIRE_POSTGRES:
-        pytest.fail(f"USEPOLICY_REQUIRE_POSTGRES=1 but {why}")
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="session")
-def server() -> Iterator[PgServer]:
-    """A throwaway PostgreSQL cluster (``pg_server.PgServer``), shared by the session."""
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        _unavailable("psycopg is not installed: pip install 'usepolicy[postgres]'")
-    folder, why = find_binaries()
-    if folder is None:
-        _unavailable(f"no PostgreSQL server can be started: {why}")
-    # fsync off: these tests are about usepolicy, not the disk (on a slow virtual disk,
-    # the checkpoint of a fast shutdown took 20 s); the benchmark keeps fsync on
-    srv = PgServer(fsync=False)
-    yield srv
-    srv.destroy()
-
-
-_names = itertools.count(1)
-
-
-@pytest.fixture
-def blank(server: PgServer) -> str:
-    """The URL of a new, empty database."""
-    return server.create_database(f"t{os.getpid()}_{next(_names)}")
-
-
-@pytest.fixture
-def db(blank: str) -> str:
-    """The URL of a new database holding the audit tables."""
-    assert init_db(blank) == [1, 2]
-    return blank

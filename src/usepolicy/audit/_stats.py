@@ -325,7 +325,7 @@ def collect_stats(
     if isinstance(source, str) and is_db_url(source):
         url = os.fspath(source)
 
-        def visit_row(writer: str, seq: int, record: DecisionRecord) -> None:
+        def visit_row(writer: str, seq: int, record: AnyRecord) -> None:
             stats.add(f"{writer}:{seq}", record, writer)
 
         from .postgres import verify_db

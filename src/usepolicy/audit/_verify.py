@@ -229,14 +229,6 @@ def _read_line(raw: bytes) -> tuple[AnyRecord | None, str, str]:
     return record, "", ""
 
 
-def _read_decision_line(raw: bytes) -> tuple[DecisionRecord | None, str, str]:
-    """``_read_line`` for a store that holds decision records only (PostgreSQL)."""
-    record, problem, message = _read_line(raw)
-    if record is not None and not isinstance(record, DecisionRecord):
-        return None, "bad-record", "an outcome record: this store holds decision records only"
-    return record, problem, message
-
-
 def read_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, AnyRecord]]:
     """Each (line number, record) of a log, without checking the chain: decision records
     and outcome records (``usepolicy.record.OutcomeRecord``) as they come.

@@ -32,8 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--audit-log", metavar="FILE", help="the hash-chained audit log")
     target.add_argument(
         "--audit-db", metavar="URL",
-        help="the PostgreSQL audit store (decision records only: outcome records need a "
-        "log file)",
+        help="the PostgreSQL audit store (decision and outcome records)",
     )  # fmt: skip
     parser.add_argument(
         "-p", "--policy", action="append", metavar="PATH",
@@ -121,12 +120,10 @@ def run(args: argparse.Namespace) -> int:
     if observers is not None:
         observers.append(metrics.batch_size.observe)
     enforcer = Enforcer(policy, audit_log=sink, obligations=args.accept_obligation)
-    if args.audit_db:
-        error("--audit-db stores decision records only: no outcome records are kept")
     gateway = Gateway(
         args.upstream, enforcer, keys=keys, environment=environment,
         store_prompt=args.store_prompt, upstream_key=upstream_key,
-        policy=args.policy or None, metrics=metrics, record_outcomes=not args.audit_db,
+        policy=args.policy or None, metrics=metrics,
     )  # fmt: skip
     try:
         uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on")

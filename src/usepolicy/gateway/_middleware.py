@@ -67,7 +67,7 @@ class UsepolicyMiddleware:
         paths: the path prefixes guarded (default: every path); others pass through.
         store_prompt: keep the prompt in outcome records (default: only its digest).
         record_outcomes: store an outcome record after each call that went ahead (off
-            for a sink that holds decision records only, such as PostgreSQL).
+            for a sink that takes decision records only: a ``Sink`` with only ``append``).
         metrics: count decisions and outcomes there.
         max_body: the largest body read (413 past it).
     """

@@ -108,10 +108,10 @@ def test_init_db_is_idempotent_and_a_sink_checks_the_schema_version(
     with PostgresSink(blank, "gw-1", retry_interval=0) as sink:
         with pytest.raises(AuditError, match="run `usepolicy audit init-db URL`"):
             sink.append(allowed(engine))
-        assert init_db(blank) == [1, 2]
+        assert init_db(blank) == [1, 2, 3]
         assert init_db(blank) == []
         assert sink.append(allowed(engine)).prev_digest is None  # works once initialised
-    tamper(server, blank, "INSERT INTO usepolicy_schema (version, description) VALUES (3, 'x')")
+    tamper(server, blank, "INSERT INTO usepolicy_schema (version, description) VALUES (4, 'x')")
     with (
         PostgresSink(blank, "gw-1", retry_interval=0) as sink,
         pytest.raises(AuditError, match="newer than this usepolicy knows"),
@@ -582,7 +582,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_command_line(server: PgServer, blank: str, tmp_path: Path) -> None:
     init = _cli("audit", "init-db", blank, "--gateway-role")
     assert init.returncode == 0, init.stderr
-    assert "schema version 2" in init.stdout and "usepolicy_gateway" in init.stdout
+    assert "schema version 3" in init.stdout and "usepolicy_gateway" in init.stdout
     requests = [str(REPO / "examples/requests" / name) for name in
                 ("foreign_intercept_translation.json", "broker_location_data.json")]  # fmt: skip
     check = _cli("check", *requests, "--audit-db", blank, "--writer-id", "gw-cli")

@@ -25,13 +25,14 @@ from usepolicy.audit import (
     verify_checkpoint_db,
     verify_db,
 )
-from usepolicy.audit.postgres._schema import MIGRATIONS, row_values
+from usepolicy.audit.postgres._schema import row_values
 from usepolicy.tlog import NoteSigner, leaf_hash, open_checkpoint
 
 from ...conftest import REPO
 from ...tlog.reference import mth
 from ..conftest import ALLOWED, DENIED
 from ..pg_server import PgServer
+from .old import old_store
 
 LOG_KEY = NoteSigner.generate("example.com/fleet")
 
@@ -100,21 +101,10 @@ def test_a_copy_batch_keeps_the_tree_too(db: str, engine: Engine, tmp_path: Path
 
 
 def test_the_migration_builds_the_trees_of_chains_stored_before_it(
-    blank: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blank: str, engine: Engine, tmp_path: Path
 ) -> None:
-    import psycopg
-
-    import usepolicy.audit.postgres._schema as schema
-
-    with psycopg.connect(blank, autocommit=True) as conn:  # a database of schema version 1
-        conn.execute(schema._VERSION_TABLE)  # type: ignore[arg-type]
-        conn.execute(MIGRATIONS[0][2])  # type: ignore[arg-type]
-        conn.execute("INSERT INTO usepolicy_schema (version, description) VALUES (1, 'v1')")
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)  # a release that knew only version 1
-    append(blank, engine, "old-1", 13)
-    append(blank, engine, "old-2", 4)
-    monkeypatch.undo()
-    assert init_db(blank) == [2]
+    old_store(blank, 1, engine, {"old-1": 13, "old-2": 4})  # a database of schema version 1
+    assert init_db(blank) == [2, 3]
     for writer in ("old-1", "old-2"):
         note = checkpoint_db(blank, writer, LOG_KEY)
         root = open_checkpoint(note, LOG_KEY.verifier()).checkpoint.root_hash
@@ -175,7 +165,7 @@ def test_a_superusers_rewrite_re_signed_with_the_gateways_key_is_named(
             conn.execute(
                 "UPDATE usepolicy_decisions SET prev_digest = %s, record_digest = %s, record = %s, "
                 "decision_id = %s, ts = %s, decision = %s, determining_rule = %s, purpose = %s, "
-                "organization = %s, policy_digest = %s WHERE writer_id = %s AND seq = %s",
+                "organization = %s, policy_digest = %s, outcome = %s WHERE writer_id = %s AND seq = %s",
                 (*values[2:], "gw-1", seq),
             )
     assert verify_db(db, "gw-1", signer.verifier()).ok  # chain and signatures all hold

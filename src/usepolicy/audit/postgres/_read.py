@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Final
 
 from ..._errors import AuditError
-from ...record import DecisionRecord
+from ...record import AnyRecord
 from .._filter import RecordFilter
-from .._verify import _read_decision_line
+from .._verify import _read_line
 from ._schema import connect, display_url, require_psycopg, why
 from ._verify import rows
 
@@ -114,7 +114,7 @@ def query_db(
     purpose: str | None = None,
     organization: str | None = None,
     timeout: float = 60.0,
-) -> tuple[int, Iterator[tuple[str, int, DecisionRecord]]]:
+) -> tuple[int, Iterator[tuple[str, int, AnyRecord]]]:
     """The total number of rows, and the (writer, seq, record) of the rows that match,
     in time order. Each row is read as ``audit show`` reads a log line (canonical JSON
     of a record whose digest holds); the chains are not checked: use ``verify_db``.
@@ -146,13 +146,13 @@ def query_db(
         conn.close()
         raise AuditError(f"{display_url(url)}: cannot read the audit table: {why(exc)}") from exc
 
-    def matching() -> Iterator[tuple[str, int, DecisionRecord]]:
+    def matching() -> Iterator[tuple[str, int, AnyRecord]]:
         try:
             with conn, conn.transaction(), conn.cursor(name="usepolicy_show") as cursor:
                 cursor.itersize = _BATCH
                 cursor.execute(query, params)
                 for writer_id, seq, text in cursor:
-                    record, problem, message = _read_decision_line(text.encode("utf-8"))
+                    record, problem, message = _read_line(text.encode("utf-8"))
                     if record is None:
                         where = f"{display_url(url)}: writer `{writer_id}` seq {seq}"
                         raise AuditError(f"{where}: {problem}: {message}")

@@ -1,7 +1,8 @@
 """The PostgreSQL audit store's schema, its migrations, and connecting to it.
 
 One table, ``usepolicy_decisions``, holds every record of every writer (gateway
-instance). Each writer keeps its own hash chain: ``(writer_id, seq)`` is the primary
+instance): decision records and, since schema version 3, outcome records (what happened
+after a decision, ``outcome`` set and ``decision`` null), in the same chains. Each writer keeps its own hash chain: ``(writer_id, seq)`` is the primary
 key, ``seq`` counts that writer's records from 1, and ``prev_digest`` is the
 ``record_digest`` of the writer's record before. ``record`` is the record's canonical
 JSON exactly as it was digested (text, not jsonb, which would reorder and respace it);
@@ -40,7 +41,7 @@ __all__ = [
     "row_values",
 ]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 GATEWAY_ROLE: Final = "usepolicy_gateway"
 
 #: the columns of a row, in the order ``row_values`` gives them
@@ -57,6 +58,7 @@ COLUMNS: Final = (
     "purpose",
     "organization",
     "policy_digest",
+    "outcome",
 )
 
 _VERSION_TABLE = """
@@ -203,6 +205,29 @@ BEGIN
     END LOOP;
 END
 $$;
+""",
+    ),
+    (
+        3,
+        "outcome records in the same chains as decision records",
+        """
+-- An outcome record has no decision, rules, request or policy of its own: those
+-- columns are null in its row, and ``outcome`` (null for a decision record) says
+-- which kind a row is. Adding a nullable column rewrites no row; the constraint
+-- reads the table once.
+ALTER TABLE usepolicy_decisions
+    ADD COLUMN outcome text CHECK (outcome IN ('executed', 'upstream-error', 'refused')),
+    ALTER COLUMN decision DROP NOT NULL,
+    ALTER COLUMN policy_digest DROP NOT NULL,
+    ADD CONSTRAINT usepolicy_decisions_kind CHECK (
+        CASE WHEN outcome IS NULL
+            THEN decision IS NOT NULL AND policy_digest IS NOT NULL
+            ELSE decision IS NULL AND policy_digest IS NULL
+                 AND determining_rule IS NULL AND purpose IS NULL AND organization IS NULL
+        END
+    );
+CREATE INDEX usepolicy_decisions_outcome ON usepolicy_decisions (outcome, ts)
+    WHERE outcome IS NOT NULL;
 """,
     ),
 )
@@ -355,8 +380,21 @@ def row_values(writer_id: str, seq: int, body: dict[str, Any], text: str) -> tup
     """The column values (``COLUMNS`` order) of a stored record's row.
 
     The query columns are copies of record fields; a redacted field is copied as its
-    digest, as the record holds it.
+    digest, as the record holds it. An outcome record (``record_kind``) has only its
+    ``decision_id``, time and ``outcome`` to copy.
     """
+    if "record_kind" in body:
+        return (
+            writer_id,
+            seq,
+            body.get("prev_digest"),
+            body["record_digest"],
+            text,
+            body["decision_id"],
+            datetime.fromisoformat(body["timestamp"]),
+            *(None,) * 5,  # decision, determining_rule, purpose, organization, policy_digest
+            body["outcome"],
+        )
     request = body.get("request")
     request = request if isinstance(request, dict) else {}
     requester = request.get("requester")
@@ -375,4 +413,5 @@ def row_values(writer_id: str, seq: int, body: dict[str, Any], text: str) -> tup
         purpose if isinstance(purpose, str) else None,
         organization if isinstance(organization, str) else None,
         body["policy"]["digest"],
+        None,
     )

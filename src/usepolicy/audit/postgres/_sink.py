@@ -1,4 +1,7 @@
-"""``PostgresSink``: decision records in PostgreSQL, one hash chain per writer.
+"""``PostgresSink``: audit records in PostgreSQL, one hash chain per writer.
+
+A chain holds decision records and the outcome records that follow them (what
+happened after an allow), as a file log does.
 
 Each gateway instance is a *writer* with its own chain, so writers never wait for one
 another on a global chain head: appending is one INSERT at ``(writer_id, head + 1)``,
@@ -191,11 +194,9 @@ class PostgresSink(ChainedSink):
         Raises:
             AuditError: the record is not in the database (the caller must deny). With
                 a spool, the deny record of this decision is in the spool (the error
-                says so), and will be replayed into the chain. An outcome record
-                (``record_kind``) is refused: this store holds decision records only.
+                says so), and will be replayed into the chain; an outcome record is
+                kept in the spool as it is.
         """
-        if "record_kind" in draft.body:
-            raise AuditError(f"{self.display}: this store holds decision records only")
         ticket = _Ticket(draft)
         batch: list[_Ticket] = []
         with self._cond:
@@ -232,21 +233,11 @@ class PostgresSink(ChainedSink):
         Raises:
             AuditError: as ``store``; also when ``draft`` is a function that raised.
         """
-        if isinstance(draft, Draft) and "record_kind" in draft.body:
-            raise AuditError(f"{self.display}: this store holds decision records only")
         return await self._writer.submit_async(draft)
 
     def _commit(self, drafts: Sequence[Draft]) -> list[Outcome]:
         """The writer thread's batch, stored in its turn like a thread's group commit."""
-        outcomes: list[Outcome | None] = [
-            AuditError(f"{self.display}: this store holds decision records only")
-            if "record_kind" in draft.body
-            else None
-            for draft in drafts
-        ]
-        batch = [_Ticket(d) for d, o in zip(drafts, outcomes, strict=True) if o is None]
-        if not batch:
-            return [o for o in outcomes if o is not None]
+        batch = [_Ticket(draft) for draft in drafts]
         with self._cond:
             while self._busy:
                 self._cond.wait()
@@ -257,11 +248,7 @@ class PostgresSink(ChainedSink):
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
-        stored = iter(batch)
-        return [
-            outcome if outcome is not None else _outcome(next(stored), self.display)
-            for outcome in outcomes
-        ]
+        return [_outcome(ticket, self.display) for ticket in batch]
 
     def _store(self, batch: list[_Ticket]) -> None:
         """Store a group of appends in one transaction (called by the group's leader)."""
@@ -285,7 +272,8 @@ class PostgresSink(ChainedSink):
         for ticket in batch:
             error = AuditError(str(failure))  # one each: threads raise them concurrently
             if self._spool is not None:
-                message = f"{failure}; the deny record is kept in the spool {self._spool.path}"
+                kind = "outcome" if "record_kind" in ticket.draft.body else "deny"
+                message = f"{failure}; the {kind} record is kept in the spool {self._spool.path}"
                 try:
                     self._spool.add(ticket.draft.body, message)
                     error = AuditError(message)

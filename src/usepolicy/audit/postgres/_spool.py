@@ -2,9 +2,10 @@
 
 While the database cannot be written, every use is denied (no durable record, no
 allow), and the deny record of each decision is appended to the spool, an ordinary
-``AuditLog`` (fsynced, hash-chained, verifiable with ``usepolicy audit verify``). When
-the database is back, the sink replays the spool into its chain, in order, before any
-new record, and only then moves the spool aside to ``<spool>.replayed-<UTC time>``.
+``AuditLog`` (fsynced, hash-chained, verifiable with ``usepolicy audit verify``); an
+outcome record, of a call that already went ahead, is kept there as it is. When the
+database is back, the sink replays the spool into its chain, in order, before any new
+record, and only then moves the spool aside to ``<spool>.replayed-<UTC time>``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .._logset import verify_log
 from .._verify import read_records
 
 if TYPE_CHECKING:
-    from ...record import DecisionRecord
+    from ...record import AnyRecord
     from .._sign import Signer
 
 __all__ = ["Spool"]
@@ -55,12 +56,19 @@ class Spool:
 
     def add(self, body: dict[str, Any], message: str) -> Sealed:
         """Append the deny ``body`` (an unsealed record) becomes when the database cannot
-        store it, with ``message`` as its ``audit-error`` (fsynced before returning)."""
-        stored = self._open().store(Draft(denied_body(body, AuditError.code, message)))
+        store it, with ``message`` as its ``audit-error`` (fsynced before returning).
+
+        An outcome record is appended as it is: it tells what happened to a call that
+        went ahead, which the database being down does not change."""
+        if "record_kind" in body:
+            kept = {k: v for k, v in body.items() if k not in ("record_digest", "signature")}
+            stored = self._open().store(Draft({**kept, "prev_digest": None}))
+        else:
+            stored = self._open().store(Draft(denied_body(body, AuditError.code, message)))
         self.pending = True
         return stored
 
-    def records(self) -> list[DecisionRecord]:
+    def records(self) -> list[AnyRecord]:
         """The spooled records, in order, once the spool verifies.
 
         Raises:
@@ -73,10 +81,7 @@ class Spool:
             raise AuditError(
                 f"{result}; the spool is not replayed until it is repaired or moved aside"
             )
-        from ...record import DecisionRecord
-
-        # the spool is written by the database sink, which stores decision records only
-        return [r for _, r in read_records(self.path) if isinstance(r, DecisionRecord)]
+        return [record for _, record in read_records(self.path)]
 
     def rotate(self) -> Path | None:
         """Move the replayed spool aside (kept, never deleted); None if that failed."""

@@ -152,8 +152,12 @@ def checkpoint_db(
 
 
 def find_decision_db(url: str, writer: str | None, decision_id: str) -> list[tuple[str, int]]:
-    """The (writer, 0-based index) of each record with this ``decision_id``."""
-    query = "SELECT writer_id, seq FROM usepolicy_decisions WHERE decision_id = %s"
+    """The (writer, 0-based index) of each decision record with this ``decision_id``
+    (its outcome records share the id, but the decision is what is asked for)."""
+    query = (
+        "SELECT writer_id, seq FROM usepolicy_decisions WHERE decision_id = %s "
+        "AND outcome IS NULL"
+    )
     params: tuple[Any, ...] = (decision_id,)
     if writer is not None:
         query, params = query + " AND writer_id = %s", (decision_id, writer)

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Final
 
 from ..._errors import AuditError
-from ...record import DecisionRecord
+from ...record import AnyRecord
 from .._verify import (
     PublicKey,
     _anchor_problem,
-    _read_decision_line,
+    _read_line,
     _signature_problem,
     _verifiers,
 )
@@ -124,14 +124,14 @@ def _check_row(
     row: tuple[Any, ...],
     verifiers: dict[str, Any],
     expect_head: str | None,
-    visit: Callable[[str, int, DecisionRecord], object] | None = None,
-) -> DecisionRecord | None:
+    visit: Callable[[str, int, AnyRecord], object] | None = None,
+) -> AnyRecord | None:
     """Check one row and move the chain on. Returns the row's record when it does not
     chain to the row before (the caller then diagnoses); on any other problem, marks
     the chain broken."""
     writer, seq, text = row[0], row[1], row[4]
     expected = chain.seq + 1
-    record, problem, message = _read_decision_line(text.encode("utf-8"))
+    record, problem, message = _read_line(text.encode("utf-8"))
     if record is None:
         chain.fail(seq, problem, message)
         return None
@@ -170,7 +170,7 @@ def _check_row(
     return None
 
 
-def _diagnose(conn: Any, chain: _Chain, seq: int, record: DecisionRecord) -> None:
+def _diagnose(conn: Any, chain: _Chain, seq: int, record: AnyRecord) -> None:
     """Say how the chain broke at ``seq`` (the row does not chain to the one before)."""
     digests: dict[str, int] = {}  # record_digest -> seq
     prevs: dict[int, str | None] = {}
@@ -211,7 +211,7 @@ def verify_db(
     expect_head: str | None = None,
     expect_count: int | None = None,
     timeout: float = 60.0,
-    visit: Callable[[str, int, DecisionRecord], object] | None = None,
+    visit: Callable[[str, int, AnyRecord], object] | None = None,
 ) -> DbVerifyResult:
     """Check every writer's chain in the database (or one writer's).
 
@@ -242,7 +242,7 @@ def verify_db(
             with conn.transaction():
                 # one consistent snapshot of every chain, however long the read takes
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                breaks: list[tuple[_Chain, int, DecisionRecord]] = []
+                breaks: list[tuple[_Chain, int, AnyRecord]] = []
                 for row in rows(conn, writer):
                     if not chains or row[0] != chains[-1].result.writer:
                         chains.append(_Chain(row[0]))
