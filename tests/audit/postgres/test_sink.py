@@ -639,26 +639,102 @@ def test_open_sink_opens_a_database(db: str, engine: Engine, tmp_path: Path) -> 
     spooled.close()
 
 
-def test_outcome_records_are_refused_by_the_database_store(db: str, engine: Engine) -> None:
-    from usepolicy.record import outcome_draft
+def test_outcome_records_go_into_the_writers_chain_by_every_path(
+    server: PgServer, db: str, engine: Engine, tmp_path: Path
+) -> None:
+    """``store``, ``astore`` (a body or a function, batched into a COPY by the writer
+    thread) and the ``Enforcer`` put outcome records after their decisions in one chain,
+    which verifies, exports byte for byte as a log ``verify_log`` accepts, and counts
+    them as ``audit stats`` does for a file."""
+    import asyncio
+
+    from usepolicy.record import OutcomeRecord, outcome_draft
+
+    async def outcomes_of(sink: PostgresSink, ids: list[str]) -> list[Any]:
+        drafts = [outcome_draft(i, "upstream-error", status=502) for i in ids]
+        given = [d if n % 2 else (lambda d=d: d) for n, d in enumerate(drafts)]
+        return list(await asyncio.gather(*(sink.astore(g) for g in given)))
 
     with PostgresSink(db, "gw-outcome", retry_interval=0) as sink:
         decision = sink.append(allowed(engine))
-        with pytest.raises(AuditError, match="holds decision records only"):
-            sink.store(outcome_draft(decision.decision_id, "executed", status=200))
-        assert sink.append(allowed(engine)).prev_digest == decision.record_digest
-        # through the writer thread of asyncio callers too, given as a body or made there
-        import asyncio
+        first = sink.store(outcome_draft(decision.decision_id, "executed", status=200))
+        assert first.body["prev_digest"] == decision.record_digest
+        decisions = [sink.append(allowed(engine)) for _ in range(6)]
+        batches = sink._writer.batches
+        stored = asyncio.run(outcomes_of(sink, [d.decision_id for d in decisions]))
+        assert sink._writer.batches - batches < 6  # some went in one COPY together
+        guard = Enforcer(engine, audit_log=sink)
+        refused = guard.record_outcome(decision.decision_id, "refused", errors=[
+            {"code": "obligation-unmet", "message": "no handler"}])  # fmt: skip
+        later = asyncio.run(guard.arecord_outcome(decision.decision_id, "executed", status=200))
+        assert isinstance(refused, OutcomeRecord) and later.prev_digest == refused.record_digest
+    assert len(stored) == 6
 
-        outcome = outcome_draft(decision.decision_id, "executed", status=200)
-        for given in (outcome, lambda: outcome):
-            with pytest.raises(AuditError, match="holds decision records only"):
-                asyncio.run(sink.astore(given))
-        with pytest.raises(AuditError, match="holds decision records only"):
-            asyncio.run(
-                Enforcer(engine, audit_log=sink).arecord_outcome(decision.decision_id, "executed")
-            )
-        assert verify_db(db, "gw-outcome").count == 2
+    result = verify_db(db, "gw-outcome")
+    assert result.ok and result.count == 1 + 1 + 6 + 6 + 2, str(result)
+    import psycopg
+
+    with psycopg.connect(db) as conn:
+        kinds = conn.execute(
+            "SELECT outcome, count(*), count(decision), count(policy_digest) "
+            "FROM usepolicy_decisions GROUP BY outcome ORDER BY outcome NULLS FIRST"
+        ).fetchall()
+    assert kinds == [(None, 7, 7, 7), ("executed", 2, 0, 0), ("refused", 1, 0, 0),
+                     ("upstream-error", 6, 0, 0)]  # fmt: skip
+
+    exported = tmp_path / "gw-outcome.jsonl"
+    assert export_db(db, exported, "gw-outcome") == [("gw-outcome", exported, 16)]
+    lines = [row[1].encode() + b"\n" for row in rows(server, db, "gw-outcome")]
+    assert exported.read_bytes() == b"".join(lines)
+    assert b'"record_kind":"outcome"' in lines[1]
+    assert verify_log(exported).ok and verify_log(exported).count == 16
+    in_db, in_file = collect_stats(db).stats.outcomes, collect_stats(exported).stats.outcomes
+    assert in_db == in_file == {"executed": 2, "refused": 1, "upstream-error": 6}
+
+    # a row is one kind or the other, and its columns are checked against its record
+    with psycopg.connect(db, autocommit=True) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("INSERT INTO usepolicy_decisions SELECT writer_id, 99, prev_digest, "
+                     "'x', record, decision_id, ts, 'allow', NULL, NULL, NULL, NULL, now(), "
+                     "'executed' FROM usepolicy_decisions WHERE seq = 2")  # fmt: skip
+    tamper(server, db, "UPDATE usepolicy_decisions SET outcome = 'refused' "
+           "WHERE writer_id = 'gw-outcome' AND seq = 2")  # fmt: skip
+    broken = verify_db(db, "gw-outcome")
+    assert (broken.first_bad.seq, broken.first_bad.problem) == (2, "edited"), str(broken)
+    assert "column `outcome` does not match the record" in str(broken)
+
+
+def test_an_outcome_record_waits_in_the_spool_as_it_is(
+    db: str, engine: Engine, tmp_path: Path
+) -> None:
+    from usepolicy.record import outcome_draft
+
+    spool = tmp_path / "spool.jsonl"
+    with PostgresSink(db, "gw-1", spool=spool) as sink:
+        decision = sink.append(allowed(engine))
+    draft = outcome_draft(decision.decision_id, "executed", status=200)
+    nowhere = "postgresql://postgres@127.0.0.1:1/nothing"
+    with (
+        PostgresSink(nowhere, "gw-1", spool=spool, retry_interval=0) as sink,
+        pytest.raises(AuditError, match="the outcome record is kept in the spool"),
+    ):
+        sink.store(draft)
+    (kept,) = [json.loads(line) for line in spool.read_bytes().splitlines()]
+    assert kept["record_kind"] == "outcome" and kept["outcome"] == "executed"
+    assert kept["errors"] == [] and kept["timestamp"] == draft.body["timestamp"]
+    with PostgresSink(db, "gw-1", spool=spool) as sink:  # replayed after its decision
+        assert sink.seq == 2
+    assert body_key(json.loads(rows_of(db, "gw-1")[-1])) == body_key(kept)
+    assert verify_db(db, "gw-1").ok
+
+
+def rows_of(url: str, writer: str) -> list[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT record FROM usepolicy_decisions WHERE writer_id = %s ORDER BY seq", (writer,)
+        ).fetchall()
+    return [row[0] for row in found]
 
 
 def test_a_thousand_tasks_share_copies_and_a_spooled_deny_is_the_one_answered(
