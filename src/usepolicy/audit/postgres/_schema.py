@@ -306,6 +306,17 @@ def schema_version(conn: psycopg.Connection[Any], url: str) -> None:
         )
 
 
+def read_columns(conn: psycopg.Connection[Any]) -> str:
+    """The select list of ``COLUMNS`` for this store: a store not yet upgraded to
+    version 3 (an inspector's usepolicy may be newer than the gateways') has no
+    ``outcome`` column, and no outcome records either."""
+    row = conn.execute(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+        "AND table_name = 'usepolicy_decisions' AND column_name = 'outcome'"
+    ).fetchone()
+    return ", ".join(COLUMNS if row is not None else (*COLUMNS[:-1], "NULL AS outcome"))
+
+
 def init_db(url: str, *, gateway_role: str | None = None) -> list[int]:
     """Create or upgrade the audit tables; optionally create the gateway role.
 

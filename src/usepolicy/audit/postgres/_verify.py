@@ -22,7 +22,15 @@ from .._verify import (
     _signature_problem,
     _verifiers,
 )
-from ._schema import COLUMNS, connect, display_url, require_psycopg, row_values, why
+from ._schema import (
+    COLUMNS,
+    connect,
+    display_url,
+    read_columns,
+    require_psycopg,
+    row_values,
+    why,
+)
 
 __all__ = ["DbVerifyResult", "WriterResult", "verify_db"]
 
@@ -243,7 +251,7 @@ def verify_db(
                 # one consistent snapshot of every chain, however long the read takes
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 breaks: list[tuple[_Chain, int, AnyRecord]] = []
-                for row in rows(conn, writer):
+                for row in rows(conn, writer, read_columns(conn)):
                     if not chains or row[0] != chains[-1].result.writer:
                         chains.append(_Chain(row[0]))
                     chain = chains[-1]
