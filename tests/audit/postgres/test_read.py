@@ -78,3 +78,32 @@ def test_a_dryrun_rule_picks_the_same_records_in_the_store(
     shown = run_cli("audit", "show", str(log), "--rule", "trial")
     assert shown.returncode == 0, shown.stderr
     assert "general [dry run: trial]" in shown.stdout and shown.stdout.endswith("1 of 2 records\n")
+
+
+def test_outcome_rows_are_shown_as_the_file_log_shows_them(
+    db: str, engine: Engine, tmp_path: Path, run_cli: RunCli
+) -> None:
+    from usepolicy.record import outcome_draft
+
+    log = tmp_path / "audit.jsonl"
+    with PostgresSink(db, "gw-1") as sink, AuditLog(log, durability="none") as file:
+        for hour, record in enumerate(records(engine)[:3]):
+            stored = sink.append(record)
+            file.append(record)
+            draft = outcome_draft(stored.decision_id, "upstream-error", status=502,
+                                  now=T0 + timedelta(hours=hour, minutes=5))  # fmt: skip
+            sink.store(draft)
+            file.store(draft)
+    from_file = run_cli("audit", "show", str(log))
+    from_db = run_cli("audit", "show", db)
+    assert from_file.returncode == from_db.returncode == 0, from_file.stderr + from_db.stderr
+    file_rows, db_rows = from_file.stdout.splitlines(), from_db.stdout.splitlines()
+    assert file_rows[-1] == db_rows[-1] == "6 of 6 records"
+    outcome_rows = [r for r in db_rows if "upstream-error" in r]
+    assert len(outcome_rows) == 3 and all("outcome" in r and "502" in r for r in outcome_rows)
+    # the same columns after where each row is: line, or writer and seq
+    assert [r.split()[1:] for r in file_rows[1:-1]] == [r.split()[2:] for r in db_rows[1:-1]]
+    # a filter on the decision leaves the outcome records out, in both
+    _, matching = query_db(db, decision="allow")
+    in_file = [r.decision_id for _, r in read_records(log) if RecordFilter("allow").matches(r)]
+    assert [r.decision_id for _, _, r in matching] == in_file

@@ -4,10 +4,9 @@ outcome records, and the gateway role keeps only SELECT and INSERT."""
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 
-from usepolicy import AuditError, Engine, Enforcer
+from usepolicy import AuditError, Enforcer, Engine
 from usepolicy.audit import PostgresSink, init_db, verify_db
 from usepolicy.audit.postgres._schema import SCHEMA_VERSION
 
@@ -37,6 +36,8 @@ def test_a_version_2_store_upgraded_by_init_db_verifies_and_takes_outcomes(
     assert after.ok and [(w.writer, w.count, w.head) for w in after.writers] == [
         (w.writer, w.count, w.head) for w in before.writers
     ]
+
+    import psycopg
 
     # a gateway login (the role: SELECT and INSERT only) goes on with the old chain
     name = blank.rsplit("/", 1)[1]
