@@ -237,3 +237,39 @@ def test_the_command_line_with_a_database(db: str, engine: Engine, tmp_path: Pat
     assert proof.returncode == 0 and '"tree_size": 6' in proof.stdout
     consistency = cli("audit", "prove", db, "--from", "2", "--to", "5")
     assert consistency.returncode == 0 and '"old_size": 2' in consistency.stdout
+
+
+def test_outcome_records_are_leaves_and_prove_names_the_decision(
+    db: str, engine: Engine, tmp_path: Path
+) -> None:
+    """The trigger keeps the tree for outcome records as for decisions (the tree is the
+    file log's, line for line), and ``--decision-id`` proves the decision, not the
+    outcome that shares its id."""
+    import asyncio
+
+    from usepolicy.record import outcome_draft
+
+    with PostgresSink(db, "gw-1") as sink:
+        decisions = [sink.append(engine.evaluate(ALLOWED).record()) for _ in range(3)]
+        drafts = [outcome_draft(d.decision_id, "executed", status=200) for d in decisions]
+
+        async def batch() -> None:  # one COPY, whose rows the trigger adds one by one
+            await asyncio.gather(*(sink.astore(d) for d in drafts))
+
+        asyncio.run(batch())
+        sink.store(outcome_draft(decisions[0].decision_id, "refused"))
+    lines = chain(db, "gw-1", tmp_path)
+    note = checkpoint_db(db, "gw-1", LOG_KEY)
+    checkpoint = open_checkpoint(note, LOG_KEY.verifier()).checkpoint
+    assert checkpoint.size == 7 and checkpoint.root_hash == mth(lines)
+    assert verify_checkpoint_db(db, "gw-1", note, LOG_KEY.verifier()).ok
+    second = decisions[1].decision_id
+    assert find_decision_db(db, None, second) == [("gw-1", 1)]
+    assert find_decision_db(db, None, decisions[0].decision_id) == [("gw-1", 0)]
+    proof = subprocess.run(
+        [sys.executable, "-m", "usepolicy", "audit", "prove", db, "--decision-id", second],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert proof.returncode == 0, proof.stderr
+    assert '"index": 1' in proof.stdout and '"tree_size": 7' in proof.stdout
+    prove_inclusion_db(db, "gw-1", 1).verify(checkpoint.root_hash, leaf_hash(lines[1]))
