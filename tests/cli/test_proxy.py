@@ -230,3 +230,38 @@ def test_the_audit_log_rotates_and_the_chain_goes_on(
         1,
         "usepolicy: rotate_bytes must be positive, not `0`\n",
     )
+
+
+def test_with_audit_db_the_proxy_keeps_outcome_records(
+    tmp_path: Path, upstream: str, keys: Path, db: str, run_cli: RunCli
+) -> None:
+    from usepolicy.audit import verify_db
+    from usepolicy.record import OutcomeRecord
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY.format(version=1, rule="research", effect="allow"))
+    running = Running(
+        ["--upstream", upstream, "--keys", str(keys), "--audit-db", db, "-p", str(policy)],
+        free_port(),
+    )
+    try:
+        answers = [running.call(), running.call(), running.call(json.dumps({"purpose": "intelligence.analysis"}))]
+    finally:
+        running.stop()
+    assert [a.status_code for a in answers] == [200, 200, 403]
+    result = verify_db(db)
+    assert result.ok and result.count == 5, str(result)  # 3 decisions, 2 outcomes
+    exported = tmp_path / "proxy.jsonl"
+    assert run_cli("audit", "export", db, "-o", str(exported)).returncode == 0
+    checked = run_cli("audit", "verify", str(exported))
+    assert checked.returncode == 0 and "5 records" in checked.stdout, checked.stdout
+    found = [record for _, record in read_records(exported)]
+    outcomes = [r for r in found if isinstance(r, OutcomeRecord)]
+    assert [(o.outcome, o.status) for o in outcomes] == [("executed", 200)] * 2
+    allowed = {
+        answers[0].headers["usepolicy-decision-id"],
+        answers[1].headers["usepolicy-decision-id"],
+    }
+    assert {o.decision_id for o in outcomes} == allowed
+    shown = run_cli("audit", "show", db)
+    assert shown.returncode == 0 and shown.stdout.count("executed") == 2, shown.stderr
