@@ -245,7 +245,11 @@ def test_with_audit_db_the_proxy_keeps_outcome_records(
         free_port(),
     )
     try:
-        answers = [running.call(), running.call(), running.call(json.dumps({"purpose": "intelligence.analysis"}))]
+        answers = [
+            running.call(),
+            running.call(),
+            running.call(json.dumps({"purpose": "intelligence.analysis"})),
+        ]
     finally:
         running.stop()
     assert [a.status_code for a in answers] == [200, 200, 403]

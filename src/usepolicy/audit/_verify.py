@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from .._errors import AuditError
 from .._files import InputFileError, open_regular
-from ..record import AnyRecord, DecisionRecord, canonical_json, parse_record, seal
+from ..record import AnyRecord, canonical_json, parse_record, seal
 from ._filelog import locked
 from ._sign import Verifier
 

@@ -155,8 +155,7 @@ def find_decision_db(url: str, writer: str | None, decision_id: str) -> list[tup
     """The (writer, 0-based index) of each decision record with this ``decision_id``
     (its outcome records share the id, but the decision is what is asked for)."""
     query = (
-        "SELECT writer_id, seq FROM usepolicy_decisions WHERE decision_id = %s "
-        "AND outcome IS NULL"
+        "SELECT writer_id, seq FROM usepolicy_decisions WHERE decision_id = %s AND outcome IS NULL"
     )
     params: tuple[Any, ...] = (decision_id,)
     if writer is not None:
