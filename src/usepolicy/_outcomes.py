@@ -95,7 +95,8 @@ class OutcomeMixin:
 
         Raises:
             AuditError: the record could not be stored (or the sink stores decision
-                records only: outcome records need a chained sink, such as a log file).
+                records only: outcome records need a chained sink, such as a log file or
+                the PostgreSQL store).
             ValueError: an unknown ``outcome``.
         """
         draft = outcome_draft(
@@ -144,7 +145,7 @@ class OutcomeMixin:
         if store is None:
             raise AuditError(
                 f"{type(sink).__name__} stores decision records only: outcome records "
-                "need a chained sink (a log file, MemorySink)"
+                "need a chained sink (a log file, the PostgreSQL store, MemorySink)"
             )
         try:
             return store(draft).body

@@ -269,3 +269,5 @@ def test_with_audit_db_the_proxy_keeps_outcome_records(
     assert {o.decision_id for o in outcomes} == allowed
     shown = run_cli("audit", "show", db)
     assert shown.returncode == 0 and shown.stdout.count("executed") == 2, shown.stderr
+    stats = run_cli("audit", "stats", db)
+    assert stats.returncode == 0 and "outcomes: 2 executed" in stats.stdout, stats.stderr
