@@ -28,6 +28,7 @@ from ._model import (
     Policy,
     Rule,
     Test,
+    condition_parts,
 )
 from ._names import SCHEME, NameList, fold, is_listed, listed_as, name_keys
 from ._nodes import NodeReader
@@ -61,6 +62,7 @@ __all__ = [
     "Rule",
     "Test",
     "YamlFailure",
+    "condition_parts",
     "display_path",
     "fold",
     "is_listed",

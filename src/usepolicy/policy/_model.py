@@ -8,7 +8,7 @@ change it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as _field
 from typing import Any, Final
@@ -177,6 +177,23 @@ class Named:
 
 
 Cond = Test | AllOf | AnyOf | NotOf | Named
+
+
+def condition_parts(cond: Cond | None) -> Iterator[Test | Named]:
+    """The tests in ``cond``, and each use of a named condition before the tests of its
+    definition (which it goes through), in written order."""
+    if cond is None:
+        return
+    if isinstance(cond, Test):
+        yield cond
+    elif isinstance(cond, Named):
+        yield cond
+        yield from condition_parts(cond.cond)
+    elif isinstance(cond, NotOf):
+        yield from condition_parts(cond.item)
+    else:
+        for item in cond.items:
+            yield from condition_parts(item)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,19 +19,17 @@ from .._files import InputFileError, read_text
 from ..engine import Engine, members
 from ..policy import (
     MAX_FILE_BYTES,
-    AllOf,
-    AnyOf,
     Combine,
     Cond,
     Effect,
     ListRef,
     Named,
     Node,
-    NotOf,
     Policy,
     Rule,
     Test,
     YamlFailure,
+    condition_parts,
     parse_yaml,
 )
 from ..request import is_under
@@ -55,25 +53,11 @@ class LintWarning:
         return f"{self.path}:{self.line}:{self.col}: {self.code}: {self.message}"
 
 
-def _walk(cond: Cond | None) -> list[Test | Named]:
-    """The tests and the uses of named conditions in ``cond`` (through those too)."""
-    if cond is None:
-        return []
-    if isinstance(cond, Test):
-        return [cond]
-    if isinstance(cond, Named):
-        return [cond, *_walk(cond.cond)]
-    if isinstance(cond, NotOf):
-        return _walk(cond.item)
-    assert isinstance(cond, (AllOf, AnyOf))
-    return [found for item in cond.items for found in _walk(item)]
-
-
 def _all_parts(policy: Policy) -> list[Test | Named]:
     conds: list[Cond | None] = [rule.when for rule in policy.rules]
     conds += [o.when for rule in policy.rules for o in rule.obligations]
     conds += [inv.when for inv in policy.invariants]
-    return [part for cond in conds for part in _walk(cond)]
+    return [part for cond in conds for part in condition_parts(cond)]
 
 
 def _names(rule_ids: set[str], policy: Policy) -> str:

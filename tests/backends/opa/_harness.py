@@ -17,7 +17,7 @@ from typing import Any
 
 from usepolicy import Category, Engine, Policy, RequestError
 from usepolicy.backends.opa import data_path, opa_input, to_rego
-from usepolicy.policy import AllOf, AnyOf, Cond, ListRef, Named, NotOf, Test
+from usepolicy.policy import Cond, ListRef, Test, condition_parts
 from usepolicy.policy._fields import FIELDS
 from usepolicy.request._fast import request_to_builtins, validate_request
 from usepolicy.request._vocabulary import AttributeSpec
@@ -195,16 +195,7 @@ def _conditions(policy: Policy) -> Iterator[Cond]:
 
 
 def _tests(cond: Cond) -> Iterator[Test]:
-    if isinstance(cond, Test):
-        yield cond
-    elif isinstance(cond, Named):
-        yield from _tests(cond.cond)
-    elif isinstance(cond, NotOf):
-        yield from _tests(cond.item)
-    else:
-        assert isinstance(cond, AllOf | AnyOf)
-        for item in cond.items:
-            yield from _tests(item)
+    return (part for part in condition_parts(cond) if isinstance(part, Test))
 
 
 def _constants(policy: Policy, rng: random.Random) -> dict[str, list[Any]]:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from ...engine import getter
-from ...policy import SCHEME, AllOf, AnyOf, Cond, Named, NotOf, Policy, Test, name_keys
+from ...policy import SCHEME, Cond, Policy, Test, condition_parts, name_keys
 from ...request import Req, request_to_builtins, validate_request
 from ._logic import literal
 
@@ -44,18 +44,7 @@ NAME_KEYS: Final = "name_keys"
 
 
 def _tests(cond: Cond | None) -> Iterator[Test]:
-    if cond is None:
-        return
-    if isinstance(cond, Test):
-        yield cond
-    elif isinstance(cond, Named):
-        yield from _tests(cond.cond)
-    elif isinstance(cond, NotOf):
-        yield from _tests(cond.item)
-    else:
-        assert isinstance(cond, AllOf | AnyOf)
-        for item in cond.items:
-            yield from _tests(item)
+    return (part for part in condition_parts(cond) if isinstance(part, Test))
 
 
 def name_key_fields(policy: Policy) -> tuple[str, ...]:
