@@ -1,5 +1,6 @@
-"""The file log keeps its Merkle tree as it appends: threads, processes, recovery, and a
-tree that fails never fails an append."""
+"""The file log keeps its Merkle tree as it appends (``GROW_EVERY`` records at a time, the
+rest at close): threads, processes, readers in between, recovery, and a tree that fails
+never fails an append."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from usepolicy import AuditError, Engine, load_policy
-from usepolicy.audit import AuditLog, verify_log
+from usepolicy.audit import AuditLog, open_tree, verify_log
+from usepolicy.audit import _treehook
 from usepolicy.tlog import TreeError, TreeState, sidecar_path
 
 from ..tlog.reference import mth
@@ -29,16 +31,44 @@ def records_of(path: Path) -> list[bytes]:
     return [line.rstrip(b"\n") for line in lines_of(path)]
 
 
+@pytest.fixture
+def every(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A small ``GROW_EVERY``, so that a test sees the tree grow in steps."""
+    monkeypatch.setattr(_treehook, "GROW_EVERY", 4)
+    return 4
+
+
 @pytest.mark.parametrize("durability", ["always", "batch", "none"])
-def test_every_append_grows_the_tree(tmp_path: Path, make_record: MakeRecord, durability: str):
+def test_the_tree_grows_every_few_records_and_at_close(
+    tmp_path: Path, make_record: MakeRecord, durability: str, every: int
+):
     path = tmp_path / "audit.jsonl"
+    ends: list[int] = []
     with AuditLog(path, durability=durability) as log:  # type: ignore[arg-type]
         for i in range(11):
             log.append(make_record(deny=bool(i % 3)))
+            ends.append(path.stat().st_size)
             with tree_of(path) as tree:
-                assert tree.size == i + 1 and tree.covered == path.stat().st_size
+                taken = (i + 1) // every * every  # whole steps only
+                assert tree.size == taken
+                assert tree.covered == (ends[taken - 1] if taken else 0)
+    with tree_of(path) as tree:  # the last three came in at close
+        assert tree.size == 11 and tree.root() == mth(records_of(path))
+
+
+def test_a_reader_between_steps_sees_every_record_and_the_writer_adds_none_twice(
+    tmp_path: Path, make_record: MakeRecord, every: int
+):
+    path = tmp_path / "audit.jsonl"
+    with AuditLog(path, durability="none") as log:
+        for round_ in range(3):
+            for _ in range(every - 1):  # one short of a step: the writer's tree waits
+                log.append(make_record())
+            with open_tree(path) as tree:  # catches the sidecar up under the log's lock
+                assert tree.size == verify_log(path).count == (every - 1) * (round_ + 1)
+                assert tree.root() == mth(records_of(path))
     with tree_of(path) as tree:
-        assert tree.root() == mth(records_of(path))
+        assert tree.size == 3 * (every - 1) and tree.root() == mth(records_of(path))
 
 
 def test_threads_sharing_a_log_share_its_tree(tmp_path: Path, make_record: MakeRecord):
@@ -110,32 +140,37 @@ def test_a_torn_tail_is_never_a_leaf(tmp_path: Path, make_record: MakeRecord):
         assert tree.size == 4 and tree.root() == mth(records_of(path))
 
 
+@pytest.mark.parametrize("step", [1, 2], ids=["each-batch", "in-steps"])
 def test_a_tree_that_fails_costs_a_warning_not_an_append(
     tmp_path: Path,
     make_record: MakeRecord,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    step: int,
 ):
+    monkeypatch.setattr(_treehook, "GROW_EVERY", step)
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path)
     log.append(make_record())
-    real = TreeState.extend
+    real = TreeState.extend, TreeState.sync
 
     def broken(self: TreeState, *args: object, **kwargs: object) -> None:
         raise TreeError(28, f"{self.path}: No space left on device")
 
-    monkeypatch.setattr(TreeState, "extend", broken)
+    monkeypatch.setattr(TreeState, "extend", broken)  # a batch taken in at once
+    monkeypatch.setattr(TreeState, "sync", broken)  # records taken in in steps
     with caplog.at_level(logging.WARNING, logger="usepolicy.audit"):
-        for _ in range(3):
+        for _ in range(4):
             log.append(make_record())  # durable and returned, whatever the tree
     warnings = [r.getMessage() for r in caplog.records if "No space left" in r.getMessage()]
     assert len(warnings) == 1 and "the log is unaffected" in warnings[0]
-    assert verify_log(path).count == 4
-    monkeypatch.setattr(TreeState, "extend", real)
+    assert verify_log(path).count == 5
+    monkeypatch.setattr(TreeState, "extend", real[0])
+    monkeypatch.setattr(TreeState, "sync", real[1])
     log.append(make_record())  # the tree catches up with what it missed
     log.close()
     with tree_of(path) as tree:
-        assert tree.size == 5 and tree.root() == mth(records_of(path))
+        assert tree.size == 6 and tree.root() == mth(records_of(path))
 
 
 def test_no_tree_when_not_wanted(tmp_path: Path, make_record: MakeRecord):
@@ -158,5 +193,5 @@ def test_a_log_reopened_after_a_rename_grows_its_own_tree(tmp_path: Path, make_r
             log.append(make_record())
         for _ in range(3):
             log.append(make_record())
-        with tree_of(path) as tree:
-            assert tree.size == 3 and tree.root() == mth(records_of(path))
+    with tree_of(path) as tree:  # at close, the tree of the file now at the path
+        assert tree.size == 3 and tree.root() == mth(records_of(path))

@@ -220,11 +220,22 @@ class AuditLog(ChainedSink):
         ``AuditError``."""
         self._writer.close()
         with self._write_lock:
+            if self._tree is not None:
+                self._close_tree()
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-            if self._tree is not None:
-                self._tree.close()
+
+    def _close_tree(self) -> None:
+        """Take in the records the tree has not yet, while the file is still the log
+        (not renamed or replaced: its sidecar would then be another file's), and close it."""
+        assert self._tree is not None
+        if self._fd >= 0:
+            with contextlib.suppress(OSError), locked(self._fd):
+                mine, there = os.fstat(self._fd), os.stat(self.path)
+                if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+                    self._tree.catch_up(mine.st_size)
+        self._tree.close()
 
     def __enter__(self) -> AuditLog:
         return self
@@ -447,6 +458,7 @@ class AuditLog(ChainedSink):
         self.archived.append(archive)
         _log.info("%s: rotated; the full file is now %s", self.path, archive.name)
         if self._tree is not None:  # each file keeps its own tree, so it goes along
+            self._tree.catch_up(self._size)
             self._tree.close()
             with contextlib.suppress(OSError):
                 os.rename(sidecar_path(self.path), sidecar_path(archive))

@@ -1,9 +1,15 @@
-"""The Merkle tree beside a file sink: opened with the log, grown after each write.
+"""The Merkle tree beside a file sink: opened with the log, grown as records are written.
 
 The tree (``usepolicy.tlog.TreeState``, the ``LOG.tree`` sidecar) is an index of the
 log, not part of it: a record is durable once its line is, whatever happens to the
 tree. So a sidecar that cannot be opened or written costs a warning, never an append:
 the next append (or the next ``TreeState`` opened on the log) catches up from the log.
+
+That is also why the tree may lag: hashing and writing its entries for every record
+cost a non-durable append about a third of its time, so small batches are taken in
+``GROW_EVERY`` records at a time (read back from the log then), and at close. Whoever
+reads the tree (``open_tree``: checkpoints, proofs) catches it up under the log's lock
+first, as it always has for a writer that keeps no tree.
 """
 
 from __future__ import annotations
@@ -14,9 +20,13 @@ from pathlib import Path
 
 from ..tlog import TreeError, TreeState
 
-__all__ = ["TreeHook"]
+__all__ = ["GROW_EVERY", "TreeHook"]
 
 _log = logging.getLogger("usepolicy.audit")
+
+#: records a batch may hold and still wait for the next ones before the tree takes it
+#: in; a larger batch (a busy durable log) goes in at once
+GROW_EVERY = 256
 
 
 class TreeHook:
@@ -26,11 +36,15 @@ class TreeHook:
         log: the log file.
         fd: the sink's descriptor of it (read to catch up).
         end: the end of the log's last complete line.
+        every: take in written records once this many are waiting (1: each batch at
+            once; default ``GROW_EVERY``).
     """
 
-    def __init__(self, log: Path, fd: int, end: int) -> None:
+    def __init__(self, log: Path, fd: int, end: int, *, every: int | None = None) -> None:
         self._fd = fd
         self._failing = False
+        self._every = GROW_EVERY if every is None else every
+        self._waiting = 0  # records written since the tree last grew
         self.tree: TreeState | None = None
         try:
             self.tree = TreeState(log)
@@ -42,12 +56,30 @@ class TreeHook:
         """``lines`` were just written to the log at ``offset`` (and made durable)."""
         if self.tree is None:
             return
-        try:
+        if self._waiting or len(lines) < self._every:
+            self._waiting += len(lines)
+            if self._waiting >= self._every:
+                self.catch_up(offset + sum(len(line) for line in lines))
+            return
+        try:  # in step: the lines at hand go in as they are
             self.tree.extend(lines, offset, self._fd)
         except TreeError as exc:
             self._warn(exc)
         else:
             self._failing = False
+
+    def catch_up(self, end: int) -> None:
+        """Take in the records written since the tree last grew, reading them back from
+        the log up to its end ``end`` (with whatever other processes wrote between)."""
+        if self.tree is None or not self._waiting:
+            return
+        try:
+            self.tree.sync(self._fd, end, quiet=True)
+        except TreeError as exc:
+            self._warn(exc)
+        else:
+            self._failing = False
+            self._waiting = 0
 
     def _warn(self, exc: TreeError) -> None:
         if not self._failing:  # once per run of failures, not once per record

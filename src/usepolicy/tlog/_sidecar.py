@@ -280,11 +280,13 @@ class TreeState:
         return prove_consistency(old, new, self)
 
     # -- following the log -------------------------------------------------------------
-    def sync(self, log_fd: int, end: int) -> None:
+    def sync(self, log_fd: int, end: int, *, quiet: bool = False) -> None:
         """Make the tree cover the log's complete lines up to byte ``end``: check the
         last leaf against the log, set a stale sidecar aside, hash the missing lines.
 
-        The caller holds the log's lock (nothing may append meanwhile).
+        The caller holds the log's lock (nothing may append meanwhile). ``quiet``: a
+        writer catching up on purpose (it grows the tree in steps): no log message for
+        the lines hashed.
 
         Raises:
             TreeError: the sidecar cannot be written or read, or (read-only) it does
@@ -292,13 +294,13 @@ class TreeState:
         """
         with self._lock:
             try:
-                self._sync(log_fd, end)
+                self._sync(log_fd, end, quiet=quiet)
             except OSError as exc:
                 if isinstance(exc, TreeError):
                     raise
                 raise TreeError(exc.errno, f"{self.path}: {exc.strerror or exc}") from exc
 
-    def _sync(self, log_fd: int, end: int) -> None:
+    def _sync(self, log_fd: int, end: int, *, quiet: bool = False) -> None:
         self._refresh()
         if self._n and not self._matches(log_fd, end):
             if not self.writable:
@@ -307,7 +309,7 @@ class TreeState:
         if self._covered < end:
             if not self.writable:
                 raise TreeError(errno.EINVAL, f"{self.path}: is behind the log")
-            self._catch_up(log_fd, end)
+            self._catch_up(log_fd, end, quiet=quiet)
 
     def _matches(self, log_fd: int, end: int) -> bool:
         """Whether the last leaf is the line the sidecar says ends at ``covered``."""
@@ -318,7 +320,7 @@ class TreeState:
         last = self._leaf_entry(self._n - 1)[0]
         return line.endswith(b"\n") and leaf_hash(line[:-1]) == last
 
-    def _catch_up(self, log_fd: int, end: int) -> None:
+    def _catch_up(self, log_fd: int, end: int, *, quiet: bool = False) -> None:
         pos, rest = self._covered, b""
         added = 0
         while pos < end:
@@ -334,7 +336,7 @@ class TreeState:
                 self._append(lines, start_of)
                 added += len(lines)
             rest = data[cut:]
-        if added:
+        if added and not quiet:
             _log.info("%s: hashed %d records the tree lacked", self.path, added)
 
     def extend(self, lines: Sequence[bytes], offset: int, log_fd: int | None = None) -> None:
