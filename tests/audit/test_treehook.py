@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from usepolicy import AuditError, Engine, load_policy
-from usepolicy.audit import AuditLog, open_tree, verify_log
-from usepolicy.audit import _treehook
+from usepolicy.audit import AuditLog, _treehook, open_tree, verify_log
 from usepolicy.tlog import TreeError, TreeState, sidecar_path
 
 from ..tlog.reference import mth

@@ -296,3 +296,76 @@ async def test_outcome_records_can_be_turned_off_for_a_decisions_only_store(
         answer = await post(asgi, headers=use(purpose="general.assistant"))
     assert answer.status_code == 200
     assert [type(r).__name__ for r in records(log)] == ["DecisionRecord"]
+
+
+async def _stream_and_leave(tmp_path: Path, spec_version: str) -> OutcomeRecord:
+    """An app streaming three parts behind the middleware, driven by hand over ASGI: the
+    client takes the first part and leaves, as a server says it per ASGI ``spec_version``
+    (2.0: an ``http.disconnect`` to receive; 2.4: a send that fails with ``OSError``)."""
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import StreamingResponse
+
+    first_out = asyncio.Event()
+
+    async def parts() -> Any:
+        yield b"data: part1\n\n"
+        await first_out.wait()
+        await asyncio.sleep(0.05)  # the client is gone by now
+        yield b"data: part2\n\n"
+        yield b"data: [DONE]\n\n"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await StreamingResponse(parts(), media_type="text/event-stream")(scope, receive, send)
+
+    log = tmp_path / "audit.jsonl"
+    body = json.dumps({"model": "m1", "stream": True}).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": spec_version},
+        "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/v1/chat",
+        "raw_path": b"/v1/chat", "query_string": b"", "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in use(purpose="intelligence.foreign").items()],
+        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8088),
+    }  # fmt: skip
+    requested = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await first_out.wait()
+        return {"type": "http.disconnect"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if spec_version == "2.4" and first_out.is_set():
+            raise OSError("the client went away")
+        sent.append(message)
+        if message.get("body", b"").startswith(b"data: part1"):
+            first_out.set()
+
+    with Enforcer(audit_log=log) as enforcer:
+        middleware = UsepolicyMiddleware(app, enforcer, keys=RING, environment=ENV)
+        try:
+            await middleware(scope, receive, send)
+        except ClientDisconnect:  # how Starlette says the send failed: passed on as it is
+            assert spec_version == "2.4"
+    assert sent[0]["status"] == 200 and b"part2" not in b"".join(m.get("body", b"") for m in sent)
+    decision, outcome = records(log)
+    assert isinstance(outcome, OutcomeRecord) and outcome.decision_id == decision.decision_id
+    return outcome
+
+
+@aio
+async def test_a_client_gone_mid_stream_is_in_the_outcome_asgi_2_0(tmp_path: Path) -> None:
+    outcome = await _stream_and_leave(tmp_path, "2.0")
+    assert (outcome.outcome, outcome.status) == ("executed", 200)
+    assert [error.code for error in outcome.errors] == ["client-gone"]
+
+
+@aio
+async def test_a_client_gone_mid_stream_is_in_the_outcome_asgi_2_4(tmp_path: Path) -> None:
+    outcome = await _stream_and_leave(tmp_path, "2.4")
+    assert (outcome.outcome, outcome.status) == ("executed", 200)
+    assert [error.code for error in outcome.errors] == ["client-gone"]

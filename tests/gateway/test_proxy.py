@@ -121,6 +121,42 @@ def test_openai_client_streaming_passes_chunk_by_chunk(proxy: Proxy) -> None:
     assert isinstance(outcome, OutcomeRecord) and outcome.outcome == "executed"
 
 
+def test_a_client_that_leaves_mid_stream_is_recorded_as_gone(proxy: Proxy) -> None:
+    GATE.clear()  # the upstream sends its first chunk, then waits
+    headers = {"authorization": f"Bearer {KEY}", "x-usepolicy-use": json.dumps(FOREIGN)}
+    body = {"model": "gated", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    try:
+        with (
+            httpx.Client(base_url=proxy.url, timeout=30) as client,
+            client.stream("POST", "/v1/chat/completions", headers=headers, json=body) as answer,
+        ):
+            assert answer.status_code == 200
+            assert b"first" in next(answer.iter_raw())
+        # the connection is closed with the answer unread: the client has gone
+        decision, outcome = proxy.records(2)
+    finally:
+        GATE.set()
+    assert isinstance(outcome, OutcomeRecord) and outcome.decision_id == decision.decision_id
+    assert (outcome.outcome, outcome.status) == ("executed", 200)
+    assert [error.code for error in outcome.errors] == ["client-gone"]
+
+
+def test_an_upstream_stream_that_breaks_is_an_upstream_error(proxy: Proxy) -> None:
+    headers = {"authorization": f"Bearer {KEY}", "x-usepolicy-use": json.dumps(FOREIGN)}
+    body = {"model": "snapped", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with (
+        httpx.Client(base_url=proxy.url, timeout=30) as client,
+        client.stream("POST", "/v1/chat/completions", headers=headers, json=body) as answer,
+    ):
+        assert answer.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):  # cut short here too
+            answer.read()
+    decision, outcome = proxy.records(2)
+    assert isinstance(outcome, OutcomeRecord) and outcome.decision_id == decision.decision_id
+    assert (outcome.outcome, outcome.status) == ("upstream-error", 200)
+    assert [error.code for error in outcome.errors] == ["upstream-broken"]
+
+
 def test_openai_client_sees_denies_as_openai_errors(proxy: Proxy) -> None:
     with pytest.raises(openai.PermissionDeniedError) as denied:
         proxy.client(use=DENIED).chat.completions.create(model="m1", messages=[])

@@ -69,6 +69,14 @@ async def chat(request: Request) -> Response:
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(gated(), media_type="text/event-stream")
+    if body.get("stream") and model == "snapped":
+
+        async def snapped() -> AsyncIterator[bytes]:
+            yield _chunk(model, "first ").encode()
+            await asyncio.sleep(0.05)
+            raise ConnectionAbortedError("the model server fell over mid-answer")
+
+        return StreamingResponse(snapped(), media_type="text/event-stream")
     if body.get("stream"):
 
         async def events() -> AsyncIterator[bytes]:

@@ -159,44 +159,62 @@ class UsepolicyMiddleware:
         state["usepolicy"] = result
         inner = {**scope, "state": state}
         replayed = False
+        gone = False  # the client went away (as the server told the app, or failed a send)
 
         async def replay() -> Message:
-            nonlocal replayed
+            nonlocal replayed, gone
             if not replayed:
                 replayed = True
                 return {"type": "http.request", "body": call.body, "more_body": False}
             message: Message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
             return message
 
         status: list[int] = []
+        finished = False  # the answer's last part went out
 
         async def send_with_id(message: Message) -> None:
+            nonlocal finished, gone
             if message["type"] == "http.response.start":
                 status.append(message["status"])
                 headers = list(message.get("headers") or ())
                 headers.append((DECISION_HEADER.encode(), decision_id.encode()))
                 message = {**message, "headers": headers}
-            await send(message)
+            try:
+                await send(message)
+            except OSError:  # ASGI 2.4: the server says so by failing the send
+                gone = True
+                raise
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
 
+        failure: Exception | None = None
         try:
             await self.app(inner, replay, send_with_id)
         except Exception as exc:
-            error = {"code": "app-error", "message": printable(f"{type(exc).__name__}: {exc}")}
-            await self._outcome(decision_id, "upstream-error", 500, [error], call)
-            raise
+            failure = exc
         told = state.get("usepolicy_outcome")
         if isinstance(told, Mapping):
-            await self._outcome(
-                decision_id, told.get("outcome", "upstream-error"), told.get("status"),
-                told.get("errors") or (), call,
-            )  # fmt: skip
-            return
-        answered = status[0] if status else None
-        if answered is not None and answered < 400:
-            await self._outcome(decision_id, "executed", answered, (), call)
+            outcome, answered = told.get("outcome", "upstream-error"), told.get("status")
+            errors = list(told.get("errors") or ())
+        elif failure is not None and not gone:
+            outcome, answered = "upstream-error", 500
+            why = printable(f"{type(failure).__name__}: {failure}")
+            errors = [{"code": "app-error", "message": why}]
         else:
-            error = {"code": "upstream-status", "message": f"answered {answered}"}
-            await self._outcome(decision_id, "upstream-error", answered, [error], call)
+            answered = status[0] if status else None
+            if answered is not None and answered < 400:
+                outcome, errors = "executed", []
+            else:
+                outcome = "upstream-error"
+                errors = [{"code": "upstream-status", "message": f"answered {answered}"}]
+        if status and not finished and (gone or not errors):
+            # The record must not say more was delivered than was: an answer cut short
+            # says so (unless an error already says why, as a broken upstream's does)
+            errors.append(_cut_short(gone))
+        await self._outcome(decision_id, outcome, answered, errors, call)
+        if failure is not None:
+            raise failure
 
     async def _outcome(
         self,
@@ -220,6 +238,13 @@ class UsepolicyMiddleware:
             if self.metrics is not None:
                 self.metrics.audit_failures.labels("outcome").inc()
             _log.error("usepolicy: outcome of %s not recorded: %s", decision_id, exc)
+
+
+def _cut_short(gone: bool) -> dict[str, str]:
+    """The error an outcome record carries for an answer that did not reach its end."""
+    if gone:
+        return {"code": "client-gone", "message": "the client went away before the answer ended"}
+    return {"code": "answer-incomplete", "message": "the answer stopped before its last part"}
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

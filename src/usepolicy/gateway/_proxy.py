@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import httpx
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -219,9 +218,11 @@ class Gateway:
             _chunks(upstream, state),
             status_code=upstream.status_code,
             headers={k: v for k, v in upstream.headers.items() if k not in _DROP_RESPONSE},
-            background=BackgroundTask(upstream.aclose),
         )
-        await response(scope, receive, send)
+        try:
+            await response(scope, receive, send)
+        finally:  # also when the client went away mid-stream (a background task is skipped)
+            await upstream.aclose()
 
 
 async def _chunks(upstream: httpx.Response, state: dict[str, Any]) -> Any:
