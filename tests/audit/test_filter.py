@@ -54,6 +54,31 @@ def test_matches(engine: Engine, chosen: RecordFilter, expected: list[int]) -> N
     assert [i for i, record in enumerate(made) if chosen.matches(record)] == expected
 
 
+def test_kind_outcome_and_decision_id_pick_decisions_and_their_outcomes(engine: Engine) -> None:
+    from usepolicy.record import OutcomeRecord, outcome_draft, seal
+
+    decisions = records(engine)[:2]
+    outcomes = [
+        OutcomeRecord.from_body(seal(outcome_draft(d.decision_id, name, now=T0).body, None).body)
+        for d, name in zip(decisions, ("executed", "refused"), strict=True)
+    ]
+    made = [decisions[0], outcomes[0], decisions[1], outcomes[1]]
+
+    def picked(chosen: RecordFilter) -> list[int]:
+        return [i for i, record in enumerate(made) if chosen.matches(record)]
+
+    assert picked(RecordFilter(kind="decision")) == [0, 2]
+    assert picked(RecordFilter(kind="outcome")) == [1, 3]
+    assert picked(RecordFilter(outcome="refused")) == [3]
+    assert picked(RecordFilter(kind="decision", outcome="refused")) == []
+    assert picked(RecordFilter(decision_id=decisions[1].decision_id)) == [2, 3]
+    assert picked(RecordFilter(decision="allow", decision_id=decisions[0].decision_id)) == [0]
+    conditions, params = RecordFilter(kind="outcome", outcome="refused", decision_id="d-1").sql()
+    assert conditions == ["outcome IS NOT NULL", "outcome = %s", "decision_id = %s"]
+    assert params == ["refused", "d-1"]
+    assert RecordFilter(kind="decision").sql() == (["outcome IS NULL"], [])
+
+
 def test_sql_is_the_same_test_on_the_indexed_columns() -> None:
     since = datetime(2026, 1, 1)
     conditions, params = RecordFilter(

@@ -273,6 +273,32 @@ def test_show_and_verify_read_outcome_records(run_cli: RunCli, tmp_path: Path):
     assert json.loads(as_json[1])["record_kind"] == "outcome"
 
 
+def test_show_picks_records_by_kind_outcome_and_decision_id(run_cli: RunCli, tmp_path: Path):
+    from ..audit.test_verify import _mixed_log
+
+    log = tmp_path / "gateway.jsonl"
+    _mixed_log(log)  # allow, its outcome (executed), deny
+
+    def shown(*options: str) -> list[dict[str, object]]:
+        result = run_cli("audit", "show", str(log), "--format", "json", *options)
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line) for line in result.stdout.splitlines()]
+
+    everything = shown()
+    allowed, outcome, denied = everything
+    assert [r.get("record_kind") for r in shown("--kind", "outcome")] == ["outcome"]
+    assert shown("--kind", "decision") == [allowed, denied]
+    assert shown("--outcome", "executed") == [outcome]
+    assert shown("--outcome", "refused") == []
+    assert shown("--decision-id", str(allowed["decision_id"])) == [allowed, outcome]
+    assert shown("--decision-id", str(denied["decision_id"])) == [denied]
+    assert shown("--kind", "decision", "--outcome", "executed") == []  # asks for none
+    human = run_cli("audit", "show", str(log), "--kind", "outcome").stdout.splitlines()
+    assert human[-1] == "1 of 3 records" and "executed 200" in human[1]
+    bad = run_cli("audit", "show", str(log), "--outcome", "exploded")
+    assert bad.returncode == 1 and "invalid choice: 'exploded'" in bad.stderr  # usage: 1
+
+
 # -- a rotated log -----------------------------------------------------------------------
 @pytest.fixture
 def rotated(tmp_path: Path, log: Path) -> list[Path]:

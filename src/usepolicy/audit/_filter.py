@@ -23,7 +23,10 @@ class RecordFilter:
     """Records with this decision (``allow``/``deny``), decided or matched by ``rule``
     (or that ``rule``, a dry-run rule, would have denied),
     with ``since <= timestamp < until`` (aware times; naive ones are UTC), for this
-    purpose and requesting organisation. None matches anything.
+    purpose and requesting organisation; of this ``kind`` (``decision`` or
+    ``outcome``), with this ``outcome`` (``executed``, ``upstream-error``,
+    ``refused``: outcome records only), and of this ``decision_id`` (a decision and
+    the outcome records that follow it). None matches anything.
 
     An outcome record (what happened after a decision) has no decision, rule, purpose
     or organisation of its own: it matches only a filter that asks for none of them."""
@@ -34,14 +37,25 @@ class RecordFilter:
     until: datetime | None = None
     purpose: str | None = None
     organization: str | None = None
+    kind: str | None = None
+    outcome: str | None = None
+    decision_id: str | None = None
 
     def matches(self, record: AnyRecord) -> bool:
         from ..record import OutcomeRecord
 
+        if self.decision_id is not None and record.decision_id != self.decision_id:
+            return False
         if isinstance(record, OutcomeRecord):
             if (self.decision, self.rule, self.purpose, self.organization) != (None,) * 4:
                 return False
+            if self.kind not in (None, "outcome"):
+                return False
+            if self.outcome is not None and record.outcome != self.outcome:
+                return False
             return self._in_window(record.timestamp)
+        if self.kind not in (None, "decision") or self.outcome is not None:
+            return False
         if self.decision is not None and record.decision != self.decision:
             return False
         if self.rule is not None and not self._decided_or_matched(record, self.rule):
@@ -95,6 +109,12 @@ class RecordFilter:
         if self.until is not None:
             conditions.append("ts < %s")
             params.append(_aware(self.until))
+        if self.kind is not None:  # the column says which kind a row is
+            conditions.append(f"outcome IS {'NOT ' if self.kind == 'outcome' else ''}NULL")
+        for column, value in (("outcome", self.outcome), ("decision_id", self.decision_id)):
+            if value is not None:
+                conditions.append(f"{column} = %s")
+                params.append(value)
         if self.rule is not None:
             conditions.append(
                 "(determining_rule = %s"

@@ -15,6 +15,7 @@ from typing import Any
 
 from .._errors import AuditError
 from ..audit import is_db_url, verify_log
+from ..record import OUTCOMES
 from . import _audit_checkpoint, _audit_prove, _audit_receipt, _audit_show, _audit_witness
 from ._output import EXIT_ALLOWED, EXIT_ERROR, error, escape, records
 
@@ -83,6 +84,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     show.add_argument("--rule", metavar="ID", help="records that rule ID decided or matched")
     show.add_argument("--since", type=_time, metavar="TIME", help="from this ISO time on")
     show.add_argument("--until", type=_time, metavar="TIME", help="before this ISO time")
+    show.add_argument(
+        "--kind",
+        choices=("decision", "outcome"),
+        help="only decision records, or only outcome records",
+    )
+    show.add_argument(
+        "--outcome",
+        choices=tuple(OUTCOMES),
+        help="only outcome records saying this",
+    )
+    show.add_argument(
+        "--decision-id", metavar="ID", help="the decision ID and the outcome records after it"
+    )
     show.add_argument("--format", choices=("human", "json"), default="human")
     show.set_defaults(run=_audit_show.run)
 

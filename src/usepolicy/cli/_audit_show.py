@@ -56,7 +56,15 @@ def _from_file(
 
 
 def run(args: argparse.Namespace) -> int:
-    chosen = RecordFilter(args.decision, args.rule, args.since, args.until)
+    chosen = RecordFilter(
+        args.decision,
+        args.rule,
+        args.since,
+        args.until,
+        kind=args.kind,
+        outcome=args.outcome,
+        decision_id=args.decision_id,
+    )
     database = is_db_url(args.log)
     if args.writer is not None and not database:
         error("--writer applies to a database URL, not to a log file")
@@ -74,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
                 since=chosen.since,
                 until=chosen.until,
                 writer=args.writer,
+                kind=chosen.kind,
+                outcome=chosen.outcome,
+                decision_id=chosen.decision_id,
             )
             seen[0] = total
             found = (([writer, str(seq)], record) for writer, seq, record in matching)

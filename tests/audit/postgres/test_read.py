@@ -107,3 +107,12 @@ def test_outcome_rows_are_shown_as_the_file_log_shows_them(
     _, matching = query_db(db, decision="allow")
     in_file = [r.decision_id for _, r in read_records(log) if RecordFilter("allow").matches(r)]
     assert [r.decision_id for _, _, r in matching] == in_file
+    # and the filters on kind, outcome and decision id pick the same records in both
+    first = next(r for _, r in read_records(log)).decision_id
+    for options in ({"kind": "outcome"}, {"kind": "decision"}, {"outcome": "upstream-error"},
+                    {"decision_id": first}, {"outcome": "refused"}):  # fmt: skip
+        _, matching = query_db(db, **options)
+        chosen = RecordFilter(**options)
+        in_file = [r.record_digest for _, r in read_records(log) if chosen.matches(r)]
+        assert [r.record_digest for _, _, r in matching] == in_file, options
+        assert bool(in_file) == (options != {"outcome": "refused"}), options

@@ -113,6 +113,9 @@ def query_db(
     writer: str | None = None,
     purpose: str | None = None,
     organization: str | None = None,
+    kind: str | None = None,
+    outcome: str | None = None,
+    decision_id: str | None = None,
     timeout: float = 60.0,
 ) -> tuple[int, Iterator[tuple[str, int, AnyRecord]]]:
     """The total number of rows, and the (writer, seq, record) of the rows that match,
@@ -127,7 +130,9 @@ def query_db(
         AuditError: the table cannot be read, or (while iterating) a row is not a good
             record: ``URL: writer `ID` seq N: code: message``.
     """
-    chosen = RecordFilter(decision, rule, since, until, purpose, organization)
+    chosen = RecordFilter(
+        decision, rule, since, until, purpose, organization, kind, outcome, decision_id
+    )
     conditions, params = chosen.sql()
     if writer is not None:
         conditions.append("writer_id = %s")
