@@ -71,3 +71,25 @@ def write_sample(path: Path, count: int = 276, **options: Any) -> Path:
 
 def kind(case: int) -> str:
     return CASES[case % len(CASES)][1]
+
+
+#: what a gateway recorded after each of its allowed decisions: (outcome, status, errors)
+GATEWAY_OUTCOMES: list[tuple[str, int | None, list[dict[str, str]]]] = [
+    ("executed", 200, []),
+    ("executed", 200, [{"code": "client-gone", "message": "left mid-stream"}]),
+    ("upstream-error", 502, [{"code": "upstream-status", "message": "answered 502"}]),
+    ("executed", 200, []),
+    ("refused", None, [{"code": "obligation-unmet", "message": "no handler"}]),
+]
+
+
+def write_gateway_sample(path: Path) -> Path:
+    """A gateway's log: for each allowed case of ``CASES``, in turn, the decision and the
+    outcome record of ``GATEWAY_OUTCOMES`` after it (a deny has none)."""
+    with usepolicy.Enforcer(audit_log=path) as guard:
+        allowed = [case for case, expected in CASES if expected == "allow"]
+        for request, (outcome, status, errors) in zip(allowed, GATEWAY_OUTCOMES, strict=True):
+            decision = guard.check(request)
+            guard.record_outcome(decision.decision_id, outcome, status=status, errors=errors)
+        guard.check(CASES[1][0])  # and a deny, with no outcome
+    return path

@@ -22,6 +22,7 @@ from usepolicy.report import write_report
 
 from .chromium import Chromium, find_chromium
 from .conftest import TAMPERED_LINE
+from .sample import write_gateway_sample
 
 CHARTS = ["time", "rules", "orgs", "purposes", "obligations", "errors"]
 
@@ -101,6 +102,20 @@ def test_the_report_opens_clean_draws_every_chart_and_filters(
     })()""")
     assert visible_rows(browser) == 46  # its allows and its default denies
     assert browser.problems() == []
+
+
+def test_a_gateway_log_draws_its_outcomes(browser: Chromium, tmp_path: Path, artifacts: Path):
+    out = tmp_path / "gateway.html"
+    write_report(write_gateway_sample(tmp_path / "gateway.jsonl"), out)
+    browser.open(out)
+    assert browser.problems() == []
+    box = browser.evaluate("""(() => {
+        const svg = document.querySelector('#chart-outcomes svg');
+        const r = svg.getBoundingClientRect();
+        return [Math.round(r.width), Math.round(r.height), svg.querySelectorAll('path').length];
+    })()""")
+    assert box[0] > 300 and box[1] > 80 and box[2] > 20, box
+    browser.screenshot(artifacts / "report-gateway.png")
 
 
 def test_past_max_rows_the_filters_count_records_in_groups(

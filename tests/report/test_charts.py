@@ -9,7 +9,7 @@ from pathlib import Path
 from usepolicy.audit import AuditStats, collect_stats
 from usepolicy.report._charts import charts
 
-from .sample import records
+from .sample import records, write_gateway_sample
 
 
 def test_each_chart_is_a_plain_svg_element(sample_log: Path):
@@ -39,3 +39,23 @@ def test_a_chart_with_nothing_to_show_is_left_out():
     for record in records(3):  # an allow with an obligation, a deny, an allow: no error
         stats.add("1", record)
     assert [c.ident for c in charts(stats)] == ["time", "rules", "orgs", "purposes", "obligations"]
+
+
+def test_a_gateway_log_gets_a_chart_of_its_outcomes(tmp_path: Path):
+    stats = collect_stats(write_gateway_sample(tmp_path / "gateway.jsonl")).stats
+    made = {c.ident: c for c in charts(stats)}
+    assert "outcomes" in made and stats.outcomes == {
+        "executed": 3, "upstream-error": 1, "refused": 1
+    }  # fmt: skip
+    caption = made["outcomes"].caption
+    assert "Upstream statuses: 200 (3), 502 (1)." in caption
+    assert "Errors: client-gone (1), obligation-unmet (1), upstream-status (1)." in caption
+    # `audit stats --format json` lists them too (allow: after an executed use)
+    listed = stats.to_dict()["outcome_errors"]["entries"]
+    assert [(e["code"], e["allow"], e["deny"]) for e in listed] == [
+        ("client-gone", 1, 0), ("obligation-unmet", 0, 1), ("upstream-status", 0, 1),
+    ]  # fmt: skip
+    sample = AuditStats()
+    for record in records(3):  # decisions only: no outcome chart
+        sample.add("1", record)
+    assert "outcomes" not in [c.ident for c in charts(sample)]

@@ -18,7 +18,7 @@ from usepolicy.audit import AuditLog, collect_stats
 from usepolicy.report import render_report, write_report
 
 from .conftest import TAMPERED_LINE
-from .sample import records
+from .sample import records, write_gateway_sample
 
 
 class Page(HTMLParser):
@@ -147,3 +147,9 @@ def test_without_matplotlib_the_error_says_what_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "ReportUnavailableError" in out.stdout
     assert "pip install 'usepolicy[report]'" in out.stdout
+
+
+def test_a_gateway_log_lists_its_outcomes_among_the_facts(tmp_path: Path):
+    page = render_report(collect_stats(write_gateway_sample(tmp_path / "gateway.jsonl")))
+    assert "5 records: 3 executed, 1 refused, 1 upstream-error" in page
+    assert 'id="chart-outcomes"' in page

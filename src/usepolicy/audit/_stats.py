@@ -111,6 +111,8 @@ class AuditStats:
         self.outcomes: dict[str, int] = {}
         #: outcome records with an upstream status, by status
         self.statuses = Tally(max_keys)
+        #: the errors outcome records carry (``client-gone``, ``upstream-status``...), by code
+        self.outcome_errors = Tally(max_keys)
 
     def add(self, where: str, record: AnyRecord, writer: str | None = None) -> None:
         """Count one record; ``where`` says where it is (a line, or ``writer:seq``).
@@ -129,9 +131,11 @@ class AuditStats:
                 return
         if isinstance(record, OutcomeRecord):
             self.outcomes[record.outcome] = self.outcomes.get(record.outcome, 0) + 1
+            kind = DENY if record.outcome != "executed" else ALLOW
             if record.status is not None:
-                kind = DENY if record.outcome != "executed" else ALLOW
                 self.statuses.add(str(record.status), kind, where)
+            for error in record.errors:
+                self.outcome_errors.add(error.code, kind, where)
             return
         self.counted += 1
         kind = kind_of(record)
@@ -235,6 +239,7 @@ class AuditStats:
             "writers": listed(self.writers, "writer"),
             "outcomes": dict(sorted(self.outcomes.items())),
             "outcome_statuses": listed(self.statuses, "status"),
+            "outcome_errors": listed(self.outcome_errors, "code"),
             # records carry no latency (DESIGN.md §3): nothing to count
             "latency": None,
         }

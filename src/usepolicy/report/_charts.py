@@ -88,16 +88,20 @@ def _figure(rows: int) -> tuple[Figure, Any]:
 
 
 def _bars(
-    rows: Sequence[tuple[str, Sequence[int]]], kinds: Sequence[int], bold: Sequence[bool] = ()
+    rows: Sequence[tuple[str, Sequence[int]]],
+    kinds: Sequence[int],
+    bold: Sequence[bool] = (),
+    labels: Sequence[str] = _LABELS,
 ) -> Figure:
-    """Horizontal bars, one row per label (top to bottom), stacked by kind."""
+    """Horizontal bars, one row per label (top to bottom), stacked by kind (named in the
+    legend by ``labels``)."""
     figure, axes = _figure(len(rows))
     y = list(range(len(rows)))
     left = [0] * len(rows)
     for kind in kinds:
         values = [counts[kind] for _, counts in rows]
         if any(values):
-            axes.barh(y, values, left=left, color=COLORS[kind], label=_LABELS[kind], height=0.7)
+            axes.barh(y, values, left=left, color=COLORS[kind], label=labels[kind], height=0.7)
             left = [a + b for a, b in zip(left, values, strict=True)]
     axes.set_yticks(y, [_short(label) for label, _ in rows])
     for tick, strong in zip(axes.get_yticklabels(), bold, strict=False):
@@ -153,6 +157,22 @@ def _duration(seconds: int) -> str:
     return "second" if seconds == 1 else f"{seconds} seconds"
 
 
+_OUTCOME_LABELS: Final = ("carried out", "not carried out", "")
+
+
+def _outcome_caption(stats: AuditStats) -> str:
+    """What the outcome records say, with the upstream statuses and errors they carry."""
+    caption = (
+        "Outcome records, written by a gateway after an allowed decision: the model "
+        "answered (executed), failed (upstream-error), or the gateway refused the use."
+    )
+    for name, tally in (("Upstream statuses", stats.statuses), ("Errors", stats.outcome_errors)):
+        if len(tally):
+            counted = ", ".join(f"{key} ({entry.total:,})" for key, entry in tally.top(_TOP))
+            caption += f" {name}: {counted}."
+    return caption
+
+
 def charts(stats: AuditStats) -> list[Chart]:
     """Every chart the figures call for; a chart with nothing to show is left out."""
     made: list[Chart] = []
@@ -192,6 +212,12 @@ def charts(stats: AuditStats) -> list[Chart]:
             add("obligations", "Obligations attached",
                 "Obligations attached to allowed decisions, by id: the gateway had to fulfil each.",
                 _bars(_top(stats.obligations), (0,)))  # fmt: skip
+        if stats.outcomes:
+            add("outcomes", "What happened after allowed decisions",
+                _outcome_caption(stats),
+                _bars([(name, [n, 0, 0] if name == "executed" else [0, n, 0])
+                       for name, n in sorted(stats.outcomes.items())],
+                      (0, 1), labels=_OUTCOME_LABELS))  # fmt: skip
         if len(stats.errors) or stats.errors.other.total:
             add("errors", "Invalid requests and errors, by code",
                 "For invalid requests, the field error code (one request may have several).",

@@ -146,6 +146,9 @@ def _facts(summary: AuditSummary) -> list[tuple[str, str]]:
     allow, deny, invalid = stats.kinds
     facts.append(("Records", f"{_n(stats.counted)}: {_n(allow)} allowed, {_n(deny)} denied "
                              f"by policy, {_n(invalid)} invalid requests (denied)"))  # fmt: skip
+    if stats.outcomes:  # a gateway's log: what happened after its allowed decisions
+        said = ", ".join(f"{_n(n)} {name}" for name, n in sorted(stats.outcomes.items()))
+        facts.append(("Outcomes", f"{_records(sum(stats.outcomes.values()))}: {said}"))
     if not isinstance(summary.integrity, VerifyResult):  # a PostgreSQL store's
         names = ", ".join(f"{w.writer} ({_n(w.count)})" for w in summary.integrity.writers)
         facts.append(("Writers", names or "none"))
