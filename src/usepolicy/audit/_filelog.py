@@ -16,23 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from .._errors import AuditError
 from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
 from ..tlog import sidecar_path
+from ._fileops import MODE, flush, locked, sync_dir, why, write_all
 from ._rotate import Rotation, start_next, was_rotated
 from ._sink import ChainedSink
+from ._tail import read_tail
 from ._treehook import TreeHook
 from ._writer import DraftSource, GroupWriter, Outcome
 
@@ -49,71 +49,10 @@ __all__ = ["AuditLog", "Durability"]
 Durability = Literal["always", "batch", "none"]
 
 _log = logging.getLogger("usepolicy.audit")
-_CHUNK: Final = 1 << 16
-_MODE: Final = 0o640
-
-
-@contextmanager
-def locked(fd: int, *, exclusive: bool = True) -> Iterator[None]:
-    """Hold an advisory ``flock`` on ``fd`` (shared by all processes on this host)."""
-    if sys.platform == "win32":  # pragma: no cover
-        raise AuditError("the audit log needs POSIX file locking (fcntl)")
-    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _flush(fd: int) -> None:
-    # fdatasync flushes the data and the size (what a reader needs), not the mtime
-    (getattr(os, "fdatasync", None) or os.fsync)(fd)
-
-
-def _sync_dir(path: Path) -> None:
-    """Make a file's creation durable (its directory entry)."""
-    try:
-        fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return  # e.g. a device path such as /dev/full: nothing to sync
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on directories; the data fsync still holds
-    finally:
-        os.close(fd)
-
-
-def _rfind_newline(fd: int, end: int) -> int:
-    """Offset of the last ``\\n`` in bytes ``[0, end)`` of ``fd``, or -1."""
-    pos = end
-    while pos > 0:
-        start = max(0, pos - _CHUNK)
-        found = os.pread(fd, pos - start, start).rfind(b"\n")
-        if found >= 0:
-            return start + found
-        pos = start
-    return -1
-
-
-def _record_digest(line: bytes) -> str | None:
-    """The ``record_digest`` of a line that is a record (of either kind), else None."""
-    from pydantic import ValidationError
-
-    from ..record import parse_record
-
-    try:
-        return parse_record(json.loads(line)).record_digest
-    except (ValidationError, ValueError, RecursionError):
-        return None
 
 
 def _redacted(make: Callable[[], Draft], fields: tuple[str, ...]) -> Draft:
     return redact_draft(make(), fields)
-
-
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
 
 
 class AuditLog(ChainedSink):
@@ -189,18 +128,16 @@ class AuditLog(ChainedSink):
         self._size = -1
         self._head: str | None = None
         try:
-            self._fd = os.open(
-                self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE
-            )
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, MODE)
         except OSError as exc:
-            raise AuditError(f"{self.path}: cannot open the audit log: {_why(exc)}") from exc
+            raise AuditError(f"{self.path}: cannot open the audit log: {why(exc)}") from exc
         try:
             with locked(self._fd):
                 self._catch_up()
                 if self._keep_tree:
                     self._tree = TreeHook(self.path, self._fd, self._size)
             if self.durability != "none":
-                _sync_dir(self.path)
+                sync_dir(self.path)
         except BaseException:
             os.close(self._fd)
             self._fd = -1
@@ -263,63 +200,13 @@ class AuditLog(ChainedSink):
             self._head, self._size = self._read_tail(size)
 
     def _read_tail(self, size: int) -> tuple[str | None, int]:
-        """The chain head and the end of the last complete record; sets a torn tail aside.
-
-        A torn tail is an unterminated last line (a writer died mid-line) and at most one
-        complete but unreadable line before it. Anything worse is not ours to move.
-        """
-        fd = self._fd
-        end = size
-        torn_from: int | None = None
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            torn_from = end = _rfind_newline(fd, size) + 1
-        head: str | None = None
-        for attempt in range(2):
-            if end == 0:
-                break
-            start = _rfind_newline(fd, end - 1) + 1
-            head = _record_digest(os.pread(fd, end - 1 - start, start))
-            if head is not None:
-                break
-            if attempt:
-                raise AuditError(
-                    f"{self.path}: the last lines are not decision records: not an audit "
-                    "log, or damaged (see `usepolicy audit verify`)"
-                )
-            torn_from = end = start
-        if torn_from is not None:
-            self._set_aside(torn_from, size)
+        head, end, side = read_tail(self._fd, self.path, size)
+        if side is not None:
+            self.recovered = side
         return head, end
 
-    def _set_aside(self, start: int, size: int) -> None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        side = self.path.with_name(f"{self.path.name}.torn-{stamp}")
-        try:
-            out = os.open(side, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE)
-            try:
-                for offset in range(start, size, _CHUNK):
-                    self._write_all(out, os.pread(self._fd, min(_CHUNK, size - offset), offset))
-                os.fsync(out)
-            finally:
-                os.close(out)
-            _sync_dir(side)
-            os.ftruncate(self._fd, start)
-            os.fsync(self._fd)
-        except OSError as exc:
-            raise AuditError(
-                f"{self.path}: cannot set aside its torn tail ({size - start} bytes) "
-                f"in {side.name}: {_why(exc)}"
-            ) from exc
-        self.recovered = side
-        _log.warning("%s: moved a torn tail of %d bytes to %s", self.path, size - start, side.name)
-
-    @staticmethod
-    def _write_all(fd: int, data: bytes) -> None:
-        written = os.write(fd, data)  # a record line: nearly always in one go
-        if written < len(data):
-            view = memoryview(data)[written:]
-            while view:
-                view = view[os.write(fd, view) :]
+    #: the one way a record batch is written (a test makes its writes short, or fail)
+    _write_all = staticmethod(write_all)
 
     # -- appending ---------------------------------------------------------------------
     def store(self, draft: Draft) -> Sealed:
@@ -383,7 +270,7 @@ class AuditLog(ChainedSink):
             except AuditError as exc:
                 return [exc] * len(drafts)
             except OSError as exc:  # flock, fstat or reading the tail
-                return [AuditError(f"{self.path}: cannot append: {_why(exc)}")] * len(drafts)
+                return [AuditError(f"{self.path}: cannot append: {why(exc)}")] * len(drafts)
 
     def _commit_locked(self, drafts: Sequence[Draft]) -> list[Outcome]:
         size = self._lock_current()
@@ -450,10 +337,10 @@ class AuditLog(ChainedSink):
         try:
             fd, archive = start_next(self.path, self._fd, data, self.durability != "none")
         except OSError as exc:
-            _log.warning("%s: cannot rotate, appending to it meanwhile: %s", self.path, _why(exc))
+            _log.warning("%s: cannot rotate, appending to it meanwhile: %s", self.path, why(exc))
             return -1
         if self.durability != "none":
-            _sync_dir(self.path)  # the new file's name is what makes its records durable
+            sync_dir(self.path)  # the new file's name is what makes its records durable
         old, self._fd = self._fd, fd
         self.archived.append(archive)
         _log.info("%s: rotated; the full file is now %s", self.path, archive.name)
@@ -500,9 +387,9 @@ class AuditLog(ChainedSink):
         """Open the log at its path again, after it was renamed, deleted or replaced."""
         old = self._fd
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, _MODE)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, MODE)
         except OSError as exc:
-            raise AuditError(f"{self.path}: cannot reopen the audit log: {_why(exc)}") from exc
+            raise AuditError(f"{self.path}: cannot reopen the audit log: {why(exc)}") from exc
         self._fd = fd
         os.close(old)
         self._stale = False
@@ -513,22 +400,22 @@ class AuditLog(ChainedSink):
                 self._tree.close()
                 self._tree = TreeHook(self.path, fd, self._size)
         if self.durability != "none":
-            _sync_dir(self.path)
+            sync_dir(self.path)
 
     def _write_line(self, line: bytes) -> None:
         try:
             self._write_all(self._fd, line)
         except OSError as exc:
             self._undo()
-            raise AuditError(f"{self.path}: cannot write the record: {_why(exc)}") from exc
+            raise AuditError(f"{self.path}: cannot write the record: {why(exc)}") from exc
 
     def _fsync(self) -> None:
         try:
-            _flush(self._fd)
+            flush(self._fd)
         except OSError as exc:
             self._undo()
-            self._broken = f"fsync failed earlier ({_why(exc)}); reopen the log"
-            raise AuditError(f"{self.path}: cannot make the record durable: {_why(exc)}") from exc
+            self._broken = f"fsync failed earlier ({why(exc)}); reopen the log"
+            raise AuditError(f"{self.path}: cannot make the record durable: {why(exc)}") from exc
 
     def _undo(self) -> None:
         """Cut a partly written batch off again (best effort, flock held)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from .._errors import AuditError
 from .._files import InputFileError, open_regular
 from ..record import AnyRecord
-from ._filelog import locked
+from ._fileops import locked
 from ._rotate import log_files
 from ._sign import Verifier
 from ._verify import (

@@ -43,7 +43,7 @@ from ..tlog import (
     open_checkpoint,
     sidecar_path,
 )
-from ._filelog import locked
+from ._fileops import locked
 from ._verify import _Snapshot
 
 __all__ = [

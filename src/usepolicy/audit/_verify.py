@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from .._errors import AuditError
 from .._files import InputFileError, open_regular
 from ..record import AnyRecord, canonical_json, parse_record, seal
-from ._filelog import locked
+from ._fileops import locked
 from ._sign import Verifier
 
 __all__ = ["PROBLEMS", "VerifyResult", "read_records"]
