@@ -63,6 +63,8 @@ def room(module: str) -> str:
         return "base"
     return {
         "_enforcer": "enforcer",
+        "_enforcement": "enforcer",
+        "_async": "enforcer",
         "_obligations": "enforcer",
         "_outcomes": "enforcer",
         "__main__": "cli",

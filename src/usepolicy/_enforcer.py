@@ -6,16 +6,15 @@ record, no allow: when the record cannot be stored, the answer is deny.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ._async import AsyncMixin
+from ._enforcement import Enforcement, describe, record_model
 from ._errors import AuditError, RequestError, printable
 from ._obligations import ObligationHandler, ObligationRegistry
 from ._outcomes import OutcomeMixin
@@ -42,75 +41,7 @@ __all__ = ["Enforcement", "Enforcer"]
 PolicySource = str | os.PathLike[str]
 
 
-class Enforcement:
-    """What ``Enforcer.enforce`` did with one request.
-
-    Attributes:
-        allowed: the answer to enforce: the decision allowed the use and its record
-            was stored (with no sink, the decision alone).
-        record: the ``DecisionRecord`` as stored; when it could not be stored, the
-            deny returned instead (not stored), its last error the ``audit-error``.
-        decision: the decider's ``Decision``; None for an input that never became a
-            valid request.
-        stored: whether the record is in the sink (durable as the sink promises).
-        failure: why the record could not be stored (an ``AuditError``), else None.
-        request_error: the ``RequestError`` of an input that is not a valid request
-            (its record is a deny listing every bad field), else None.
-        explanation: every rule's trace, when asked for (``explain=True``).
-    """
-
-    __slots__ = (
-        "_body",
-        "_record",
-        "decision",
-        "explanation",
-        "failure",
-        "request_error",
-        "stored",
-    )
-
-    def __init__(
-        self,
-        body: dict[str, Any],
-        *,
-        decision: Decision | None,
-        stored: bool,
-        failure: AuditError | None = None,
-        request_error: RequestError | None = None,
-        explanation: Explanation | None = None,
-        record: DecisionRecord | None = None,
-    ) -> None:
-        self._body = body
-        self._record = record
-        self.decision = decision
-        self.stored = stored
-        self.failure = failure
-        self.request_error = request_error
-        self.explanation = explanation
-
-    @property
-    def allowed(self) -> bool:
-        return bool(self._body["decision"] == "allow")
-
-    @property
-    def body(self) -> dict[str, Any]:
-        """The record as JSON-ready builtins (``record.to_dict()``, without making the
-        model): for code that only reads a few fields, such as a gateway."""
-        return self._body
-
-    @property
-    def record(self) -> DecisionRecord:
-        # made on first use: a caller that only needs the answer never pays for it
-        if self._record is None:
-            self._record = _record_model().from_body(self._body)
-        return self._record
-
-    def __repr__(self) -> str:
-        state = "stored" if self.stored else f"not stored ({self.failure})"
-        return f"Enforcement({self._body['decision']}, {state})"
-
-
-class Enforcer(OutcomeMixin):
+class Enforcer(AsyncMixin, OutcomeMixin):
     """Decide each request, append its record to the audit log, and enforce the answer.
 
     Args:
@@ -214,7 +145,7 @@ class Enforcer(OutcomeMixin):
         else:
             self.obligations.register(obligation_id, handler)
 
-    # -- the gateway calls -------------------------------------------------------------
+    # -- the gateway calls (for an event loop, AsyncMixin's acheck, arequire, aenforce) -
     def check(self, request: Any) -> DecisionRecord:
         """Decide ``request`` and log the record; return the record as logged.
 
@@ -268,7 +199,7 @@ class Enforcer(OutcomeMixin):
                 lambda: rejected_draft(request, errors, self.policy), request, None, exc, None
             )
         except Exception as exc:  # anything unexpected: fail closed
-            errors = [{"code": "internal-error", "message": _describe(exc)}]
+            errors = [{"code": "internal-error", "message": describe(exc)}]
             return self._finish(
                 lambda: rejected_draft(request, errors, self.policy), request, None, None, None
             )
@@ -277,97 +208,6 @@ class Enforcer(OutcomeMixin):
     def log(self, decision: Decision) -> DecisionRecord:
         """Log a decision made elsewhere (e.g. by ``Engine.explain``), failing closed."""
         return self._finish(decision.record_draft, decision.request, decision, None, None).record
-
-    # -- async: the same calls for an event loop --------------------------------------
-    async def acheck(self, request: Any) -> DecisionRecord:
-        """``check`` for asyncio code: the decision is made on the loop, but the file
-        or database I/O, the fsync and the lock waits are done by the sink's writer
-        thread (or a worker thread), so the loop never blocks on them."""
-        return (await self.aenforce(request)).record
-
-    async def arequire(self, request: Any) -> DecisionRecord:
-        """``require`` for asyncio code (see ``acheck``).
-
-        Raises:
-            UseDenied: the use is denied, as ``require``.
-        """
-        result = await self.aenforce(request)
-        if not result.allowed:
-            raise UseDenied(result.record) from result.failure
-        return result.record
-
-    async def aenforce(self, request: Any) -> Enforcement:
-        """``enforce`` for asyncio code (see ``acheck``)."""
-        # The record is made later, in the sink's writer thread: it says when the
-        # decision was made, and which policy made it (a reload may come in between).
-        now = datetime.now(UTC)
-        engine = self.engine
-        try:
-            decision = engine.evaluate(request)
-        except RequestError as exc:
-            errors = [{"code": exc.code, "message": str(err)} for err in exc.errors]
-            policy = engine.policy
-            return await self._afinish(
-                lambda: rejected_draft(request, errors, policy, now=now), request, None, exc
-            )
-        except Exception as exc:  # anything unexpected: fail closed
-            errors = [{"code": "internal-error", "message": _describe(exc)}]
-            policy = engine.policy
-            return await self._afinish(
-                lambda: rejected_draft(request, errors, policy, now=now), request, None, None
-            )
-        return await self._afinish(
-            functools.partial(decision.record_draft, now=now), request, decision, None
-        )
-
-    async def _afinish(
-        self,
-        make: Callable[[], Draft],
-        raw: Any,
-        decision: Decision | None,
-        request_error: RequestError | None,
-    ) -> Enforcement:
-        sink = self._sink
-        astore = getattr(sink, "astore", None)
-        if astore is not None and self._store is not None:
-            # The sink's writer thread makes (and redacts) the body: on the loop, a
-            # task only decides and queues. A thousand tasks woken by one batch then
-            # cost the loop their decisions, not their records. (Only this package's
-            # chained sinks take a function for a body.)
-            drafted = _Once(functools.partial(self._drafted, make, raw))
-            try:
-                body = (await astore(drafted)).body
-            except Exception as exc:  # not stored: its deny keeps the id the sink saw
-                try:
-                    draft = drafted()
-                except Exception:  # the body could not be made or redacted at all
-                    draft = self._make(make, raw)
-                return self._not_stored(draft, exc, decision, request_error, None)
-            return Enforcement(body, decision=decision, stored=True, request_error=request_error)
-        draft = self._make(make, raw)
-        try:
-            if self._redact:
-                draft = redact_draft(draft, self._redact)
-            if sink is None and (self._path is not None or self._closed):
-                sink = await asyncio.to_thread(self._open)  # opening reads the log's tail
-            if sink is None:
-                return self._unsinked(draft, decision, request_error, None)
-            astore = getattr(sink, "astore", None)
-            record: DecisionRecord | None = None
-            if astore is not None:
-                body = (await astore(draft)).body
-            else:  # a sink without a writer thread: its I/O runs in a worker thread
-                body, record = await asyncio.to_thread(self._store_in, sink, draft)
-        except Exception as exc:  # a sink that fails in any way has not stored the record
-            return self._not_stored(draft, exc, decision, request_error, None)
-        return Enforcement(
-            body, decision=decision, stored=True, request_error=request_error, record=record
-        )
-
-    def _drafted(self, make: Callable[[], Draft], raw: Any) -> Draft:
-        """The record's body, redacted: what ``_finish`` stores, made where it is called."""
-        draft = self._make(make, raw)
-        return redact_draft(draft, self._redact) if self._redact else draft
 
     # -- the one way every record leaves here ------------------------------------------
     def _finish(
@@ -409,14 +249,14 @@ class Enforcer(OutcomeMixin):
         try:
             return make()
         except Exception as exc:  # the record cannot be made: record why, as a deny
-            errors = [{"code": "internal-error", "message": _describe(exc)}]
+            errors = [{"code": "internal-error", "message": describe(exc)}]
             return rejected_draft(raw, errors, self.policy)
 
     def _store_in(self, sink: Sink, draft: Draft) -> tuple[dict[str, Any], DecisionRecord | None]:
         if self._store is not None and sink is self._sink:
             return self._store(draft).body, None
         unchained = seal(draft.body, None, encoded=draft.encoded).body
-        record = sink.append(_record_model().from_body(unchained))
+        record = sink.append(record_model().from_body(unchained))
         return record.to_dict(), record
 
     @staticmethod
@@ -443,7 +283,7 @@ class Enforcer(OutcomeMixin):
         request_error: RequestError | None,
         explanation: Explanation | None,
     ) -> Enforcement:
-        failure = exc if isinstance(exc, AuditError) else AuditError(_describe(exc))
+        failure = exc if isinstance(exc, AuditError) else AuditError(describe(exc))
         if failure is not exc:
             failure.__cause__ = exc
         return Enforcement(
@@ -483,38 +323,6 @@ def _decider(policy: Policy | Decider | PolicySource | Sequence[PolicySource] | 
     if isinstance(policy, Decider):
         return policy
     return Engine(policy if isinstance(policy, Policy) else load_policy(policy))
-
-
-class _Once:
-    """A record body made on first call, then kept: the deny of a record the sink could
-    not store (a spooled one, say) is that record's. The writer thread calls it first;
-    the loop only after the sink has answered, so the two never call it at once."""
-
-    __slots__ = ("_draft", "_make")
-
-    def __init__(self, make: Callable[[], Draft]) -> None:
-        self._make = make
-        self._draft: Draft | None = None
-
-    def __call__(self) -> Draft:
-        if self._draft is None:
-            self._draft = self._make()
-        return self._draft
-
-
-@functools.cache
-def _record_model() -> type[DecisionRecord]:
-    # imported on first use: the record models bring pydantic, which a CLI check that
-    # prints a verdict never needs
-    from .record import DecisionRecord
-
-    return DecisionRecord
-
-
-def _describe(exc: BaseException) -> str:
-    # printable: the text may quote a request's value, and the record must be writable
-    text = printable(str(exc))[:1000]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _unstored(draft: Draft, failure: AuditError) -> dict[str, Any]:
