@@ -14,7 +14,6 @@ record, so the chain goes on and nothing is silently deleted.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -28,7 +27,6 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from .._errors import AuditError
 from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
-from ..tlog import sidecar_path
 from ._fileops import MODE, flush, locked, sync_dir, why, write_all
 from ._rotate import Rotation, start_next, was_rotated
 from ._sink import ChainedSink
@@ -158,21 +156,10 @@ class AuditLog(ChainedSink):
         self._writer.close()
         with self._write_lock:
             if self._tree is not None:
-                self._close_tree()
+                self._tree.close_at(self.path, self._fd)
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-
-    def _close_tree(self) -> None:
-        """Take in the records the tree has not yet, while the file is still the log
-        (not renamed or replaced: its sidecar would then be another file's), and close it."""
-        assert self._tree is not None
-        if self._fd >= 0:
-            with contextlib.suppress(OSError), locked(self._fd):
-                mine, there = os.fstat(self._fd), os.stat(self.path)
-                if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
-                    self._tree.catch_up(mine.st_size)
-        self._tree.close()
 
     def __enter__(self) -> AuditLog:
         return self
@@ -345,11 +332,7 @@ class AuditLog(ChainedSink):
         self.archived.append(archive)
         _log.info("%s: rotated; the full file is now %s", self.path, archive.name)
         if self._tree is not None:  # each file keeps its own tree, so it goes along
-            self._tree.catch_up(self._size)
-            self._tree.close()
-            with contextlib.suppress(OSError):
-                os.rename(sidecar_path(self.path), sidecar_path(archive))
-            self._tree = TreeHook(self.path, fd, len(data))
+            self._tree = self._tree.rotated(self.path, archive, self._size, fd, len(data))
         return old
 
     def _check_file(self) -> int | None:

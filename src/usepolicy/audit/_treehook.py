@@ -1,4 +1,5 @@
-"""The Merkle tree beside a file sink: opened with the log, grown as records are written.
+"""The Merkle tree beside a file sink: opened with the log, grown as records are written,
+carried along when the file rotates.
 
 The tree (``usepolicy.tlog.TreeState``, the ``LOG.tree`` sidecar) is an index of the
 log, not part of it: a record is durable once its line is, whatever happens to the
@@ -14,11 +15,14 @@ first, as it always has for a writer that keeps no tree.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..tlog import TreeError, TreeState
+from ..tlog import TreeError, TreeState, sidecar_path
+from ._fileops import locked
 
 __all__ = ["GROW_EVERY", "TreeHook"]
 
@@ -30,7 +34,8 @@ GROW_EVERY = 256
 
 
 class TreeHook:
-    """A sink's handle on its log's tree; every method is called with the log's lock held.
+    """A sink's handle on its log's tree; every method but ``close_at`` is called with the
+    log's lock held.
 
     Args:
         log: the log file.
@@ -89,3 +94,23 @@ class TreeHook:
     def close(self) -> None:
         if self.tree is not None:
             self.tree.close()
+
+    def close_at(self, log: Path, fd: int) -> None:
+        """Take in the records the tree has not yet, while the sink's file ``fd`` is still
+        the log (not renamed or replaced: its sidecar would then be another file's), and
+        close it. Takes the log's lock."""
+        if fd >= 0:
+            with contextlib.suppress(OSError), locked(fd):
+                mine, there = os.fstat(fd), os.stat(log)
+                if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+                    self.catch_up(mine.st_size)
+        self.close()
+
+    def rotated(self, log: Path, archive: Path, end: int, fd: int, size: int) -> TreeHook:
+        """The log's file (``end`` bytes of records) is now ``archive``: its tree goes
+        along, and the new file ``fd`` at ``log`` (``size`` bytes) gets its own."""
+        self.catch_up(end)
+        self.close()
+        with contextlib.suppress(OSError):
+            os.rename(sidecar_path(log), sidecar_path(archive))
+        return TreeHook(log, fd, size)
