@@ -3,9 +3,9 @@
 
 Writes a log of ``--records`` records (default 1,000,000) spread over 30 days: a pool
 of real decision records (the reference pack on varied requests, and invalid requests)
-chained line by line with the library's canonical JSON, each member encoded once per
-template, so a million lines take a minute or two rather than the ~10 minutes of
-``AuditLog.append``. Each measurement runs in a fresh process, so its peak resident
+given fresh ids and times and chained line by line with ``usepolicy.record.seal`` (what
+every sink seals with), written in large buffered writes rather than one append at a
+time. Each measurement runs in a fresh process, so its peak resident
 memory (``VmHWM``) is its own; ``--small`` (default a tenth) repeats them on a
 prefix of the log to show that memory does not grow with the log. Last, headless
 Chromium (Debian's ``chromium``) loads the report, timed against an empty page.
@@ -16,7 +16,6 @@ Chromium (Debian's ``chromium``) loads the report, timed against an empty page.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -35,7 +34,7 @@ from _pool import request_pool
 
 import usepolicy
 from usepolicy.audit import MemorySink
-from usepolicy.audit._filelog import add_member, canonical_parts, join_members
+from usepolicy.record import seal
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=30)
@@ -59,22 +58,17 @@ def templates() -> list[dict[str, Any]]:
 def write_log(path: Path, count: int) -> float:
     """Write a chained log of ``count`` records; the seconds it took."""
     started = time.perf_counter()
-    parts = []
-    for body in templates():
-        body = {k: v for k, v in body.items() if k not in ("record_digest", "signature")}
-        parts.append(canonical_parts(body)[1])
+    bodies = templates()
     step = SPAN / count
     prev: str | None = None
     with open(path, "wb", buffering=1 << 20) as out:
         for i in range(count):
-            members = dict(parts[(i * 7919) % len(parts)])  # a prime stride mixes templates
-            add_member(members, "decision_id", f"00000000-0000-4000-8000-{i:012d}")
-            add_member(members, "timestamp", (START + i * step).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-            add_member(members, "prev_digest", prev)
-            members.pop("record_digest", None)
-            prev = "sha256:" + hashlib.sha256(join_members(members)).hexdigest()
-            add_member(members, "record_digest", prev)
-            out.write(join_members(members) + b"\n")
+            body = dict(bodies[(i * 7919) % len(bodies)])  # a prime stride mixes templates
+            body["decision_id"] = f"00000000-0000-4000-8000-{i:012d}"
+            body["timestamp"] = (START + i * step).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            sealed = seal(body, prev)
+            prev = sealed.digest
+            out.write(sealed.line + b"\n")
     return time.perf_counter() - started
 
 
