@@ -19,7 +19,10 @@ With ``--postgres``, in a throwaway PostgreSQL cluster (fsync on, synchronous co
 ``--threads`` threads calling ``check``, then ``--tasks`` asyncio tasks calling
 ``acheck``, on one ``PostgresSink``, each against a plain COPY of the same rows (read
 back from the sink's chain) in batches of 128, one transaction per batch, into a second
-database of the same cluster, measured right after it.
+database of the same cluster, measured right after it. The same COPY in batches of 32
+(into a third database) is printed beside it, as a reference and not as the baseline: 32
+threads put at most 32 records in a commit, so it shows what a commit every 32 rows costs
+the plain COPY itself.
 
     python benchmarks/bench_gateway.py [--rounds N] [--calls N] [--dir PATH]
         [--durable-rounds N] [--threads N] [--tasks N] [--postgres]
@@ -179,12 +182,15 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
     sink_rates: list[float] = []
     task_rates: list[float] = []
     copies: dict[str, list[float]] = {"threads": [], "tasks": []}
+    copies32: dict[str, list[float]] = {"threads": [], "tasks": []}
     try:
         sink_url, copy_url = server.create_database("sink"), server.create_database("copy")
-        init_db(sink_url)
-        init_db(copy_url)
-        each = max(1, args.calls // args.threads)
-        for round_ in range(args.durable_rounds):
+        copy32_url = server.create_database("copy32")
+        for url in (sink_url, copy_url, copy32_url):
+            init_db(url)
+        # with ``--durable-rounds 0`` (the file log's durable figures skipped), as many
+        # rounds as ``--rounds``
+        for round_ in range(args.durable_rounds or args.rounds):
             for kind, rates in (("threads", sink_rates), ("tasks", task_rates)):
                 writer = f"gw-{kind}-{round_}"
                 with (
@@ -206,19 +212,21 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
                         (writer,),
                     ).fetchall()
 
-                def plain_copy(rows: list[Any] = rows) -> int:
-                    with psycopg.connect(copy_url, autocommit=True) as conn:
-                        for start in range(0, len(rows), 128):
+                def plain_copy(rows: list[Any] = rows, url: str = copy_url, size: int = 128) -> int:
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        for start in range(0, len(rows), size):
                             with (
                                 conn.transaction(),
                                 conn.cursor() as cur,
                                 cur.copy(statement) as cp,
                             ):
-                                for row in rows[start : start + 128]:
+                                for row in rows[start : start + size]:
                                     cp.write_row(row)
                     return len(rows)
 
                 copies[kind].append(throughput(plain_copy))
+                by32 = functools.partial(plain_copy, url=copy32_url, size=32)
+                copies32[kind].append(throughput(by32))
         result = verify_db(sink_url)
         assert result.ok, str(result)
     finally:
@@ -229,11 +237,16 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
         (f"check, {args.threads} threads, one sink", sink_rates, "threads"),
         (f"acheck, {args.tasks} tasks, one sink", task_rates, "tasks"),
     ):
-        base = copies[kind]
+        base, by32 = copies[kind], copies32[kind]
         ratios = [r / c for r, c in zip(rates, base, strict=True)]
+        ratios32 = [r / c for r, c in zip(by32, base, strict=True)]
         print(
             f"{'  plain COPY of its rows, batches of 128':40} {statistics.median(base):10.0f} "
             f"{min(base):8.0f} {max(base):8.0f} {1:6.2f}"
+        )
+        print(
+            f"{'  (the same, batches of 32)':40} {statistics.median(by32):10.0f} "
+            f"{min(by32):8.0f} {max(by32):8.0f} {statistics.median(ratios32):6.2f}"
         )
         print(
             f"{name:40} {statistics.median(rates):10.0f} {min(rates):8.0f} "

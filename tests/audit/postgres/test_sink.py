@@ -318,8 +318,7 @@ def test_a_copy_batch_that_meets_a_moved_head_is_chained_again(db: str, engine: 
         while len(first._queue) < 6:
             time.sleep(0.01)
         with first._cond:  # one of them now leads, with all six: one batch, one COPY
-            first._busy = False
-            first._cond.notify_all()
+            first._pass_turn()
         for thread in threads:
             thread.join()
         assert first.seq == 8

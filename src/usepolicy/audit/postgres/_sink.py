@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,6 +34,7 @@ from ..._errors import AuditError
 from ...record import Draft, Sealed, canonical_json, seal
 from .._sink import ChainedSink
 from .._writer import DraftSource, GroupWriter, Outcome
+from ._copy import copy_chained
 from ._schema import (
     COLUMNS,
     connect,
@@ -55,14 +56,17 @@ _INSERT: Final = (  # the column names are constants: no SQL is built from input
     f"INSERT INTO usepolicy_decisions ({', '.join(COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 )
-# a batch goes in as one COPY (one round trip of rows, the row triggers fire as for an
-# INSERT, so the tree trigger fills ``usepolicy_tree``)
-_COPY: Final = f"COPY usepolicy_decisions ({', '.join(COLUMNS)}) FROM STDIN"
 _HEAD: Final = (
     "SELECT seq, record_digest FROM usepolicy_decisions WHERE writer_id = %s "
     "ORDER BY seq DESC LIMIT 1"
 )
 _CONFLICT_RETRIES: Final = 5
+
+
+def _held() -> Any:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
 
 
 def _outcome(ticket: _Ticket, display: str) -> Outcome:
@@ -87,6 +91,10 @@ class _Ticket:
     stored: Sealed | None = None
     error: AuditError | None = None
     done: bool = False
+    #: held until the thread may go on: its record is stored, or it is handed ``lead``
+    wake: Any = field(default_factory=_held)
+    #: the batch this thread is to store, when the turn is handed to it
+    lead: list[_Ticket] | None = None
 
 
 class PostgresSink(ChainedSink):
@@ -137,9 +145,15 @@ class PostgresSink(ChainedSink):
         self._timeout = timeout
         self._retry_interval = retry_interval
         self._spool = None if spool is None else Spool(spool, signer=signer)
+        # The sink's turn (``_busy``): one batch at a time is chained and stored. Threads
+        # in ``store`` wait on their ticket's own lock, so that a commit wakes only its
+        # batch and the next leader, not every waiting thread (32 threads woken to find
+        # 31 of them still waiting cost more CPU than the batch: docs/performance.md);
+        # the writer thread, ``replay`` and ``close`` wait on ``_cond`` and go first.
         self._cond = threading.Condition()
         self._queue: list[_Ticket] = []
         self._busy = False
+        self._turn_waiters = 0
         self._closed = False
         self._conn: Any = None
         self._pid = os.getpid()
@@ -198,31 +212,59 @@ class PostgresSink(ChainedSink):
                 kept in the spool as it is.
         """
         ticket = _Ticket(draft)
-        batch: list[_Ticket] = []
         with self._cond:
             if self._closed:
                 raise AuditError(f"{self.display}: the audit sink is closed")
             self._queue.append(ticket)
-            while self._busy and not ticket.done:
-                self._cond.wait()
-            if not ticket.done:  # lead: store every append queued so far, ours among them
+            if not self._busy:  # lead: store every append queued so far, ours among them
                 self._busy = True
-                batch, self._queue = self._queue, []
-        if batch:
-            try:
-                self._store(batch)
-            finally:
-                with self._cond:
-                    for queued in batch:
-                        if not queued.done:  # only after an unexpected exception
-                            queued.error = AuditError(f"{self.display}: the append failed")
-                            queued.done = True
-                    self._busy = False
-                    self._cond.notify_all()
+                ticket.lead, self._queue = self._queue, []
+        if ticket.lead is None:
+            ticket.wake.acquire()  # stored by a leader, or handed the lead
+        if ticket.lead is not None:
+            self._lead(ticket, ticket.lead)
         if ticket.error is not None:
             raise ticket.error
         assert ticket.stored is not None
         return ticket.stored
+
+    def _lead(self, own: _Ticket, batch: list[_Ticket]) -> None:
+        """Store ``batch`` in the sink's turn, pass the turn on, wake the batch's threads."""
+        try:
+            self._store(batch)
+        finally:
+            with self._cond:
+                for queued in batch:
+                    if not queued.done:  # only after an unexpected exception
+                        queued.error = AuditError(f"{self.display}: the append failed")
+                        queued.done = True
+                self._pass_turn()
+            for queued in batch:
+                if queued is not own:
+                    queued.wake.release()
+
+    def _take_turn(self) -> None:
+        """Wait for the sink's turn (holding ``_cond``): before the threads queued."""
+        self._turn_waiters += 1
+        try:
+            while self._busy:
+                self._cond.wait()
+        finally:
+            self._turn_waiters -= 1
+        self._busy = True
+
+    def _pass_turn(self) -> None:
+        """End this turn (holding ``_cond``): to whoever waits in ``_take_turn``, else
+        to the first thread queued in ``store``, with everything queued."""
+        if self._turn_waiters:
+            self._busy = False  # a ``store`` may come first: it hands the turn on too
+            self._cond.notify_all()
+        elif self._queue:
+            batch, self._queue = self._queue, []
+            batch[0].lead = batch
+            batch[0].wake.release()
+        else:
+            self._busy = False
 
     async def astore(self, draft: DraftSource) -> Sealed:
         """``store`` for an event loop: the sink's writer thread chains the records of
@@ -237,17 +279,14 @@ class PostgresSink(ChainedSink):
 
     def _commit(self, drafts: Sequence[Draft]) -> list[Outcome]:
         """The writer thread's batch, stored in its turn like a thread's group commit."""
-        batch = [_Ticket(draft) for draft in drafts]
+        batch = [_Ticket(draft, wake=None) for draft in drafts]
         with self._cond:
-            while self._busy:
-                self._cond.wait()
-            self._busy = True
+            self._take_turn()
         try:
             self._store(batch)
         finally:
             with self._cond:
-                self._busy = False
-                self._cond.notify_all()
+                self._pass_turn()
         return [_outcome(ticket, self.display) for ticket in batch]
 
     def _store(self, batch: list[_Ticket]) -> None:
@@ -353,14 +392,14 @@ class PostgresSink(ChainedSink):
         """
         psycopg = require_psycopg()
         for _attempt in range(_CONFLICT_RETRIES):
-            rows, stored = self._chain(drafts)
             try:
-                if len(rows) == 1:  # autocommit: the statement is the transaction
+                if len(drafts) == 1:  # autocommit: the statement is the transaction
+                    rows, stored = self._chain(drafts)
                     conn.execute(_INSERT, rows[0])
-                else:  # one COPY in one transaction: the batch is stored whole or not at all
-                    with conn.transaction(), conn.cursor() as cursor, cursor.copy(_COPY) as copy:
-                        for row in rows:
-                            copy.write_row(row)
+                else:  # one COPY, its own transaction: stored whole or not at all
+                    stored = copy_chained(
+                        conn, self.writer_id, self._seq, self._head, drafts, self._signer
+                    )
             except psycopg.errors.UniqueViolation as exc:
                 if exc.diag.constraint_name != "usepolicy_decisions_pkey":
                     raise self._lost(exc) from exc
@@ -371,7 +410,7 @@ class PostgresSink(ChainedSink):
                 continue
             except psycopg.Error as exc:
                 raise self._lost(exc) from exc
-            self._seq += len(rows)
+            self._seq += len(stored)
             self._head = stored[-1].digest if stored else self._head
             return stored
         raise AuditError(
@@ -390,18 +429,16 @@ class PostgresSink(ChainedSink):
             AuditError: the database is still unreachable, or the spool does not verify.
         """
         with self._cond:
-            while self._busy:
-                self._cond.wait()
+            self._take_turn()
             if self._closed:
+                self._pass_turn()
                 raise AuditError(f"{self.display}: the audit sink is closed")
-            self._busy = True
         try:
             self._next_try = 0.0
             return self._replay(self._connection())
         finally:
             with self._cond:
-                self._busy = False
-                self._cond.notify_all()
+                self._pass_turn()
 
     def _replay(self, conn: Any) -> int:
         spool = self._spool
@@ -444,8 +481,12 @@ class PostgresSink(ChainedSink):
         self._writer.close()
         with self._cond:
             self._closed = True
-            while self._busy:
-                self._cond.wait()
+            self._take_turn()  # kept for good: no batch is stored after this
+            queued, self._queue = self._queue, []
+        for ticket in queued:  # queued behind the last batch: nobody will lead them now
+            ticket.error = AuditError(f"{self.display}: the audit sink is closed")
+            ticket.done = True
+            ticket.wake.release()
         if self._conn is not None and os.getpid() == self._pid:
             self._conn.close()
         self._conn = None
