@@ -326,6 +326,40 @@ def test_a_copy_batch_that_meets_a_moved_head_is_chained_again(db: str, engine: 
     assert result.ok and result.count == 8, str(result)
 
 
+def test_appends_queued_when_the_sink_closes_fail_and_return(db: str, engine: Engine) -> None:
+    """Threads wait on their own ticket, not on a shared condition: closing the sink
+    while appends are queued behind a commit answers each of them (no thread is left
+    waiting for a leader)."""
+    sink = PostgresSink(db, "gw-closing")
+    sink.append(allowed(engine))
+    with sink._cond:  # as if a commit were under way: the next appends queue up
+        sink._busy = True
+    errors: list[Exception] = []
+
+    def append() -> None:
+        try:
+            sink.append(allowed(engine))
+        except AuditError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    while len(sink._queue) < 3:
+        time.sleep(0.01)
+    closing = threading.Thread(target=sink.close)
+    closing.start()
+    while not sink._turn_waiters:
+        time.sleep(0.01)
+    with sink._cond:  # the commit under way ends: the turn goes to close, not to them
+        sink._pass_turn()
+    for thread in [*threads, closing]:
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    assert len(errors) == 3 and all("closed" in str(e) for e in errors)
+    assert verify_db(db, "gw-closing").count == 1
+
+
 def test_two_sinks_with_one_writer_id_keep_one_chain(db: str, engine: Engine) -> None:
     with PostgresSink(db, "gw-twice") as first, PostgresSink(db, "gw-twice") as second:
         for i in range(10):
