@@ -147,8 +147,8 @@ class PostgresSink(ChainedSink):
         self._spool = None if spool is None else Spool(spool, signer=signer)
         # The sink's turn (``_busy``): one batch at a time is chained and stored. Threads
         # in ``store`` wait on their ticket's own lock, so that a commit wakes only its
-        # batch and the next leader, not every waiting thread (32 threads woken to find
-        # 31 of them still waiting cost more CPU than the batch: docs/performance.md);
+        # batch and the next leader, not every thread of a busy gateway (each wake is a
+        # context switch and a turn at the GIL taken from the threads that are deciding);
         # the writer thread, ``replay`` and ``close`` wait on ``_cond`` and go first.
         self._cond = threading.Condition()
         self._queue: list[_Ticket] = []
@@ -243,15 +243,19 @@ class PostgresSink(ChainedSink):
                 if queued is not own:
                     queued.wake.release()
 
-    def _take_turn(self) -> None:
-        """Wait for the sink's turn (holding ``_cond``): before the threads queued."""
+    def _take_turn(self) -> bool:
+        """Wait for the sink's turn (holding ``_cond``), before the threads queued;
+        False, and no turn, once the sink is closed."""
         self._turn_waiters += 1
         try:
-            while self._busy:
+            while self._busy and not self._closed:
                 self._cond.wait()
         finally:
             self._turn_waiters -= 1
+        if self._closed:
+            return False
         self._busy = True
+        return True
 
     def _pass_turn(self) -> None:
         """End this turn (holding ``_cond``): to whoever waits in ``_take_turn``, else
@@ -281,7 +285,8 @@ class PostgresSink(ChainedSink):
         """The writer thread's batch, stored in its turn like a thread's group commit."""
         batch = [_Ticket(draft, wake=None) for draft in drafts]
         with self._cond:
-            self._take_turn()
+            if not self._take_turn():
+                return [AuditError(f"{self.display}: the audit sink is closed")] * len(batch)
         try:
             self._store(batch)
         finally:
@@ -429,9 +434,7 @@ class PostgresSink(ChainedSink):
             AuditError: the database is still unreachable, or the spool does not verify.
         """
         with self._cond:
-            self._take_turn()
-            if self._closed:
-                self._pass_turn()
+            if not self._take_turn():
                 raise AuditError(f"{self.display}: the audit sink is closed")
         try:
             self._next_try = 0.0
@@ -479,10 +482,13 @@ class PostgresSink(ChainedSink):
         """Store what the writer thread holds, then close the connection and the spool;
         later appends raise ``AuditError``."""
         self._writer.close()
+        queued: list[_Ticket] = []
         with self._cond:
-            self._closed = True
-            self._take_turn()  # kept for good: no batch is stored after this
-            queued, self._queue = self._queue, []
+            # the batch under way ends first; the turn is then kept for good
+            if self._take_turn():
+                self._closed = True
+                queued, self._queue = self._queue, []
+                self._cond.notify_all()  # a ``replay`` waiting for the turn gives up
         for ticket in queued:  # queued behind the last batch: nobody will lead them now
             ticket.error = AuditError(f"{self.display}: the audit sink is closed")
             ticket.done = True
