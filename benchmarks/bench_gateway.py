@@ -22,7 +22,9 @@ back from the sink's chain) in batches of 128, one transaction per batch, into a
 database of the same cluster, measured right after it. The same COPY in batches of 32
 (into a third database) is printed beside it, as a reference and not as the baseline: 32
 threads put at most 32 records in a commit, so it shows what a commit every 32 rows costs
-the plain COPY itself.
+the plain COPY itself. Each row also says how much CPU a record cost this process and
+the server backend that stored it (read from ``/proc``), medians of the rounds: on a
+machine whose cores are busy, throughput follows the sum.
 
     python benchmarks/bench_gateway.py [--rounds N] [--calls N] [--dir PATH]
         [--durable-rounds N] [--threads N] [--tasks N] [--postgres]
@@ -166,8 +168,16 @@ def durable(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) ->
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of process ``pid`` so far: a server backend's, here
+    (the throwaway cluster runs on this machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -> None:
-    """Threads sharing one PostgreSQL sink against a plain COPY of the same rows."""
+    """Threads sharing one PostgreSQL sink against a plain COPY of the same rows; each
+    also as CPU per record, of this process and of the server backend that stored it."""
     import psycopg
 
     from usepolicy.audit import PostgresSink, init_db, verify_db
@@ -179,10 +189,17 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
     columns = ", ".join(COLUMNS)
     statement = f"COPY usepolicy_decisions ({columns}) FROM STDIN"
     server = PgServer(fsync=True, parent=parent)  # a folder the postgres user can enter
-    sink_rates: list[float] = []
-    task_rates: list[float] = []
-    copies: dict[str, list[float]] = {"threads": [], "tasks": []}
-    copies32: dict[str, list[float]] = {"threads": [], "tasks": []}
+    # (records/s, this process's CPU µs a record, the backend's CPU µs a record)
+    found: dict[str, list[tuple[float, float, float]]] = {
+        f"{what} {kind}": [] for what in ("sink", "copy", "copy32") for kind in ("threads", "tasks")
+    }
+
+    def measured(run: Callable[[], int], backend: Callable[[], float]) -> tuple[float, ...]:
+        wall, cpu, pg = time.perf_counter(), time.process_time(), backend()
+        count = run()
+        wall, cpu, pg = time.perf_counter() - wall, time.process_time() - cpu, backend() - pg
+        return count / wall, cpu / count * 1e6, pg / count * 1e6
+
     try:
         sink_url, copy_url = server.create_database("sink"), server.create_database("copy")
         copy32_url = server.create_database("copy32")
@@ -191,29 +208,41 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
         # with ``--durable-rounds 0`` (the file log's durable figures skipped), as many
         # rounds as ``--rounds``
         for round_ in range(args.durable_rounds or args.rounds):
-            for kind, rates in (("threads", sink_rates), ("tasks", task_rates)):
+            for kind in ("threads", "tasks"):
                 writer = f"gw-{kind}-{round_}"
                 with (
                     PostgresSink(sink_url, writer) as sink,
                     usepolicy.Enforcer(engine, audit_log=sink) as guard,
+                    psycopg.connect(sink_url, autocommit=True) as conn,
                 ):
                     threaded(guard, 1, 20)  # connected and warmed up
+                    row = conn.execute(
+                        "SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                        (f"usepolicy {writer}",),
+                    ).fetchone()
+                    backend = functools.partial(cpu_seconds, row[0] if row else 0)
                     if kind == "threads":
                         each = max(1, args.calls // args.threads)
                         run = functools.partial(threaded, guard, args.threads, each)
                     else:
                         each = max(1, args.calls // args.tasks)
                         run = functools.partial(concurrent_tasks, guard, args.tasks, each, [])
-                    rates.append(throughput(run))
-                with psycopg.connect(sink_url) as conn:
+                    found[f"sink {kind}"].append(measured(run, backend))
                     rows = conn.execute(
                         f"SELECT {columns} FROM usepolicy_decisions "
                         "WHERE writer_id = %s ORDER BY seq",  # the chain whole: the tree needs it
                         (writer,),
                     ).fetchall()
+                copy_cpu: list[float] = []
 
-                def plain_copy(rows: list[Any] = rows, url: str = copy_url, size: int = 128) -> int:
+                def plain_copy(
+                    rows: list[Any] = rows,
+                    url: str = copy_url,
+                    size: int = 128,
+                    cpu: list[float] = copy_cpu,
+                ) -> int:
                     with psycopg.connect(url, autocommit=True) as conn:
+                        before = cpu_seconds(conn.info.backend_pid)
                         for start in range(0, len(rows), size):
                             with (
                                 conn.transaction(),
@@ -222,36 +251,38 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
                             ):
                                 for row in rows[start : start + size]:
                                     cp.write_row(row)
+                        cpu.append(cpu_seconds(conn.info.backend_pid) - before)
                     return len(rows)
 
-                copies[kind].append(throughput(plain_copy))
+                def copied(cpu: list[float] = copy_cpu) -> float:  # the last plain_copy's
+                    return cpu.pop() if cpu else 0.0
+
+                found[f"copy {kind}"].append(measured(plain_copy, copied))
                 by32 = functools.partial(plain_copy, url=copy32_url, size=32)
-                copies32[kind].append(throughput(by32))
+                found[f"copy32 {kind}"].append(measured(by32, copied))
         result = verify_db(sink_url)
         assert result.ok, str(result)
     finally:
         server.destroy()
-    head = f"{'median':>10} {'min':>8} {'max':>8} {'ratio':>6}"
+    head = f"{'median':>10} {'min':>8} {'max':>8} {'ratio':>6} {'CPU µs/record: ours, server':>28}"
     print(f"\n{'PostgreSQL, records/s (wall clock)':40} {head}")
-    for name, rates, kind in (
-        (f"check, {args.threads} threads, one sink", sink_rates, "threads"),
-        (f"acheck, {args.tasks} tasks, one sink", task_rates, "tasks"),
+    for name, kind in (
+        (f"check, {args.threads} threads, one sink", "threads"),
+        (f"acheck, {args.tasks} tasks, one sink", "tasks"),
     ):
-        base, by32 = copies[kind], copies32[kind]
-        ratios = [r / c for r, c in zip(rates, base, strict=True)]
-        ratios32 = [r / c for r, c in zip(by32, base, strict=True)]
-        print(
-            f"{'  plain COPY of its rows, batches of 128':40} {statistics.median(base):10.0f} "
-            f"{min(base):8.0f} {max(base):8.0f} {1:6.2f}"
-        )
-        print(
-            f"{'  (the same, batches of 32)':40} {statistics.median(by32):10.0f} "
-            f"{min(by32):8.0f} {max(by32):8.0f} {statistics.median(ratios32):6.2f}"
-        )
-        print(
-            f"{name:40} {statistics.median(rates):10.0f} {min(rates):8.0f} "
-            f"{max(rates):8.0f} {statistics.median(ratios):6.2f}"
-        )
+        base = [rate for rate, _, _ in found[f"copy {kind}"]]
+        for label, key in (
+            ("  plain COPY of its rows, batches of 128", "copy"),
+            ("  (the same, batches of 32)", "copy32"),
+            (name, "sink"),
+        ):
+            rates, ours, theirs = zip(*found[f"{key} {kind}"], strict=True)
+            ratios = [r / c for r, c in zip(rates, base, strict=True)]
+            print(
+                f"{label:40} {statistics.median(rates):10.0f} {min(rates):8.0f} "
+                f"{max(rates):8.0f} {statistics.median(ratios):6.2f} "
+                f"{statistics.median(ours):19.0f} {statistics.median(theirs):8.0f}"
+            )
 
 
 def breakdown(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) -> None:
