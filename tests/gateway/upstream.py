@@ -116,15 +116,26 @@ def wait_for_port(port: int, deadline: float = 60.0) -> None:
 
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yield its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread; yield its base URL.
+
+    The socket is bound here and handed to uvicorn: a port picked first and bound later
+    could be taken meanwhile by a server of another test process (pytest-xdist), and
+    the tests would then talk to that one.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        wait_for_port(port)
+        end = time.monotonic() + 60  # a guard against a hang, not a timing
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < end, "the server did not start"
+            time.sleep(0.01)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(30)
+        sock.close()

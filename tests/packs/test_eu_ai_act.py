@@ -117,7 +117,13 @@ _TRAITS = list(POLICY.vocabulary.attributes["inferred_traits"].values or ())
 
 def _eu_value(key: str) -> st.SearchStrategy[Any]:
     if key == "inferred_traits":
-        return st.one_of(st.sampled_from(_EU_VALUES[key]), st.lists(st.sampled_from(_TRAITS)))
+        # at most as many items as a valid request's list may hold: a longer list makes
+        # the request invalid, which these properties are not about
+        longest = usepolicy.request.LIMITS.max_attribute_list
+        return st.one_of(
+            st.sampled_from(_EU_VALUES[key]),
+            st.lists(st.sampled_from(_TRAITS), max_size=longest),
+        )
     return st.sampled_from(_EU_VALUES[key])
 
 
