@@ -10,40 +10,60 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
-pytest.importorskip("litellm", reason="the [litellm] extra is not installed")
-
-from litellm.caching.dual_cache import DualCache
-from litellm.exceptions import GuardrailRaisedException
-from litellm.integrations.custom_guardrail import CustomGuardrail
-from litellm.proxy._types import UserAPIKeyAuth
-from litellm.proxy.types_utils.utils import get_instance_fn
-
 from usepolicy.audit import read_records, verify_log
 from usepolicy.gateway import key_digest
-from usepolicy.gateway.litellm import UsepolicyGuardrail
 from usepolicy.record import DecisionRecord, OutcomeRecord
 
 from ..conftest import REPO
+
+if TYPE_CHECKING:
+    from usepolicy.gateway.litellm import UsepolicyGuardrail
 
 EXAMPLE = REPO / "examples" / "gateway"
 ARMY = "sk-example-army"
 
 
+@pytest.fixture(scope="module")
+def lite() -> SimpleNamespace:
+    """LiteLLM's classes. Imported here, not at the top: importing LiteLLM takes 5-10 s,
+    which every pytest-xdist worker would pay while collecting, not only the one that
+    runs these tests."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network at import
+    pytest.importorskip("litellm", reason="the [litellm] extra is not installed")
+    from litellm.exceptions import GuardrailRaisedException
+    from litellm.integrations.custom_guardrail import CustomGuardrail
+    from litellm.proxy._types import UserAPIKeyAuth
+    from litellm.proxy.types_utils.utils import get_instance_fn
+
+    from usepolicy.gateway.litellm import UsepolicyGuardrail
+
+    return SimpleNamespace(
+        GuardrailRaisedException=GuardrailRaisedException,
+        CustomGuardrail=CustomGuardrail,
+        UserAPIKeyAuth=UserAPIKeyAuth,
+        get_instance_fn=get_instance_fn,
+        UsepolicyGuardrail=UsepolicyGuardrail,
+    )
+
+
 @pytest.fixture
-def guardrail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UsepolicyGuardrail:
+def guardrail(
+    lite: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> UsepolicyGuardrail:
     """The guardrail as LiteLLM's proxy makes it from examples/gateway/litellm-config.yaml."""
     shutil.copytree(EXAMPLE, tmp_path / "examples" / "gateway")
     monkeypatch.chdir(tmp_path)
     config = yaml.safe_load((EXAMPLE / "litellm-config.yaml").read_text())
     (entry,) = config["guardrails"]
     params = dict(entry["litellm_params"])
-    cls = get_instance_fn(params.pop("guardrail"), config_file_path=str(tmp_path / "config.yaml"))
+    config_file = str(tmp_path / "config.yaml")
+    cls = lite.get_instance_fn(params.pop("guardrail"), config_file_path=config_file)
     # what litellm.proxy.guardrails.guardrail_registry.initialize_custom_guardrail passes
     made = cls(
         guardrail_name=entry["guardrail_name"],
@@ -51,11 +71,15 @@ def guardrail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UsepolicyGuard
         default_on=params.pop("default_on"),
         **params,
     )
-    assert isinstance(made, UsepolicyGuardrail)
+    assert isinstance(made, lite.UsepolicyGuardrail)
     return made
 
 
 def pre_call(guardrail: UsepolicyGuardrail, key: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    # LiteLLM is imported by now: `guardrail` depends on `lite`
+    from litellm.caching.dual_cache import DualCache
+    from litellm.proxy._types import UserAPIKeyAuth
+
     auth = UserAPIKeyAuth(api_key=key_digest(key))  # LiteLLM keeps the key's sha256
     data = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
             "metadata": {**metadata, "user_api_key_hash": "x", "headers": {}}}  # fmt: skip
@@ -66,19 +90,19 @@ def pre_call(guardrail: UsepolicyGuardrail, key: str, metadata: dict[str, Any]) 
 
 
 def test_it_is_litellms_guardrail_made_from_the_example_config(
-    guardrail: UsepolicyGuardrail,
+    lite: SimpleNamespace, guardrail: UsepolicyGuardrail
 ) -> None:
-    assert isinstance(guardrail, CustomGuardrail)
+    assert isinstance(guardrail, lite.CustomGuardrail)
     assert guardrail.guardrail_name == "usepolicy"
     assert guardrail.enforcer.policy.name == "national-security-safeguards"
 
 
 def test_allowed_call_goes_ahead_and_its_outcome_is_recorded(
-    guardrail: UsepolicyGuardrail, tmp_path: Path
+    lite: SimpleNamespace, guardrail: UsepolicyGuardrail, tmp_path: Path
 ) -> None:
     data = pre_call(guardrail, ARMY, {"purpose": "military.logistics", "data.subject_count": "0"})
     decision_id = data["metadata"]["usepolicy_decision_id"]
-    asyncio.run(guardrail.async_post_call_success_hook(data, UserAPIKeyAuth(), {"id": "r"}))
+    asyncio.run(guardrail.async_post_call_success_hook(data, lite.UserAPIKeyAuth(), {"id": "r"}))
     log = tmp_path / "audit.jsonl"
     assert verify_log(log).ok
     decision, outcome = (record for _, record in read_records(log))
@@ -100,23 +124,32 @@ def test_allowed_call_goes_ahead_and_its_outcome_is_recorded(
     ],
 )  # fmt: skip
 def test_blocked_with_litellms_own_exception(
-    guardrail: UsepolicyGuardrail, key: str, metadata: dict[str, Any], status: int, text: str
+    lite: SimpleNamespace,
+    guardrail: UsepolicyGuardrail,
+    key: str,
+    metadata: dict[str, Any],
+    status: int,
+    text: str,
 ) -> None:
-    with pytest.raises(GuardrailRaisedException) as blocked:
+    with pytest.raises(lite.GuardrailRaisedException) as blocked:
         pre_call(guardrail, key, metadata)
     assert blocked.value.status_code == status
     assert text in blocked.value.message
     assert blocked.value.guardrail_name == "usepolicy"
 
 
-def test_an_upstream_failure_is_recorded(guardrail: UsepolicyGuardrail, tmp_path: Path) -> None:
+def test_an_upstream_failure_is_recorded(
+    lite: SimpleNamespace, guardrail: UsepolicyGuardrail, tmp_path: Path
+) -> None:
     data = pre_call(guardrail, ARMY, {"purpose": "general.assistant"})
 
     class RateLimited(Exception):
         status_code = 429
 
     asyncio.run(
-        guardrail.async_post_call_failure_hook(data, RateLimited("slow down"), UserAPIKeyAuth())
+        guardrail.async_post_call_failure_hook(
+            data, RateLimited("slow down"), lite.UserAPIKeyAuth()
+        )
     )
     outcome = [record for _, record in read_records(tmp_path / "audit.jsonl")][-1]
     assert isinstance(outcome, OutcomeRecord)
