@@ -4,6 +4,7 @@ values, typed attributes, indexes, fail-closed evaluation, threads and purity.""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import textwrap
 import threading
 from typing import Any
@@ -239,7 +240,7 @@ _REFERENCE = Engine(usepolicy.load_policy())
 
 def _faulty_policy(index: int) -> usepolicy.Policy:
     """The reference pack with a condition that raises put first in rule ``index``."""
-    policy = usepolicy.load_policy()
+    policy = _REFERENCE.policy
     rules = list(policy.rules)
     fault = Cond("attributes.injected_fault", "exists", False)
     target = rules[index]
@@ -262,16 +263,22 @@ def _raising(test: Any, *args: Any) -> Any:
 _real_compile_cond = usepolicy.engine._compile.compile_cond
 
 
+@functools.cache
+def _faulty_engine(index: int) -> Engine:
+    """One engine per faulty rule (12), not one per example: compiling is not under test."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(usepolicy.engine._compile, "compile_cond", _raising)
+        patch.setattr(usepolicy.engine._engine, "compile_cond", _raising)
+        return Engine(_faulty_policy(index))
+
+
 @settings(max_examples=200, deadline=None)
 @given(requests(), st.integers(min_value=0, max_value=11))
 def test_an_injected_fault_in_any_condition_yields_deny(
     request: dict[str, Any], index: int
 ) -> None:
-    policy = _faulty_policy(index)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(usepolicy.engine._compile, "compile_cond", _raising)
-        patch.setattr(usepolicy.engine._engine, "compile_cond", _raising)
-        engine = Engine(policy)
+    engine = _faulty_engine(index)
+    policy = engine.policy
     decision = engine.evaluate(request)
     rule = policy.rules[index]
     if is_constant(specialize(rule.when, request["purpose"])) is False:
@@ -297,21 +304,26 @@ _CONDITIONS = st.sampled_from(
 )
 
 
+@functools.cache
+def _with_a_deny_rule(conditions: tuple[str, ...]) -> Engine:
+    """The reference pack with a deny rule of ``conditions`` first (loaded and compiled
+    once per list of conditions: hypothesis draws the same lists many times)."""
+    when = "".join(f"\n        - {c}" for c in conditions)
+    extra_rule = (
+        f"  - id: extra-deny\n    effect: deny\n    reason: x\n    when:\n      all:{when}\n"
+    )
+    pack = usepolicy.policy.pack_path()
+    text = pack.read_text().replace("rules:\n", "rules:\n" + extra_rule, 1)
+    return Engine(loads_policy(text, base_dir=pack.parent))
+
+
 @settings(max_examples=200, deadline=None)
 @given(requests(), st.lists(_CONDITIONS, min_size=1, max_size=3))
 def test_adding_a_deny_rule_never_turns_a_deny_into_an_allow(
     request: dict[str, Any], conditions: list[str]
 ) -> None:
-    policy = usepolicy.load_policy()
-    before = Engine(policy).evaluate(request)
-    when = "".join(f"\n        - {c}" for c in conditions)
-    extra_rule = (
-        f"  - id: extra-deny\n    effect: deny\n    reason: x\n    when:\n      all:{when}\n"
-    )
-    text = usepolicy.policy.pack_path().read_text().replace("rules:\n", "rules:\n" + extra_rule, 1)
-    after = Engine(loads_policy(text, base_dir=usepolicy.policy.pack_path().parent)).evaluate(
-        request
-    )
+    before = _REFERENCE.evaluate(request)
+    after = _with_a_deny_rule(tuple(conditions)).evaluate(request)
     if not before.allowed:
         assert not after.allowed
     if after.allowed:
