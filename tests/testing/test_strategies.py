@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 import usepolicy
@@ -40,7 +40,14 @@ def test_requests_for_a_policy_are_valid_for_it(request: dict[str, Any]) -> None
     assert req.purpose in NSS.vocabulary
 
 
-_FIND = settings(max_examples=3000, database=None, suppress_health_check=list(HealthCheck))
+# no shrinking: these tests ask whether an example comes up at all, and shrinking a
+# request whose description is 64 KiB long took seconds for nothing
+_FIND = settings(
+    max_examples=3000,
+    database=None,
+    phases=[Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 _LIMITS = usepolicy.request.LIMITS
 
 
