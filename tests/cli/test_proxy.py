@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from usepolicy.gateway import key_digest
 from usepolicy.record import DecisionRecord
 
 from ..conftest import REPO, RunCli
-from ..gateway.upstream import free_port, serve, upstream_app, wait_for_port
+from ..gateway.upstream import serve, upstream_app
 
 KEY = "sk-cli-test"
 POLICY = """\
@@ -53,17 +54,21 @@ def keys(tmp_path: Path) -> Path:
 
 
 class Running:
-    """A proxy process, its stderr read line by line into a queue."""
+    """A proxy process on a port the system chose (``--port 0``: the proxy names it on
+    stderr, so no other process can have taken it meanwhile), its stderr read line by
+    line into a queue."""
 
-    def __init__(self, args: list[str], port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, args: list[str]) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "usepolicy", "proxy", "--port", str(port), *args],
+            [sys.executable, "-m", "usepolicy", "proxy", "--port", "0", *args],
             cwd=REPO, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        wait_for_port(port)
+        said = self.line_with("usepolicy: proxy on ")[-1]
+        found = re.search(r"proxy on (http://127\.0\.0\.1:[1-9][0-9]*) -> ", said)
+        assert found is not None, said
+        self.url = found[1]
 
     def _read(self) -> None:
         assert self.process.stderr is not None
@@ -95,10 +100,7 @@ class Running:
 
 def proxy(tmp_path: Path, upstream: str, keys: Path, *extra: str) -> Running:
     log = tmp_path / "audit.jsonl"
-    return Running(
-        ["--upstream", upstream, "--keys", str(keys), "--audit-log", str(log), *extra],
-        free_port(),
-    )
+    return Running(["--upstream", upstream, "--keys", str(keys), "--audit-log", str(log), *extra])
 
 
 def test_sighup_reloads_a_good_policy_and_keeps_the_last_good_one(
@@ -241,8 +243,7 @@ def test_with_audit_db_the_proxy_keeps_outcome_records(
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY.format(version=1, rule="research", effect="allow"))
     running = Running(
-        ["--upstream", upstream, "--keys", str(keys), "--audit-db", db, "-p", str(policy)],
-        free_port(),
+        ["--upstream", upstream, "--keys", str(keys), "--audit-db", db, "-p", str(policy)]
     )
     try:
         answers = [
@@ -271,3 +272,21 @@ def test_with_audit_db_the_proxy_keeps_outcome_records(
     assert shown.returncode == 0 and shown.stdout.count("executed") == 2, shown.stderr
     stats = run_cli("audit", "stats", db)
     assert stats.returncode == 0 and "outcomes: 2 executed" in stats.stdout, stats.stderr
+
+
+def test_the_proxy_names_its_address_and_a_taken_port_is_one_line(
+    tmp_path: Path, upstream: str, keys: Path, run_cli: RunCli
+) -> None:
+    running = proxy(tmp_path, upstream, keys)
+    try:
+        assert running.url.startswith("http://127.0.0.1:")
+        assert running.call().status_code == 200
+        port = running.url.rsplit(":", 1)[1]
+        log = tmp_path / "second.jsonl"
+        taken = run_cli("proxy", "--upstream", upstream, "--keys", str(keys),
+                        "--audit-log", str(log), "--port", port)  # fmt: skip
+    finally:
+        running.stop()
+    assert taken.returncode == 1
+    assert taken.stderr.startswith(f"usepolicy: cannot listen on 127.0.0.1:{port}: ")
+    assert len(taken.stderr.splitlines()) == 1

@@ -76,20 +76,24 @@ def test_the_example_key_and_environment_files_load() -> None:
 
 def test_the_proxy_example_script(tmp_path: Path, upstream: str) -> None:
     import os
+    import re
     import subprocess
     import sys
 
-    from .upstream import free_port, wait_for_port
-
-    port = free_port()
-    env = {**os.environ, "UPSTREAM": upstream, "PORT": str(port),
+    env = {**os.environ, "UPSTREAM": upstream, "PORT": "0",  # the proxy names the port
            "AUDIT_LOG": str(tmp_path / "audit.jsonl"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
-    process = subprocess.Popen(["sh", str(EXAMPLE / "proxy.sh")], env=env, cwd=tmp_path)
+    process = subprocess.Popen(
+        ["sh", str(EXAMPLE / "proxy.sh")], env=env, cwd=tmp_path, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
     try:
-        wait_for_port(port)
+        assert process.stderr is not None
+        said = process.stderr.readline()  # the first line, once it listens
+        found = re.match(r"usepolicy: proxy on (http://127\.0\.0\.1:[0-9]+) -> ", said)
+        assert found is not None, said
         answer = httpx.post(
-            f"http://127.0.0.1:{port}/v1/chat/completions",
+            f"{found[1]}/v1/chat/completions",
             json={"model": "m", "messages": [], "metadata": {"purpose": "military.logistics"}},
             headers={"authorization": "Bearer sk-example-army"}, timeout=60,
         )  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
 
 from .._errors import AuditError, PolicyError
 from .._files import InputFileError
@@ -23,7 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--upstream", required=True, metavar="URL", help="the model's base URL")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8088)
+    parser.add_argument(
+        "--port", type=int, default=8088,
+        help="default 8088; 0: a free port, named on stderr with the address",
+    )  # fmt: skip
     parser.add_argument(
         "--keys", required=True, metavar="KEYS.yaml",
         help="API key digests (sha256) and the requester each stands for",
@@ -126,7 +130,35 @@ def run(args: argparse.Namespace) -> int:
         policy=args.policy or None, metrics=metrics,
     )  # fmt: skip
     try:
-        uvicorn.run(gateway, host=args.host, port=args.port, log_level="warning", lifespan="on")
+        listening = _listen(args.host, args.port)
+    except OSError as exc:
+        sink.close()
+        error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return EXIT_ERROR
+    host, port = listening.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"usepolicy: proxy on http://{shown}:{port} -> {args.upstream}", file=sys.stderr,
+          flush=True)  # fmt: skip
+    config = uvicorn.Config(gateway, log_level="warning", lifespan="on")
+    try:
+        uvicorn.Server(config).run(sockets=[listening])
     finally:
+        listening.close()
         sink.close()
     return EXIT_ALLOWED
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that the address (and a port 0 the system
+    chose) is known, and said, before the first call."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError:
+        listening.close()
+        raise
+    listening.set_inheritable(True)
+    return listening
