@@ -349,3 +349,20 @@ def test_show_and_stats_read_a_rotated_log(rotated: list[Path], run_cli: RunCli)
     assert stats.returncode == 0, stats.stderr
     body = json.loads(stats.stdout)
     assert body["integrity"]["count"] == 4 and len(body["integrity"]["files"]) == 4
+
+
+def test_check_rotates_its_log_by_size_and_the_chain_goes_on(run_cli: RunCli, tmp_path: Path):
+    path = tmp_path / "audit.jsonl"
+    for _ in range(3):  # each run appends two records; a file holds at most about one run
+        result = run_cli("check", ALLOW, DENY, "--audit-log", str(path), "--rotate-bytes", "4000")
+        assert result.returncode == 2, result.stderr
+    from usepolicy.audit import log_files
+
+    files = log_files(path)  # the archives, in chain order, then the file itself
+    assert len(files) >= 3 and files[-1] == path
+    assert all(f.stat().st_size <= 4000 for f in files)
+    checked = run_cli("audit", "verify", str(path))
+    assert checked.returncode == 0 and "6 records" in checked.stdout, checked.stdout
+    wrong = run_cli("check", ALLOW, "--rotate-bytes", "4000")
+    assert wrong.returncode == 1
+    assert wrong.stderr == "usepolicy: --rotate-bytes and --rotate-every are for --audit-log FILE\n"

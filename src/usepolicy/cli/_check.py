@@ -11,6 +11,7 @@ from .._errors import AuditError, FieldProblem, PolicyError
 from .._files import InputFileError, read_bytes, read_stdin
 from ..engine import Decision, Engine, Explanation
 from ..request import LIMITS
+from ._log_args import add_rotation_args
 from ._output import (
     EXIT_ALLOWED,
     EXIT_DENIED,
@@ -68,6 +69,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="with --audit-db: keep the deny records of decisions made while the database "
         "is down in FILE, replayed into the database when it is back",
     )
+    add_rotation_args(parser)
     parser.add_argument(
         "--sign-key", metavar="KEYFILE", help="sign logged records (key from `usepolicy keygen`)"
     )
@@ -203,6 +205,8 @@ def _sink(args: argparse.Namespace) -> AuditLog | PostgresSink | None:
     if args.audit_log is not None and args.audit_db is not None:
         raise ValueError("give --audit-log FILE or --audit-db URL, not both")
     target = args.audit_log if args.audit_log is not None else args.audit_db
+    if args.audit_log is None and (args.rotate_bytes is not None or args.rotate_every is not None):
+        raise ValueError("--rotate-bytes and --rotate-every are for --audit-log FILE")
     if target is None:
         if args.sign_key or args.redact:
             raise ValueError("--sign-key and --redact need --audit-log FILE or --audit-db URL")
@@ -221,7 +225,10 @@ def _sink(args: argparse.Namespace) -> AuditLog | PostgresSink | None:
         import socket
 
         writer = args.writer_id or f"cli@{socket.gethostname()}"
-    return open_sink(target, signer=signer, writer_id=writer, spool=args.spool)
+    return open_sink(
+        target, signer=signer, writer_id=writer, spool=args.spool,
+        rotate_bytes=args.rotate_bytes, rotate_every=args.rotate_every,
+    )  # fmt: skip
 
 
 def _print_json(record: DecisionRecord, explanation: Explanation | None) -> None:

@@ -10,6 +10,7 @@ import sys
 
 from .._errors import AuditError, PolicyError
 from .._files import InputFileError
+from ._log_args import add_rotation_args
 from ._output import EXIT_ALLOWED, EXIT_ERROR, EXIT_INVALID, error, policy_error
 
 __all__ = ["configure"]
@@ -54,15 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--durability", choices=("always", "batch", "none"), default="always",
         help="for --audit-log: fsync each batch before answering (always, default)",
     )  # fmt: skip
-    parser.add_argument(
-        "--rotate-bytes", type=int, metavar="N",
-        help="for --audit-log: start a new file before one would pass N bytes; the chain "
-        "goes on across files (`usepolicy audit verify FILE` reads them all)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--rotate-every", type=float, metavar="SECONDS",
-        help="for --audit-log: a file per period (3600: per UTC hour, 86400: per UTC day)",
-    )  # fmt: skip
+    add_rotation_args(parser)
     parser.add_argument(
         "--store-prompt", action="store_true",
         help="keep the prompt in outcome records (default: only its digest)",
