@@ -298,6 +298,17 @@ async def test_outcome_records_can_be_turned_off_for_a_decisions_only_store(
     assert [type(r).__name__ for r in records(log)] == ["DecisionRecord"]
 
 
+def _scope(spec_version: str) -> dict[str, Any]:
+    """An allowed call's HTTP scope, as a server of that ASGI ``spec_version`` makes it."""
+    return {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": spec_version},
+        "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/v1/chat",
+        "raw_path": b"/v1/chat", "query_string": b"", "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in use(purpose="intelligence.foreign").items()],
+        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8088),
+    }  # fmt: skip
+
+
 async def _stream_and_leave(tmp_path: Path, spec_version: str) -> OutcomeRecord:
     """An app streaming three parts behind the middleware, driven by hand over ASGI: the
     client takes the first part and leaves, as a server says it per ASGI ``spec_version``
@@ -319,13 +330,7 @@ async def _stream_and_leave(tmp_path: Path, spec_version: str) -> OutcomeRecord:
 
     log = tmp_path / "audit.jsonl"
     body = json.dumps({"model": "m1", "stream": True}).encode()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0", "spec_version": spec_version},
-        "http_version": "1.1", "method": "POST", "scheme": "http", "path": "/v1/chat",
-        "raw_path": b"/v1/chat", "query_string": b"", "root_path": "",
-        "headers": [(k.encode(), v.encode()) for k, v in use(purpose="intelligence.foreign").items()],
-        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8088),
-    }  # fmt: skip
+    scope = _scope(spec_version)
     requested = False
 
     async def receive() -> dict[str, Any]:
@@ -369,3 +374,35 @@ async def test_a_client_gone_mid_stream_is_in_the_outcome_asgi_2_4(tmp_path: Pat
     outcome = await _stream_and_leave(tmp_path, "2.4")
     assert (outcome.outcome, outcome.status) == ("executed", 200)
     assert [error.code for error in outcome.errors] == ["client-gone"]
+
+
+@aio
+async def test_an_app_that_fails_after_a_whole_answer_is_an_app_error(tmp_path: Path) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "http.request"
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+        # a server says the client has gone once the answer is complete, too
+        assert (await receive())["type"] == "http.disconnect"
+        raise RuntimeError("broke after the answer")
+
+    messages = [{"type": "http.request", "body": b"{}", "more_body": False},
+                {"type": "http.disconnect"}]  # fmt: skip
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    log = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=log) as enforcer:
+        middleware = UsepolicyMiddleware(app, enforcer, keys=RING, environment=ENV)
+        try:
+            await middleware(_scope("2.0"), receive, send)
+        except RuntimeError as exc:
+            assert str(exc) == "broke after the answer"  # passed on to the server
+    outcome = records(log)[1]
+    assert isinstance(outcome, OutcomeRecord)
+    assert (outcome.outcome, outcome.status) == ("upstream-error", 500)
+    assert [error.code for error in outcome.errors] == ["app-error"]  # not client-gone

@@ -193,11 +193,14 @@ class UsepolicyMiddleware:
             await self.app(inner, replay, send_with_id)
         except Exception as exc:
             failure = exc
+        # A server says the client has gone after a complete answer too: only an answer
+        # that did not reach its end was cut short
+        cut_short = bool(status) and not finished
         told = state.get("usepolicy_outcome")
         if isinstance(told, Mapping):
             outcome, answered = told.get("outcome", "upstream-error"), told.get("status")
             errors = list(told.get("errors") or ())
-        elif failure is not None and not gone:
+        elif failure is not None and not (gone and cut_short):  # the app's own failure
             outcome, answered = "upstream-error", 500
             why = printable(f"{type(failure).__name__}: {failure}")
             errors = [{"code": "app-error", "message": why}]
@@ -208,7 +211,7 @@ class UsepolicyMiddleware:
             else:
                 outcome = "upstream-error"
                 errors = [{"code": "upstream-status", "message": f"answered {answered}"}]
-        if status and not finished and (gone or not errors):
+        if cut_short and (gone or not errors):
             # The record must not say more was delivered than was: an answer cut short
             # says so (unless an error already says why, as a broken upstream's does)
             errors.append(_cut_short(gone))
