@@ -7,7 +7,7 @@ tree. So a sidecar that cannot be opened or written costs a warning, never an ap
 the next append (or the next ``TreeState`` opened on the log) catches up from the log.
 
 That is also why the tree may lag: hashing and writing its entries for every record
-cost a non-durable append about a third of its time, so small batches are taken in
+cost a non-durable append about a tenth of its time, so small batches are taken in
 ``GROW_EVERY`` records at a time (read back from the log then), and at close. Whoever
 reads the tree (``open_tree``: checkpoints, proofs) catches it up under the log's lock
 first, as it always has for a writer that keeps no tree.
@@ -41,14 +41,12 @@ class TreeHook:
         log: the log file.
         fd: the sink's descriptor of it (read to catch up).
         end: the end of the log's last complete line.
-        every: take in written records once this many are waiting (1: each batch at
-            once; default ``GROW_EVERY``).
     """
 
-    def __init__(self, log: Path, fd: int, end: int, *, every: int | None = None) -> None:
+    def __init__(self, log: Path, fd: int, end: int) -> None:
         self._fd = fd
         self._failing = False
-        self._every = GROW_EVERY if every is None else every
+        self._every = GROW_EVERY  # read when made: a test may set a smaller step
         self._waiting = 0  # records written since the tree last grew
         self.tree: TreeState | None = None
         try:
@@ -99,7 +97,7 @@ class TreeHook:
         """Take in the records the tree has not yet, while the sink's file ``fd`` is still
         the log (not renamed or replaced: its sidecar would then be another file's), and
         close it. Takes the log's lock."""
-        if fd >= 0:
+        if fd >= 0 and self._waiting:  # nothing waiting: no lock, no stat
             with contextlib.suppress(OSError), locked(fd):
                 mine, there = os.fstat(fd), os.stat(log)
                 if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
