@@ -290,3 +290,12 @@ def test_the_proxy_names_its_address_and_a_taken_port_is_one_line(
     assert taken.returncode == 1
     assert taken.stderr.startswith(f"usepolicy: cannot listen on 127.0.0.1:{port}: ")
     assert len(taken.stderr.splitlines()) == 1
+
+
+def test_rotation_options_need_a_log_file(keys: Path, run_cli: RunCli) -> None:
+    result = run_cli("proxy", "--upstream", "http://127.0.0.1:9", "--keys", str(keys),
+                     "--audit-db", "postgresql://127.0.0.1:9/none", "--rotate-every", "3600")  # fmt: skip
+    assert result.returncode == 1
+    assert (
+        result.stderr == "usepolicy: --rotate-bytes and --rotate-every are for --audit-log FILE\n"
+    )

@@ -11,7 +11,7 @@ from .._errors import AuditError, FieldProblem, PolicyError
 from .._files import InputFileError, read_bytes, read_stdin
 from ..engine import Decision, Engine, Explanation
 from ..request import LIMITS
-from ._log_args import add_rotation_args
+from ._log_args import add_rotation_args, check_rotation_args
 from ._output import (
     EXIT_ALLOWED,
     EXIT_DENIED,
@@ -205,8 +205,7 @@ def _sink(args: argparse.Namespace) -> AuditLog | PostgresSink | None:
     if args.audit_log is not None and args.audit_db is not None:
         raise ValueError("give --audit-log FILE or --audit-db URL, not both")
     target = args.audit_log if args.audit_log is not None else args.audit_db
-    if args.audit_log is None and (args.rotate_bytes is not None or args.rotate_every is not None):
-        raise ValueError("--rotate-bytes and --rotate-every are for --audit-log FILE")
+    check_rotation_args(args)
     if target is None:
         if args.sign_key or args.redact:
             raise ValueError("--sign-key and --redact need --audit-log FILE or --audit-db URL")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_rotation_args"]
+__all__ = ["add_rotation_args", "check_rotation_args"]
 
 
 def add_rotation_args(parser: argparse.ArgumentParser) -> None:
@@ -18,3 +18,9 @@ def add_rotation_args(parser: argparse.ArgumentParser) -> None:
         "--rotate-every", type=float, metavar="SECONDS",
         help="for --audit-log: a file per period (3600: per UTC hour, 86400: per UTC day)",
     )  # fmt: skip
+
+
+def check_rotation_args(args: argparse.Namespace) -> None:
+    """Raises ``ValueError`` for a rotation option given without ``--audit-log FILE``."""
+    if args.audit_log is None and (args.rotate_bytes is not None or args.rotate_every is not None):
+        raise ValueError("--rotate-bytes and --rotate-every are for --audit-log FILE")

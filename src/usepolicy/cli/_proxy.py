@@ -10,7 +10,7 @@ import sys
 
 from .._errors import AuditError, PolicyError
 from .._files import InputFileError
-from ._log_args import add_rotation_args
+from ._log_args import add_rotation_args, check_rotation_args
 from ._output import EXIT_ALLOWED, EXIT_ERROR, EXIT_INVALID, error, policy_error
 
 __all__ = ["configure"]
@@ -99,9 +99,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     metrics = GatewayMetrics()
     try:
+        check_rotation_args(args)
         if args.audit_db:
-            if args.rotate_bytes is not None or args.rotate_every is not None:
-                raise ValueError("--rotate-bytes and --rotate-every are for --audit-log")
             sink = open_sink(args.audit_db, writer_id=f"proxy@{socket.gethostname()}")
         else:
             sink = open_sink(
