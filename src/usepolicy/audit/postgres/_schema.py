@@ -224,24 +224,8 @@ def row_values(writer_id: str, seq: int, body: dict[str, Any], text: str) -> tup
     digest, as the record holds it. An outcome record (``record_kind``) has only its
     ``decision_id``, time and ``outcome`` to copy.
     """
-    if "record_kind" in body:
-        return (
-            writer_id,
-            seq,
-            body.get("prev_digest"),
-            body["record_digest"],
-            text,
-            body["decision_id"],
-            datetime.fromisoformat(body["timestamp"]),
-            *(None,) * 5,  # decision, determining_rule, purpose, organization, policy_digest
-            body["outcome"],
-        )
-    request = body.get("request")
-    request = request if isinstance(request, dict) else {}
-    requester = request.get("requester")
-    organization = requester.get("organization") if isinstance(requester, dict) else None
-    purpose = request.get("purpose")
-    return (
+    # the chain and the record, the same columns for either kind
+    stored = (
         writer_id,
         seq,
         body.get("prev_digest"),
@@ -249,6 +233,17 @@ def row_values(writer_id: str, seq: int, body: dict[str, Any], text: str) -> tup
         text,
         body["decision_id"],
         datetime.fromisoformat(body["timestamp"]),
+    )
+    if "record_kind" in body:
+        # decision, determining_rule, purpose, organization, policy_digest; outcome
+        return (*stored, *(None,) * 5, body["outcome"])
+    request = body.get("request")
+    request = request if isinstance(request, dict) else {}
+    requester = request.get("requester")
+    organization = requester.get("organization") if isinstance(requester, dict) else None
+    purpose = request.get("purpose")
+    return (
+        *stored,
         body["decision"],
         body.get("determining_rule"),
         purpose if isinstance(purpose, str) else None,
