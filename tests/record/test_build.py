@@ -52,6 +52,40 @@ def test_default_ids_are_random_version_4_uuids():
         assert str(parsed) == text
 
 
+def test_ids_are_unique_across_threads_and_a_forked_child():
+    """Ids come from a pool of random bytes read once per many ids: threads take each
+    slot once, and a forked child reads its own bytes rather than repeat its parent's."""
+    import os
+    import threading
+
+    taken: list[list[str]] = [[] for _ in range(8)]
+
+    def take(into: list[str]) -> None:
+        into.extend(new_decision_id() for _ in range(1000))  # several pools each
+
+    threads = [threading.Thread(target=take, args=(into,)) for into in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [i for into in taken for i in into]
+    assert len(set(every)) == len(every) == 8000
+
+    new_decision_id()  # the parent's pool is in use when it forks
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, "\n".join(new_decision_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split("\n"))
+    os.waitpid(pid, 0)
+    parent = {new_decision_id() for _ in range(10)}
+    assert len(child) == 10 and not child & parent
+
+
 def test_timestamps_are_utc_microseconds():
     assert utc_timestamp(MOMENT) == "2026-11-22T18:37:31.123456Z"
     east = MOMENT.astimezone(timezone(timedelta(hours=2)))

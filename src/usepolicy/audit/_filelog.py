@@ -107,6 +107,7 @@ class AuditLog(ChainedSink):
         self._signer = signer
         self._redact = check_redact_paths(redact)
         self._fd = -1
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of ``_fd``
         self._keep_tree = tree
         self._tree: TreeHook | None = None
         #: called with the size of each batch committed (one write and fsync), on the
@@ -125,6 +126,7 @@ class AuditLog(ChainedSink):
         self._broken: str | None = None
         self._size = -1
         self._head: str | None = None
+        self._identity = None
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, MODE)
         except OSError as exc:
@@ -328,7 +330,7 @@ class AuditLog(ChainedSink):
             return -1
         if self.durability != "none":
             sync_dir(self.path)  # the new file's name is what makes its records durable
-        old, self._fd = self._fd, fd
+        old, self._fd, self._identity = self._fd, fd, None
         self.archived.append(archive)
         _log.info("%s: rotated; the full file is now %s", self.path, archive.name)
         if self._tree is not None:  # each file keeps its own tree, so it goes along
@@ -343,12 +345,14 @@ class AuditLog(ChainedSink):
         truncated in place has lost records this writer acknowledged (its chain head is
         gone), so this instance refuses to append until an operator acts.
         """
-        mine = os.fstat(self._fd)
+        if self._identity is None:  # the file open as ``_fd``: one fstat per file
+            mine = os.fstat(self._fd)
+            self._identity = (mine.st_dev, mine.st_ino)
         try:
-            there = os.stat(self.path)
+            there = os.stat(self.path)  # one system call per batch: the file at the path
         except FileNotFoundError:
             there = None
-        if there is None or (there.st_dev, there.st_ino) != (mine.st_dev, mine.st_ino):
+        if there is None or (there.st_dev, there.st_ino) != self._identity:
             if there is not None and was_rotated(self.path, self._fd):
                 return None  # another writer rotated it: follow, nothing is lost
             self._stale = True
@@ -357,14 +361,15 @@ class AuditLog(ChainedSink):
                 f"{self.path}: the audit log was {what} under the running writer; "
                 "this record is not stored, and the log is reopened at its path"
             )
-        if 0 <= mine.st_size < self._size:
+        # the same file: its size is the size of the file open as ``_fd``
+        if 0 <= there.st_size < self._size:
             self._broken = (
                 f"the audit log was truncated under the running writer ({self._size} bytes "
-                f"written, {mine.st_size} left; chain head {self._head} is gone): refusing "
+                f"written, {there.st_size} left; chain head {self._head} is gone): refusing "
                 "to append until an operator restores or moves the log and opens it again"
             )
             raise AuditError(f"{self.path}: {self._broken}")
-        return mine.st_size
+        return there.st_size
 
     def _reopen(self) -> None:
         """Open the log at its path again, after it was renamed, deleted or replaced."""
@@ -373,7 +378,7 @@ class AuditLog(ChainedSink):
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, MODE)
         except OSError as exc:
             raise AuditError(f"{self.path}: cannot reopen the audit log: {why(exc)}") from exc
-        self._fd = fd
+        self._fd, self._identity = fd, None
         os.close(old)
         self._stale = False
         self._size = -1  # the new file's tail is read under its lock

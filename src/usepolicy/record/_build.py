@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
@@ -65,11 +66,35 @@ class Draft:
 _VARIANT: Final = {f"{n:x}": "89ab"[n & 3] for n in range(16)}
 
 
+# Random bytes for ids are read from the system (``os.urandom``) for _POOL ids at a
+# time, not once per id: a system call per decision costs more than formatting its id.
+_POOL: Final = 256
+_pool: tuple[bytes, Iterator[int]] = (b"", iter(()))  # the bytes, the next slot: replaced whole
+
+
+def _refill() -> None:
+    global _pool
+    _pool = (os.urandom(16 * _POOL), itertools.count())
+
+
+# A forked child must not hand out the ids its parent will: it reads its own bytes.
+os.register_at_fork(after_in_child=_refill)
+
+
 def new_decision_id() -> str:
     """The default decision id: a fresh random UUID (version 4), as ``str(uuid.uuid4())``
     writes it: 122 random bits from ``os.urandom``, formatted directly (``uuid4()``
-    costs several times as much, and a record is made for every decision)."""
-    h = os.urandom(16).hex()
+    costs several times as much, and a record is made for every decision).
+
+    Thread-safe: each slot of the pool is taken once (``next`` on a counter is atomic
+    under the GIL); a thread that finds the pool used up reads a new one."""
+    while True:
+        data, slots = _pool
+        k = next(slots, _POOL)
+        if k < _POOL:
+            break
+        _refill()
+    h = data[16 * k : 16 * k + 16].hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 
