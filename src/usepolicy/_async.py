@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ._enforcement import Enforcement, describe
+from ._enforcement import Enforcement, describe, stored
 from ._errors import RequestError
 from .record import Draft, UseDenied, redact_draft, rejected_draft
 
@@ -36,7 +36,7 @@ class AsyncMixin:
     # Enforcer's methods, which its calls for a thread use too
     _open: Callable[[], Sink]
     _make: Callable[[Callable[[], Draft], Any], Draft]
-    _store_in: Callable[[Sink, Draft], tuple[dict[str, Any], DecisionRecord | None]]
+    _store_in: Callable[[Sink, Draft], Sealed | DecisionRecord]
     _unsinked: Callable[
         [Draft, Decision | None, RequestError | None, Explanation | None], Enforcement
     ]
@@ -102,14 +102,14 @@ class AsyncMixin:
             # chained sinks take a function for a body.)
             drafted = _Once(functools.partial(self._drafted, make, raw))
             try:
-                body = (await astore(drafted)).body
+                kept: Sealed | DecisionRecord = await astore(drafted)
             except Exception as exc:  # not stored: its deny keeps the id the sink saw
                 try:
                     draft = drafted()
                 except Exception:  # the body could not be made or redacted at all
                     draft = self._make(make, raw)
                 return self._not_stored(draft, exc, decision, request_error, None)
-            return Enforcement(body, decision=decision, stored=True, request_error=request_error)
+            return stored(kept, decision, request_error)
         draft = self._make(make, raw)
         try:
             if self._redact:
@@ -119,16 +119,13 @@ class AsyncMixin:
             if sink is None:
                 return self._unsinked(draft, decision, request_error, None)
             astore = getattr(sink, "astore", None)
-            record: DecisionRecord | None = None
             if astore is not None:
-                body = (await astore(draft)).body
+                kept = await astore(draft)
             else:  # a sink without a writer thread: its I/O runs in a worker thread
-                body, record = await asyncio.to_thread(self._store_in, sink, draft)
+                kept = await asyncio.to_thread(self._store_in, sink, draft)
         except Exception as exc:  # a sink that fails in any way has not stored the record
             return self._not_stored(draft, exc, decision, request_error, None)
-        return Enforcement(
-            body, decision=decision, stored=True, request_error=request_error, record=record
-        )
+        return stored(kept, decision, request_error)
 
     def _drafted(self, make: Callable[[], Draft], raw: Any) -> Draft:
         """The record's body, redacted: what ``_finish`` stores, made where it is called."""

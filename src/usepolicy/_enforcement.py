@@ -4,15 +4,17 @@ CLI and the async calls alike; its record model made only when asked for."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import AuditError, RequestError, printable
+from .record import Sealed
 
 if TYPE_CHECKING:
     from .engine import Decision, Explanation
     from .record import DecisionRecord
 
-__all__ = ["Enforcement", "describe", "record_model"]
+__all__ = ["Enforcement", "describe", "record_model", "stored"]
 
 
 class Enforcement:
@@ -35,6 +37,7 @@ class Enforcement:
     __slots__ = (
         "_body",
         "_record",
+        "_sealed",
         "decision",
         "explanation",
         "failure",
@@ -52,9 +55,11 @@ class Enforcement:
         request_error: RequestError | None = None,
         explanation: Explanation | None = None,
         record: DecisionRecord | None = None,
+        sealed: Sealed | None = None,
     ) -> None:
         self._body = body
         self._record = record
+        self._sealed = sealed  # the record as sealed here: its model is made from it
         self.decision = decision
         self.stored = stored
         self.failure = failure
@@ -75,12 +80,38 @@ class Enforcement:
     def record(self) -> DecisionRecord:
         # made on first use: a caller that only needs the answer never pays for it
         if self._record is None:
-            self._record = record_model().from_body(self._body)
+            sealed = self._sealed
+            self._record = (
+                record_model().from_body(self._body) if sealed is None else _record_of()(sealed)
+            )
         return self._record
 
     def __repr__(self) -> str:
         state = "stored" if self.stored else f"not stored ({self.failure})"
         return f"Enforcement({self._body['decision']}, {state})"
+
+
+def stored(
+    kept: Sealed | DecisionRecord,
+    decision: Decision | None,
+    request_error: RequestError | None,
+    explanation: Explanation | None = None,
+) -> Enforcement:
+    """The result of a record a sink stored: as a chained sink sealed it, or as another
+    sink returned it."""
+    if isinstance(kept, Sealed):
+        body, record, sealed = kept.body, None, kept
+    else:
+        body, record, sealed = kept.to_dict(), kept, None
+    return Enforcement(
+        body,
+        decision=decision,
+        stored=True,
+        request_error=request_error,
+        explanation=explanation,
+        record=record,
+        sealed=sealed,
+    )
 
 
 @functools.cache
@@ -90,6 +121,13 @@ def record_model() -> type[DecisionRecord]:
     from .record import DecisionRecord
 
     return DecisionRecord
+
+
+@functools.cache
+def _record_of() -> Callable[[Sealed], DecisionRecord]:
+    from .record import record_of  # as record_model: pydantic, on first use
+
+    return record_of
 
 
 def describe(exc: BaseException) -> str:

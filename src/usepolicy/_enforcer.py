@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ._async import AsyncMixin
-from ._enforcement import Enforcement, describe, record_model
+from ._enforcement import Enforcement, describe, record_model, stored
 from ._errors import AuditError, RequestError, printable
 from ._obligations import ObligationHandler, ObligationRegistry
 from ._outcomes import OutcomeMixin
@@ -233,17 +233,10 @@ class Enforcer(AsyncMixin, OutcomeMixin):
                 sink = self._open()
             if sink is None:
                 return self._unsinked(draft, decision, request_error, explanation)
-            body, record = self._store_in(sink, draft)
+            kept = self._store_in(sink, draft)
         except Exception as exc:  # a sink that fails in any way has not stored the record
             return self._not_stored(draft, exc, decision, request_error, explanation)
-        return Enforcement(
-            body,
-            decision=decision,
-            stored=True,
-            request_error=request_error,
-            explanation=explanation,
-            record=record,
-        )
+        return stored(kept, decision, request_error, explanation)
 
     def _make(self, make: Callable[[], Draft], raw: Any) -> Draft:
         try:
@@ -252,12 +245,11 @@ class Enforcer(AsyncMixin, OutcomeMixin):
             errors = [{"code": "internal-error", "message": describe(exc)}]
             return rejected_draft(raw, errors, self.policy)
 
-    def _store_in(self, sink: Sink, draft: Draft) -> tuple[dict[str, Any], DecisionRecord | None]:
+    def _store_in(self, sink: Sink, draft: Draft) -> Sealed | DecisionRecord:
+        """``draft`` stored: as a chained sink sealed it, or as another sink appended it."""
         if self._store is not None and sink is self._sink:
-            return self._store(draft).body, None
-        unchained = seal(draft.body, None, encoded=draft.encoded).body
-        record = sink.append(record_model().from_body(unchained))
-        return record.to_dict(), record
+            return self._store(draft)
+        return sink.append(record_model().from_body(draft.seal(None).body))
 
     @staticmethod
     def _unsinked(
@@ -266,13 +258,14 @@ class Enforcer(AsyncMixin, OutcomeMixin):
         request_error: RequestError | None,
         explanation: Explanation | None,
     ) -> Enforcement:
-        body = seal(draft.body, None, encoded=draft.encoded).body
+        sealed = draft.seal(None)
         return Enforcement(
-            body,
+            sealed.body,
             decision=decision,
             stored=False,
             request_error=request_error,
             explanation=explanation,
+            sealed=sealed,
         )
 
     @staticmethod

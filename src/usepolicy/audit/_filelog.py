@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal, get_args
 
 from .._errors import AuditError
-from ..record import Draft, Sealed, check_redact_paths, redact_draft, seal
+from ..record import Draft, Sealed, check_redact_paths, redact_draft
 from ._fileops import MODE, flush, locked, sync_dir, why, write_all
 from ._rotate import Rotation, start_next, was_rotated
 from ._sink import ChainedSink
@@ -47,6 +47,21 @@ __all__ = ["AuditLog", "Durability"]
 Durability = Literal["always", "batch", "none"]
 
 _log = logging.getLogger("usepolicy.audit")
+
+
+# Forks of this process so far, counted in each child: a log opened before a fork is
+# reopened in the child, which needs its own lock (asking the process id on every
+# append would cost a system call).
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _redacted(make: Callable[[], Draft], fields: tuple[str, ...]) -> Draft:
@@ -117,7 +132,7 @@ class AuditLog(ChainedSink):
 
     # -- opening, forking, closing -----------------------------------------------------
     def _open(self) -> None:
-        self._pid = os.getpid()
+        self._generation = _forks  # a forked child reopens the file (_after_fork)
         self._write_lock = threading.Lock()
         self._writer = GroupWriter(
             self._commit, f"usepolicy-audit {self.path.name}", self.batch_observers
@@ -211,7 +226,7 @@ class AuditLog(ChainedSink):
                 holds no partial line of it; after a failed fsync, or once the log was
                 truncated under this writer, this instance refuses further appends.
         """
-        if os.getpid() != self._pid:
+        if self._generation != _forks:
             self._after_fork()
         if self._redact:
             draft = redact_draft(draft, self._redact)
@@ -231,7 +246,7 @@ class AuditLog(ChainedSink):
         Raises:
             AuditError: as ``store``; also when ``draft`` is a function that raised.
         """
-        if os.getpid() != self._pid:
+        if self._generation != _forks:
             self._after_fork()
         if self._redact:
             fields = self._redact
@@ -273,7 +288,7 @@ class AuditLog(ChainedSink):
             lines: list[bytes] = []
             for draft in drafts:
                 try:
-                    sealed = seal(draft.body, head, self._signer, encoded=draft.encoded)
+                    sealed = draft.seal(head, self._signer)
                 except Exception as exc:  # this record has no stored form; the rest do
                     outcomes.append(AuditError(f"{self.path}: cannot seal the record: {exc}"))
                     continue

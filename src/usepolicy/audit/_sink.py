@@ -6,7 +6,7 @@ import threading
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..record import Draft, Sealed, seal
+from ..record import Draft, Sealed
 
 if TYPE_CHECKING:
     from ..record import AnyRecord, DecisionRecord
@@ -63,6 +63,6 @@ class MemorySink(ChainedSink):
 
         with self._lock:
             prev = self.records[-1].record_digest if self.records else None
-            sealed = seal(draft.body, prev, encoded=draft.encoded)
+            sealed = draft.seal(prev)
             self.records.append(parse_record(sealed.body))
             return sealed

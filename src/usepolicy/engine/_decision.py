@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import msgspec
 
 from ..policy import Effect
-from ..record import Draft, canonical_json, decision_draft, seal
+from ..record import Draft, canonical_json, decision_draft
 from ..request import request_to_builtins
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class MatchedRule(_Part):
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "effect": self.effect.value,
+            "effect": _EFFECT_VALUE[self.effect],
             "reason": self.reason,
             "reference": self.reference,
         }
@@ -108,6 +108,10 @@ class DryRun(_Part):
         if self.error is not None:
             body["error"] = self.error.to_dict()
         return body
+
+
+#: the plain string of each effect (``Effect.value`` goes through the enum's descriptor)
+_EFFECT_VALUE: dict[Effect, str] = {effect: effect.value for effect in Effect}
 
 
 def _array(parts: tuple[_Part, ...]) -> bytes:
@@ -174,11 +178,9 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
         return self._record
 
     def _make_record(self, now: datetime | None, decision_id: str | None) -> DecisionRecord:
-        from ..record import DecisionRecord
+        from ..record import record_of
 
-        draft = self.record_draft(now=now, decision_id=decision_id)
-        sealed = seal(draft.body, None, encoded=draft.encoded)
-        return DecisionRecord.from_body(sealed.body)
+        return record_of(self.record_draft(now=now, decision_id=decision_id).seal(None))
 
     def record_draft(self, *, now: datetime | None = None, decision_id: str | None = None) -> Draft:
         """The record's body, not sealed yet (what an ``Enforcer`` hands its sink).
@@ -190,7 +192,7 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
         if self._record is not None and now is None and decision_id is None:
             return Draft(self._record.to_dict())
         return decision_draft(
-            decision=self.effect.value,
+            decision=_EFFECT_VALUE[self.effect],
             determining_rule=self.determining_rule,
             matched_rules=[m.to_dict() for m in self.matched_rules],
             obligations=[o.to_dict() for o in self.obligations],
@@ -201,13 +203,20 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
             engine=self._record_engine(),
             now=now,
             decision_id=self._record_id(decision_id),
-            encoded={
-                "matched_rules": _array(self.matched_rules),
-                "obligations": _array(self.obligations),
-                "errors": _array(self.errors),
-            },
+            encoded=self._encoded(),
             validated=True,
         )
+
+    def _encoded(self) -> dict[str, bytes]:
+        """The canonical JSON of the record's members made of the engine's parts."""
+        encoded = {
+            "matched_rules": _array(self.matched_rules),
+            "obligations": _array(self.obligations),
+            "errors": _array(self.errors),
+        }
+        if self.dryrun:
+            encoded["dryrun"] = _array(self.dryrun)
+        return encoded
 
     def _record_engine(self) -> Mapping[str, str | None] | None:
         """The engine a record names (None: this package's own)."""

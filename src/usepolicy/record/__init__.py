@@ -51,6 +51,7 @@ if typing.TYPE_CHECKING:
         RecordRule,
         RecordSignature,
         parse_record,
+        record_of,
     )
 
 _MODELS = frozenset(
@@ -59,6 +60,7 @@ _MODELS = frozenset(
         "DecisionRecord",
         "OutcomeRecord",
         "parse_record",
+        "record_of",
         "RecordDryRun",
         "RecordEngine",
         "RecordProblem",
@@ -121,6 +123,7 @@ __all__ = [
     "parse_record",
     "raw_digest",
     "record_digest",
+    "record_of",
     "redact",
     "redact_body",
     "redact_draft",

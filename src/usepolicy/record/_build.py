@@ -23,6 +23,8 @@ import orjson
 
 from .._version import __version__
 from ._canonical import canonical_json, digest, encode_fast, mixed_planes
+from ._seal import DigestSigner, Sealed, seal
+from ._template import Template, template_for
 
 __all__ = [
     "ENGINE_NAME",
@@ -52,14 +54,23 @@ class PolicyRef(Protocol):
     def digest(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs a microsecond to make
 class Draft:
     """A record body before ``seal``, with ``encoded``: the canonical JSON of some of its
     members, made already (the request's, to digest it; the matched rules' that the
-    engine made once), so that sealing need not make them again."""
+    engine made once), so that sealing need not make them again; and ``template``: what
+    the body shares with every record of its outcome, made once (``Template``).
+
+    A draft is not changed once made (nor its body in place): whatever changes it
+    (redaction) makes a new draft, without the template of the old body."""
 
     body: dict[str, Any]
     encoded: Mapping[str, bytes] = field(default_factory=dict)
+    template: Template | None = None
+
+    def seal(self, prev: str | None, signer: DigestSigner | None = None) -> Sealed:
+        """``seal`` this body with what the draft holds made already."""
+        return seal(self.body, prev, signer, encoded=self.encoded, template=self.template)
 
 
 # RFC 9562 variant bits (10xx) for the first hex digit of the fourth group
@@ -78,7 +89,8 @@ def _refill() -> None:
 
 
 # A forked child must not hand out the ids its parent will: it reads its own bytes.
-os.register_at_fork(after_in_child=_refill)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_refill)
 
 
 def new_decision_id() -> str:
@@ -150,6 +162,11 @@ def _engine(engine: Mapping[str, str | None] | None) -> dict[str, str]:
     return {k: v for k, v in engine.items() if v is not None}  # absent, not null
 
 
+def _fresh(items: Sequence[Any]) -> list[Any]:
+    """``items`` as the list a body holds: a list given is taken as it is."""
+    return items if type(items) is list else list(items)
+
+
 def _policy(policy: PolicyRef) -> dict[str, str]:
     return {"name": policy.name, "version": policy.version, "digest": policy.digest}
 
@@ -170,8 +187,8 @@ def decision_draft(
     encoded: Mapping[str, bytes] | None = None,
     validated: bool = False,
 ) -> Draft:
-    """The record of a decision, unsealed. The mappings given become part of the body
-    (they are not copied): give fresh ones.
+    """The record of a decision, unsealed. The mappings and lists given become part of
+    the body, and ``encoded`` the draft's (they are not copied): give fresh ones.
 
     Args:
         request: the validated request with its defaults; a request without
@@ -181,14 +198,16 @@ def decision_draft(
         now: when the decision was made (default: the current time).
         decision_id: the record's id (default: ``new_decision_id()``).
         encoded: the canonical JSON of some of the members above, by body key
-            (``matched_rules``, ``obligations``, ``errors``), made already.
+            (``matched_rules``, ``obligations``, ``errors``, ``dryrun``), made already.
+            With the first two (and ``dryrun``, when there is any), a ``validated``
+            request and no ``errors``, the draft gets its outcome's ``Template``.
         validated: ``request`` is one the engine's validator made (``Decision.request``):
             floats only among its attribute values, all else of exact JSON types.
         dryrun: the dry-run rules that would have denied; the body has ``dryrun`` only
             when there are any.
     """
     decision_id = decision_id or new_decision_id()
-    parts = dict(encoded or ())
+    parts = encoded if type(encoded) is dict else dict(encoded or ())
     request_digest: str | None = None
     body_request: dict[str, Any] | None = None
     if request is not None:
@@ -205,9 +224,9 @@ def decision_draft(
         "timestamp": utc_timestamp_now() if now is None else utc_timestamp(now),
         "decision": decision,
         "determining_rule": determining_rule,
-        "matched_rules": list(matched_rules),
-        "obligations": list(obligations),
-        "errors": list(errors),
+        "matched_rules": _fresh(matched_rules),
+        "obligations": _fresh(obligations),
+        "errors": _fresh(errors),
         "request": body_request,
         "request_digest": request_digest,
         "policy": _policy(policy),
@@ -215,8 +234,24 @@ def decision_draft(
         "prev_digest": None,
     }
     if dryrun:
-        body["dryrun"] = list(dryrun)
-    return Draft(body, parts)
+        body["dryrun"] = _fresh(dryrun)
+    template = None
+    if validated and request_digest is not None and not errors:
+        # the members every record of this outcome shares, as the key of its template
+        shared = (parts.get("matched_rules"), parts.get("obligations"), parts.get("dryrun"))
+        if None not in shared[: 3 if dryrun else 2]:
+            policy_ref = body["policy"]
+            key = (
+                decision,
+                determining_rule,
+                *shared,
+                policy_ref["name"],
+                policy_ref["version"],
+                policy_ref["digest"],
+                None if engine is None else tuple(body["engine"].items()),
+            )
+            template = template_for(key, body)
+    return Draft(body, parts, template)
 
 
 def raw_digest(raw: Any) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ._canonical import canonical_json
-from ._seal import record_digest, seal
+from ._seal import Sealed, record_digest, seal
 
 __all__ = [
     "AnyRecord",
@@ -27,7 +27,10 @@ __all__ = [
     "RecordRule",
     "RecordSignature",
     "parse_record",
+    "record_of",
 ]
+
+_set = object.__setattr__
 
 
 class _Frozen(BaseModel):
@@ -142,6 +145,19 @@ class DecisionRecord(_Frozen):
         except ValidationError:
             return cls.model_validate(body)
 
+    @classmethod
+    def assembled(cls, values: dict[str, Any], fields_set: set[str]) -> DecisionRecord:
+        """A record of ``values`` (every field, in field order) validated already, such
+        as a ``Template``'s parts and a sealed body's own members, made without
+        validating them again, as ``model_construct`` makes it (without its search
+        for defaults and aliases). ``fields_set``: the fields the body held."""
+        record = cls.__new__(cls)
+        _set(record, "__dict__", values)
+        _set(record, "__pydantic_fields_set__", fields_set)
+        _set(record, "__pydantic_extra__", None)
+        _set(record, "__pydantic_private__", None)
+        return record
+
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready builtins, in DESIGN.md field order.
 
@@ -222,6 +238,65 @@ class OutcomeRecord(_Frozen):
 
 #: a record of either kind, as a log holds them
 AnyRecord = DecisionRecord | OutcomeRecord
+
+# The members of a DecisionRecord that every record of one template shares.
+_SHARED = (
+    "record_version",
+    "decision",
+    "determining_rule",
+    "matched_rules",
+    "obligations",
+    "errors",
+    "dryrun",
+    "policy",
+    "engine",
+)
+
+
+def record_of(sealed: Sealed) -> DecisionRecord:
+    """The ``DecisionRecord`` of a sealed decision body.
+
+    For a body sealed with a template (``Sealed.template``), the parts every record of
+    its outcome shares (rules, obligations, policy, engine) are validated once, for the
+    first record; each record is then assembled from them and its own members, which
+    sealing made (ids, times, digests: strings) or validated (the request), and equals
+    the record ``DecisionRecord.from_body`` makes (``tests/record/test_template.py``).
+    """
+    body, template = sealed.body, sealed.template
+    if template is None:
+        return DecisionRecord.from_body(body)
+    parts = template.parts
+    if parts is None:
+        first = DecisionRecord.from_body(body)
+        shared = {key: getattr(first, key) for key in _SHARED}
+        parts = template.parts = shared, frozenset(first.model_fields_set - {"signature"})
+    shared, members = parts
+    dryrun = shared["dryrun"]
+    values = {
+        "record_version": shared["record_version"],
+        "decision_id": body["decision_id"],
+        "timestamp": body["timestamp"],
+        "decision": shared["decision"],
+        "determining_rule": shared["determining_rule"],
+        # fresh lists of the shared (frozen) models: a record's list is its own
+        "matched_rules": list(shared["matched_rules"]),
+        "obligations": list(shared["obligations"]),
+        "errors": list(shared["errors"]),
+        "dryrun": None if dryrun is None else list(dryrun),
+        "request": dict(body["request"]),
+        "request_digest": body["request_digest"],
+        "policy": shared["policy"],
+        "engine": shared["engine"],
+        "prev_digest": body["prev_digest"],
+        "redacted": None,
+        "record_digest": body["record_digest"],
+        "signature": None,
+    }
+    signature = body.get("signature")
+    if signature is None:
+        return DecisionRecord.assembled(values, set(members))
+    values["signature"] = RecordSignature.model_validate(signature, strict=True)
+    return DecisionRecord.assembled(values, {*members, "signature"})
 
 
 def parse_record(obj: Any) -> AnyRecord:

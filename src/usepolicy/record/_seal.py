@@ -7,11 +7,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import orjson
 
 from ._canonical import canonical_json, encode_fast, mixed_planes
+
+if TYPE_CHECKING:
+    from ._template import Template
 
 __all__ = ["UNDIGESTED", "DigestSigner", "Sealed", "record_digest", "seal"]
 
@@ -31,13 +34,16 @@ class DigestSigner(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs a microsecond to make
 class Sealed:
     """A record as stored: its body (JSON-ready builtins, DESIGN.md field order) and
-    its canonical JSON, what a log line holds (without the newline)."""
+    its canonical JSON, what a log line holds (without the newline); ``template``: the
+    template it was sealed with, if any (``record_of`` assembles its record from it).
+    Not changed once made."""
 
     body: dict[str, Any]
     line: bytes
+    template: Template | None = None
 
     @property
     def digest(self) -> str:
@@ -52,6 +58,7 @@ def seal(
     signer: DigestSigner | None = None,
     *,
     encoded: Mapping[str, bytes] | None = None,
+    template: Template | None = None,
 ) -> Sealed:
     """Chain ``body`` after the record whose digest is ``prev``, digest it and sign it.
 
@@ -64,10 +71,18 @@ def seal(
         signer: sign the new ``record_digest``.
         encoded: the canonical JSON of some members of ``body``, by key, made already
             (``Draft.encoded``): they are written as they are.
+        template: the template of ``body``'s outcome (``Draft.template``): the record's
+            canonical JSON is then joined from its pieces and the body's own values.
 
     Raises:
         ValueError: a value has no canonical JSON form (see ``canonical_json``).
     """
+    if template is not None and encoded and len(body) == template.size:
+        request_json = encoded.get("request")
+        if request_json is not None:
+            joined = template.seal(body, prev, signer, request_json)
+            if joined is not None:
+                return Sealed(*joined, template)
     content = dict(body)
     for key in UNDIGESTED:
         content.pop(key, None)

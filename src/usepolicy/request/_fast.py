@@ -36,7 +36,6 @@ from ._enums import (
     Subjects,
     unicode_problem,
 )
-from ._shape import FIELD_ORDER
 from ._vocabulary import AttributeSpec, Vocabulary
 
 __all__ = [
@@ -176,15 +175,19 @@ _DEFAULT_AUTONOMY: Final = ReqAutonomy()
 _DEFAULT_ENVIRONMENT: Final = ReqEnvironment()
 
 
-class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
-    """A validated request with every default filled in (internal, immutable)."""
+class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False, kw_only=True):
+    """A validated request with every default filled in (internal, immutable).
 
-    requester: ReqRequester
-    purpose: str
+    Its fields are in the public order (``FIELD_ORDER``: keyword-only, so a field with
+    a default may come before one without), so ``msgspec.to_builtins`` writes them in
+    that order as it is."""
+
     request_id: (
         Annotated[str, msgspec.Meta(min_length=1, max_length=LIMITS.max_request_id)] | None
     ) = None
+    requester: ReqRequester
     model: _Name | None = None
+    purpose: str
     description: Annotated[str, msgspec.Meta(max_length=LIMITS.max_description)] | None = None
     data: ReqData = _DEFAULT_DATA
     autonomy: ReqAutonomy = _DEFAULT_AUTONOMY
@@ -197,8 +200,8 @@ class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
 
 def request_to_builtins(req: Req) -> dict[str, Any]:
     """The request as JSON-ready builtins, defaults filled in, in public field order."""
-    raw: dict[str, Any] = msgspec.to_builtins(req)
-    return {name: raw[name] for name in FIELD_ORDER}
+    builtins: dict[str, Any] = msgspec.to_builtins(req)
+    return builtins
 
 
 def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

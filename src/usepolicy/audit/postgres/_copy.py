@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ...record import Draft, Sealed, seal
+from ...record import Draft, Sealed
 from ._schema import COLUMNS, row_values
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def copy_chained(
     stored: list[Sealed] = []
     with conn.cursor() as cursor, cursor.copy(COPY) as copy:
         for draft in drafts:
-            sealed = seal(draft.body, head, signer, encoded=draft.encoded)
+            sealed = draft.seal(head, signer)
             seq += 1
             head = sealed.digest
             copy.write_row(row_values(writer_id, seq, sealed.body, sealed.line.decode()))

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
 from ..._errors import AuditError
-from ...record import Draft, Sealed, canonical_json, seal
+from ...record import Draft, Sealed, canonical_json
 from .._sink import ChainedSink
 from .._writer import DraftSource, GroupWriter, Outcome
 from ._copy import copy_chained
@@ -381,7 +381,7 @@ class PostgresSink(ChainedSink):
         rows: list[tuple[Any, ...]] = []
         stored: list[Sealed] = []
         for draft in drafts:
-            sealed = seal(draft.body, head, self._signer, encoded=draft.encoded)
+            sealed = draft.seal(head, self._signer)
             seq += 1
             head = sealed.digest
             rows.append(row_values(self.writer_id, seq, sealed.body, sealed.line.decode()))
