@@ -4,7 +4,8 @@ Callers (threads, or asyncio tasks through ``submit_async``) queue an unsealed r
 body, or a function that makes it (then the writer thread makes it, off the caller's
 event loop), and wait. The writer thread takes everything pending, hands it to the sink's
 ``commit`` (which chains, writes and syncs the whole batch at once), and then wakes the
-batch's waiters once: threads with one ``notify_all``, each event loop with one
+batch's waiters once: each thread by releasing the lock it waits on (so a commit wakes
+the threads of its batch and no other), each event loop with one
 ``call_soon_threadsafe``. So a thousand waiting callers cost one write and one fsync,
 and an event loop never blocks on the disk or on the file lock. On the loop, the
 batch's futures are resolved a slice at a time, one loop iteration each, so that a
@@ -43,7 +44,7 @@ _WAKE_SLICE: Final = 16
 
 
 class _Ticket:
-    __slots__ = ("draft", "future", "loop", "outcome")
+    __slots__ = ("draft", "future", "loop", "outcome", "wake")
 
     def __init__(
         self,
@@ -55,6 +56,9 @@ class _Ticket:
         self.loop = loop
         self.future = future
         self.outcome: Outcome | None = None
+        #: a thread's ticket: held until its batch is committed, then released by the
+        #: writer, so that a commit wakes the threads of its batch and no other
+        self.wake: threading.Lock | None = None
 
 
 class GroupWriter:
@@ -88,11 +92,12 @@ class GroupWriter:
             AuditError: the record was not stored.
         """
         ticket = _Ticket(draft)
-        cond = self._cond
-        with cond:
+        ticket.wake = wake = threading.Lock()
+        wake.acquire()
+        with self._cond:
             self._enqueue(ticket)
-            while ticket.outcome is None:
-                cond.wait()
+        wake.acquire()  # released once the batch holding it is committed
+        assert ticket.outcome is not None
         return _result(ticket.outcome)
 
     async def submit_async(self, draft: DraftSource) -> Sealed:
@@ -117,7 +122,7 @@ class GroupWriter:
             self._thread.start()
         self._pending.append(ticket)
         if len(self._pending) == 1:
-            self._cond.notify_all()
+            self._cond.notify()  # the writer thread, the only one waiting on it
 
     def _run(self) -> None:
         cond = self._cond
@@ -153,11 +158,12 @@ class GroupWriter:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Ticket]] = {}
         with self._cond:
             self.batches += 1
-            for ticket, outcome in zip(batch, outcomes, strict=True):
-                ticket.outcome = outcome
-                if ticket.loop is not None:
-                    by_loop.setdefault(ticket.loop, []).append(ticket)
-            self._cond.notify_all()
+        for ticket, outcome in zip(batch, outcomes, strict=True):
+            ticket.outcome = outcome
+            if ticket.wake is not None:
+                ticket.wake.release()
+            elif ticket.loop is not None:
+                by_loop.setdefault(ticket.loop, []).append(ticket)
         for observe in self._observers:
             with contextlib.suppress(Exception):  # a metric must never stop the writer
                 observe(len(batch))
