@@ -287,20 +287,27 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
 
 def breakdown(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) -> None:
     """Each stage of a ``check`` with ``none`` timed alone (CPU time, medians of the
-    rounds), so that the shares of the audited path can be read off."""
+    rounds), so that the shares of the audited path can be read off; in brackets, what
+    a stage costs without the outcome's template (``usepolicy.record._template``), as a
+    record whose decision met an error is still sealed and read."""
     from usepolicy.audit import AuditLog
-    from usepolicy.record import DecisionRecord, seal
+    from usepolicy.record import DecisionRecord, record_of, seal
 
     decision = engine.evaluate(REQUEST)
     draft = decision.record_draft()
-    sealed = seal(draft.body, None, encoded=draft.encoded)
+    assert draft.template is not None
+    sealed = draft.seal(None)
     logs = {tree: AuditLog(folder / f"stages-{tree}.jsonl", durability="none", tree=tree)
             for tree in (True, False)}  # fmt: skip
     stages: dict[str, Callable[[Any], Any]] = {
         "Engine.evaluate (validate, decide)": engine.evaluate,
         "Decision.record_draft (the body)": lambda _: decision.record_draft(),
-        "seal (canonical JSON, 2 digests)": lambda _: seal(draft.body, None, encoded=draft.encoded),
-        "DecisionRecord.from_body (pydantic)": lambda _: DecisionRecord.from_body(sealed.body),
+        "seal, from the template (1 digest)": lambda _: draft.seal(None),
+        "  (seal of the whole body, no template)": lambda _: seal(
+            draft.body, None, encoded=draft.encoded
+        ),
+        "record_of (the DecisionRecord, template)": lambda _: record_of(sealed),
+        "  (DecisionRecord.from_body, pydantic)": lambda _: DecisionRecord.from_body(sealed.body),
         "AuditLog.store, no tree (seal + append)": lambda _: logs[False].store(draft),
         "AuditLog.store with its tree": lambda _: logs[True].store(draft),
     }
