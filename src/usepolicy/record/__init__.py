@@ -6,7 +6,9 @@
 - ``canonical_json`` / ``digest``: RFC 8785 canonical JSON and ``sha256:`` digests.
 - ``seal(body, prev, signer)``: chain, digest and sign a record body, and write its
   canonical line; every audit sink stores records with it, and verifying a record is
-  sealing it again.
+  sealing it again. A decision's draft carries its outcome's template
+  (``Draft.template``): its line is then joined from pieces written once, and
+  ``record_of`` assembles its ``DecisionRecord`` from parts validated once.
 - ``decision_draft``, ``rejected_draft``, ``denied_body``: the one place record bodies
   are made (the engine's ``Decision.record`` and the ``Enforcer`` call them).
 - ``outcome_draft`` / ``OutcomeRecord``: what happened after a decision (executed,
