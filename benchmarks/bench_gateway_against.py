@@ -38,6 +38,8 @@ def measure(args: argparse.Namespace) -> None:
 
     import usepolicy
 
+    given = os.environ.get("PYTHONPATH", "")
+    assert usepolicy.__file__.startswith(given), f"measuring {usepolicy.__file__}, not {given}"
     engine = usepolicy.Engine(usepolicy.load_policy())
 
     def per_call(fn: Any, calls: int) -> float:
