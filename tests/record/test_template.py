@@ -206,3 +206,22 @@ _REQUEST = {
     "autonomy": {"level": "none"},
     "attributes": {"program": "ALPHA", "ratio": 0.1, "big": 1e15},
 }
+
+
+def test_an_assembled_record_behaves_as_a_validated_one():
+    """``record_of`` builds the model without validating again: it must still be a whole
+    pydantic model (frozen, copied, pickled, dumped as one that pydantic validated)."""
+    import pickle
+
+    import pydantic
+
+    sealed = PACKS[0].evaluate(_REQUEST).record_draft().seal("sha256:" + "0" * 64)
+    assert sealed.template is not None
+    record, validated = record_of(sealed), DecisionRecord.model_validate(sealed.body)
+    assert record.model_dump_json() == validated.model_dump_json()
+    assert pickle.loads(pickle.dumps(record)) == validated
+    assert record.model_copy(update={"decision_id": "x"}).decision_id == "x"
+    with pytest.raises(pydantic.ValidationError):
+        record.decision_id = "changed"  # type: ignore[misc]
+    record.matched_rules.clear()  # its lists are its own: the next record is whole
+    assert record_of(sealed).matched_rules == validated.matched_rules

@@ -145,19 +145,6 @@ class DecisionRecord(_Frozen):
         except ValidationError:
             return cls.model_validate(body)
 
-    @classmethod
-    def assembled(cls, values: dict[str, Any], fields_set: set[str]) -> DecisionRecord:
-        """A record of ``values`` (every field, in field order) validated already, such
-        as a ``Template``'s parts and a sealed body's own members, made without
-        validating them again, as ``model_construct`` makes it (without its search
-        for defaults and aliases). ``fields_set``: the fields the body held."""
-        record = cls.__new__(cls)
-        _set(record, "__dict__", values)
-        _set(record, "__pydantic_fields_set__", fields_set)
-        _set(record, "__pydantic_extra__", None)
-        _set(record, "__pydantic_private__", None)
-        return record
-
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready builtins, in DESIGN.md field order.
 
@@ -294,9 +281,21 @@ def record_of(sealed: Sealed) -> DecisionRecord:
     }
     signature = body.get("signature")
     if signature is None:
-        return DecisionRecord.assembled(values, set(members))
+        return _assembled(values, set(members))
     values["signature"] = RecordSignature.model_validate(signature, strict=True)
-    return DecisionRecord.assembled(values, {*members, "signature"})
+    return _assembled(values, {*members, "signature"})
+
+
+def _assembled(values: dict[str, Any], fields_set: set[str]) -> DecisionRecord:
+    """A record of ``values`` (every field, in field order) validated already, made as
+    ``model_construct`` makes it, without its search for defaults and aliases;
+    ``fields_set``: the fields the body held."""
+    record = DecisionRecord.__new__(DecisionRecord)
+    _set(record, "__dict__", values)
+    _set(record, "__pydantic_fields_set__", fields_set)
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
 
 
 def parse_record(obj: Any) -> AnyRecord:
