@@ -225,6 +225,23 @@ def test_signing_and_durability_apply_to_a_path(tmp_path: Path):
         Enforcer(audit_log=42)  # type: ignore[arg-type]
 
 
+def test_a_log_path_rotates_by_size_and_the_files_are_one_chain(tmp_path: Path):
+    from usepolicy.audit import log_files
+
+    path = tmp_path / "audit.jsonl"
+    with Enforcer(audit_log=path, durability="none", rotate_bytes=3000) as guard:
+        for _ in range(6):
+            assert guard.check(ALLOWED).decision == "allow"
+    files = log_files(path)  # the archives in chain order, then the log itself
+    assert len(files) >= 3 and files[-1] == path
+    assert all(f.stat().st_size <= 3000 for f in files)
+    assert verify_log(path).count == 6  # the chain checked across every file
+    with pytest.raises(ValueError, match="rotation"):
+        Enforcer(audit_log=MemorySink(), rotate_every=3600)
+    with pytest.raises(ValueError, match="rotate_every"):
+        Enforcer(audit_log=path, rotate_every=0.5)  # a misconfiguration: at once
+
+
 def test_policies_engines_and_paths_are_accepted(repo: Path):
     pack = repo / "src" / "usepolicy" / "packs" / "any-lawful-use.yaml"
     for policy in (None, usepolicy.load_policy(), usepolicy.Engine(usepolicy.load_policy())):

@@ -10,6 +10,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,8 @@ class Enforcer(AsyncMixin, OutcomeMixin):
             decisions nothing would then prove).
         durability: for a path: ``"always"`` (default), ``"batch"`` or ``"none"``.
         signer: for a path: sign every record (``usepolicy.audit.Signer``).
+        rotate_bytes, rotate_every: for a path: start a new file by size or by time
+            (a ``timedelta`` or seconds), the chain carried across files (``AuditLog``).
         redact: request fields to store only as their digest.
         obligations: the obligation handlers (``register_obligation``): a mapping of
             obligation id to handler, or ids the deployment fulfils by itself.
@@ -72,12 +75,19 @@ class Enforcer(AsyncMixin, OutcomeMixin):
         signer: Signer | None = None,
         redact: Iterable[str] = (),
         obligations: Mapping[str, ObligationHandler] | Iterable[str] = (),
+        rotate_bytes: int | None = None,
+        rotate_every: timedelta | float | None = None,
     ) -> None:
         self.engine: Decider = _decider(policy)
         self.obligations = ObligationRegistry(obligations)
         self._redact = check_redact_paths(redact)
-        self._durability = durability
-        self._signer = signer
+        # what opening a log path takes (``open_sink``), all None for a sink passed in
+        self._options: dict[str, Any] = {
+            "durability": durability,
+            "signer": signer,
+            "rotate_bytes": rotate_bytes,
+            "rotate_every": rotate_every,
+        }
         self._lock = threading.Lock()
         self._closed = False
         self._sink: Sink | None = None
@@ -88,8 +98,10 @@ class Enforcer(AsyncMixin, OutcomeMixin):
             self._path = audit_log
             with contextlib.suppress(AuditError):  # then each check denies and retries
                 self._open()
-        elif durability is not None or signer is not None:
-            raise ValueError("durability and signer apply to a log path; set them on the sink")
+        elif any(value is not None for value in self._options.values()):
+            raise ValueError(
+                "durability, signer and rotation apply to a log path; set them on the sink"
+            )
         elif audit_log is not None:
             from .audit import Sink
 
@@ -111,7 +123,7 @@ class Enforcer(AsyncMixin, OutcomeMixin):
                 assert self._path is not None
                 from .audit import open_sink
 
-                self._use(open_sink(self._path, durability=self._durability, signer=self._signer))
+                self._use(open_sink(self._path, **self._options))
             assert self._sink is not None
             return self._sink
 
