@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import os
 import statistics
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -285,6 +286,39 @@ def postgres(args: argparse.Namespace, engine: usepolicy.Engine, parent: Path) -
             )
 
 
+_BLOCK = 500  # calls of a stage timed at once in the breakdown
+
+
+def _no_system_calls_log() -> type:
+    from usepolicy.audit import AuditLog
+
+    class NoSystemCalls(AuditLog):
+        """A file log whose appends make no system call: the stat of the path answers
+        from memory and the write only counts (the flock: ``_no_flock``). For the
+        breakdown only: what the four calls of a record cost the Python around them."""
+
+        def _check_file(self) -> int | None:
+            return self._size
+
+        @staticmethod
+        def _write_all(fd: int, data: bytes) -> None:
+            return None
+
+    return NoSystemCalls
+
+
+@contextlib.contextmanager
+def _no_flock() -> Iterator[None]:
+    from usepolicy.audit import _filelog
+
+    real = _filelog._flock
+    _filelog._flock = lambda fd, op: None
+    try:
+        yield
+    finally:
+        _filelog._flock = real
+
+
 def breakdown(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) -> None:
     """Each stage of a ``check`` with ``none`` timed alone (CPU time, medians of the
     rounds), so that the shares of the audited path can be read off; in brackets, what
@@ -293,6 +327,7 @@ def breakdown(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) 
     from usepolicy.audit import AuditLog
     from usepolicy.record import DecisionRecord, record_of, seal
 
+    _NoSystemCalls = _no_system_calls_log()
     decision = engine.evaluate(REQUEST)
     draft = decision.record_draft()
     assert draft.template is not None
@@ -311,20 +346,39 @@ def breakdown(args: argparse.Namespace, engine: usepolicy.Engine, folder: Path) 
         "AuditLog.store, no tree (seal + append)": lambda _: logs[False].store(draft),
         "AuditLog.store with its tree": lambda _: logs[True].store(draft),
     }
+    plain = AuditLog(folder / "plain.jsonl", durability="none", tree=False)
+    stubbed = _NoSystemCalls(folder / "stubbed.jsonl", durability="none", tree=False)
     with usepolicy.Enforcer(engine, audit_log=folder / "stages.jsonl", durability="none") as g:
         stages["Enforcer.check, all of it"] = g.check
+        stages["  (check, a log without its tree)"] = usepolicy.Enforcer(
+            engine, audit_log=plain
+        ).check
+        stages["  (the same, no lock, stat or write)"] = usepolicy.Enforcer(
+            engine, audit_log=stubbed
+        ).check
+        # Blocks of _BLOCK calls, every stage in turn: on a shared machine, stages timed
+        # in long blocks one after the other differ by what the machine did meanwhile.
         times: dict[str, list[float]] = {name: [] for name in stages}
-        for _ in range(args.rounds):
+        for _ in range(max(1, args.rounds * args.calls // _BLOCK)):
             for name, fn in stages.items():
-                times[name].append(per_call_us(fn, REQUEST, args.calls, time.process_time))
-    for log in logs.values():
+                stub = name.endswith("no lock, stat or write)")
+                with _no_flock() if stub else contextlib.nullcontext():
+                    times[name].append(per_call_us(fn, REQUEST, _BLOCK, time.process_time))
+    for log in (*logs.values(), plain, stubbed):
         log.close()
-    whole = statistics.median(times["Enforcer.check, all of it"])
+    median = {name: statistics.median(values) for name, values in times.items()}
+    whole = median["Enforcer.check, all of it"]
     print(f"\n{'stage, timed alone (CPU µs)':40} {'median':>10} {'of check':>8}")
-    for name, values in times.items():
-        print(
-            f"{name:40} {statistics.median(values):10.2f} {statistics.median(values) / whole:8.0%}"
-        )
+    for name, value in median.items():
+        print(f"{name:40} {value:10.2f} {value / whole:8.0%}")
+    evaluate = median["Engine.evaluate (validate, decide)"]
+    no_tree = median["  (check, a log without its tree)"] / evaluate
+    no_calls = median["  (the same, no lock, stat or write)"] / evaluate
+    print(
+        f"check / evaluate in these blocks: {whole / evaluate:.1f}x; with a log that keeps "
+        f"no tree {no_tree:.1f}x; and with its lock, the stat of its path and its write "
+        f"replaced by no-ops (what the four system calls of a record cost) {no_calls:.1f}x"
+    )
 
 
 def load() -> str:
