@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from usepolicy import AuditError, AuditLog, Engine, load_policy
-from usepolicy.audit import read_records, verify_log
+from usepolicy.audit import Durability, read_records, verify_log
 
 from .conftest import ALLOWED, MakeRecord, WriteLog, lines_of
 
@@ -209,11 +209,15 @@ def test_four_processes_append_200_records_each(tmp_path: Path, spawn: Spawn):
         assert positions == sorted(positions)
 
 
-def test_a_forked_child_gets_its_own_lock(tmp_path: Path, make_record: MakeRecord):
-    # flock belongs to the open file: a child sharing the parent's would not be excluded
+@pytest.mark.parametrize("durability", ["none", "batch"])
+def test_a_forked_child_gets_its_own_lock(
+    tmp_path: Path, make_record: MakeRecord, durability: Durability
+):
+    # flock belongs to the open file: a child sharing the parent's would not be excluded;
+    # with batch, the parent's writer thread is not in the child either
     path = tmp_path / "audit.jsonl"
     record = make_record()
-    log = AuditLog(path, durability="none")
+    log = AuditLog(path, durability=durability)
     log.append(record)
     pid = os.fork()
     if pid == 0:  # the child: append, then leave without running any cleanup of pytest's

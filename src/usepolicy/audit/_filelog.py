@@ -32,7 +32,7 @@ from ._rotate import Rotation, start_next, was_rotated
 from ._sink import ChainedSink
 from ._tail import read_tail
 from ._treehook import TreeHook
-from ._writer import DraftSource, GroupWriter, Outcome
+from ._writer import DraftSource, GroupWriter, Outcome, fork_generation
 
 if sys.platform != "win32":
     import fcntl
@@ -47,21 +47,6 @@ __all__ = ["AuditLog", "Durability"]
 Durability = Literal["always", "batch", "none"]
 
 _log = logging.getLogger("usepolicy.audit")
-
-
-# Forks of this process so far, counted in each child: a log opened before a fork is
-# reopened in the child, which needs its own lock (asking the process id on every
-# append would cost a system call).
-_forks = 0
-
-
-def _forked() -> None:
-    global _forks
-    _forks += 1
-
-
-if hasattr(os, "register_at_fork"):  # POSIX
-    os.register_at_fork(after_in_child=_forked)
 
 
 def _redacted(make: Callable[[], Draft], fields: tuple[str, ...]) -> Draft:
@@ -132,7 +117,8 @@ class AuditLog(ChainedSink):
 
     # -- opening, forking, closing -----------------------------------------------------
     def _open(self) -> None:
-        self._generation = _forks  # a forked child reopens the file (_after_fork)
+        # a forked child reopens the file (``_after_fork``): it needs its own lock
+        self._generation = fork_generation()
         self._write_lock = threading.Lock()
         self._writer = GroupWriter(
             self._commit, f"usepolicy-audit {self.path.name}", self.batch_observers
@@ -226,7 +212,7 @@ class AuditLog(ChainedSink):
                 holds no partial line of it; after a failed fsync, or once the log was
                 truncated under this writer, this instance refuses further appends.
         """
-        if self._generation != _forks:
+        if self._generation != fork_generation():
             self._after_fork()
         if self._redact:
             draft = redact_draft(draft, self._redact)
@@ -246,7 +232,7 @@ class AuditLog(ChainedSink):
         Raises:
             AuditError: as ``store``; also when ``draft`` is a function that raised.
         """
-        if self._generation != _forks:
+        if self._generation != fork_generation():
             self._after_fork()
         if self._redact:
             fields = self._redact

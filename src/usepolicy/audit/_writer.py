@@ -25,7 +25,7 @@ from typing import Final
 from .._errors import AuditError
 from ..record import Draft, Sealed
 
-__all__ = ["Commit", "DraftSource", "GroupWriter", "Outcome"]
+__all__ = ["Commit", "DraftSource", "GroupWriter", "Outcome", "fork_generation"]
 
 Outcome = Sealed | AuditError
 Commit = Callable[[Sequence[Draft]], list[Outcome]]
@@ -41,6 +41,27 @@ _YIELD_EVERY: Final = 8
 # keeps an iteration near a millisecond, so the loop's timers and other tasks wait
 # about that long, not for a whole batch of a thousand (measured: bench_gateway.py).
 _WAKE_SLICE: Final = 16
+
+
+# Forks so far, counted in each child: what a sink opened before a fork compares to know
+# it is in a child (its writer thread, file lock or connection are the parent's), as
+# asking the process id would cost a system call on every append.
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forked)
+
+
+def fork_generation() -> int:
+    """How many forks made this process from the one that imported this module: a value
+    that differs in a child from what its parent saw."""
+    return _forks
 
 
 class _Ticket:
@@ -82,7 +103,7 @@ class GroupWriter:
         self._pending: list[_Ticket] = []
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        self._generation = _forks
         self.batches = 0  # batches committed: how many fsyncs the callers shared
 
     def submit(self, draft: Draft) -> Sealed:
@@ -115,9 +136,9 @@ class GroupWriter:
     def _enqueue(self, ticket: _Ticket) -> None:
         if self._closed:
             raise AuditError("the audit log is closed")
-        if self._thread is None or self._pid != os.getpid():
+        if self._thread is None or self._generation != _forks:
             # a forked child has no writer thread: it starts its own
-            self._pid = os.getpid()
+            self._generation = _forks
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
         self._pending.append(ticket)
@@ -178,7 +199,7 @@ class GroupWriter:
             self._closed = True
             self._cond.notify_all()
             thread = self._thread
-        mine = thread is not None and self._pid == os.getpid()
+        mine = thread is not None and self._generation == _forks
         if mine and thread is not threading.current_thread():
             assert thread is not None
             thread.join()

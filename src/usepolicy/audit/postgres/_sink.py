@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..._errors import AuditError
 from ...record import Draft, Sealed, canonical_json
 from .._sink import ChainedSink
-from .._writer import DraftSource, GroupWriter, Outcome
+from .._writer import DraftSource, GroupWriter, Outcome, fork_generation
 from ._copy import copy_chained
 from ._schema import (
     COLUMNS,
@@ -156,7 +156,7 @@ class PostgresSink(ChainedSink):
         self._turn_waiters = 0
         self._closed = False
         self._conn: Any = None
-        self._pid = os.getpid()
+        self._generation = fork_generation()
         self._seq = 0
         self._head: str | None = None
         self._next_try = 0.0
@@ -330,8 +330,8 @@ class PostgresSink(ChainedSink):
     # -- the connection and the chain head -------------------------------------------------
     def _connection(self) -> Any:
         """The open connection, connecting (and reading the chain head) if needed."""
-        if os.getpid() != self._pid:  # a forked child must not use the parent's socket
-            self._conn, self._pid = None, os.getpid()
+        if fork_generation() != self._generation:  # a forked child: not the parent's socket
+            self._conn, self._generation = None, fork_generation()
         if self._conn is not None and not self._conn.closed:
             return self._conn
         self._conn = None
@@ -493,7 +493,7 @@ class PostgresSink(ChainedSink):
             ticket.error = AuditError(f"{self.display}: the audit sink is closed")
             ticket.done = True
             ticket.wake.release()
-        if self._conn is not None and os.getpid() == self._pid:
+        if self._conn is not None and fork_generation() == self._generation:
             self._conn.close()
         self._conn = None
         if self._spool is not None:
