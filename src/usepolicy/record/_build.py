@@ -238,13 +238,19 @@ def decision_draft(
     template = None
     if validated and request_digest is not None and not errors:
         # the members every record of this outcome shares, as the key of its template
-        shared = (parts.get("matched_rules"), parts.get("obligations"), parts.get("dryrun"))
-        if None not in shared[: 3 if dryrun else 2]:
+        matched, obliged, tried = (
+            parts.get("matched_rules"),
+            parts.get("obligations"),
+            parts.get("dryrun"),
+        )
+        if matched is not None and obliged is not None and (tried is not None or not dryrun):
             policy_ref = body["policy"]
             key = (
                 decision,
                 determining_rule,
-                *shared,
+                matched,
+                obliged,
+                tried,
                 policy_ref["name"],
                 policy_ref["version"],
                 policy_ref["digest"],

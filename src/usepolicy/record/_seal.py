@@ -80,7 +80,8 @@ def seal(
     if template is not None and encoded and len(body) == template.size:
         request_json = encoded.get("request")
         if request_json is not None:
-            joined = template.seal(body, prev, signer, request_json)
+            sign = None if signer is None else signer.sign_digest
+            joined = template.seal(body, prev, sign, request_json)
             if joined is not None:
                 return Sealed(*joined, template)
     content = dict(body)

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
-from typing import Any, Final, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 import orjson
 
@@ -46,10 +46,6 @@ _sha256: Final = hashlib.sha256
 #: many times would otherwise keep their templates for ever)
 TEMPLATES_MAX: Final = 1024
 _templates: dict[tuple[Any, ...], Template | None] = {}
-
-
-class _Signer(Protocol):
-    def sign_digest(self, record_digest: str) -> dict[str, str]: ...
 
 
 def _cut(body: Mapping[str, Any], members: tuple[str, ...]) -> tuple[bytes, ...]:
@@ -102,12 +98,13 @@ class Template:
         self,
         body: Mapping[str, Any],
         prev: str | None,
-        signer: _Signer | None,
+        sign: Callable[[str], dict[str, str]] | None,
         request_json: bytes,
     ) -> tuple[dict[str, Any], bytes] | None:
         """What ``seal(body, prev, signer)`` makes (the sealed body, its line) for a body
-        of this outcome whose request's canonical JSON is ``request_json``; None where a
-        value needs the reference encoder (the caller then encodes the whole body)."""
+        of this outcome whose request's canonical JSON is ``request_json``, ``sign``
+        being the signer's ``sign_digest``; None where a value needs the reference
+        encoder (the caller then encodes the whole body)."""
         content, line, signed = self._content, self._line, self._signed
         given_id, moment = body["decision_id"], body["timestamp"]
         if type(given_id) is not str or type(moment) is not str:
@@ -128,7 +125,7 @@ class Template:
         sealed["prev_digest"] = prev
         sealed["record_digest"] = digest
         quoted = b'"' + digest.encode() + b'"'
-        if signer is None:
+        if sign is None:
             out = b"".join(
                 (
                     line[0], decision_id, line[1], previous, line[2], quoted, line[3],
@@ -136,7 +133,7 @@ class Template:
                 )
             )  # fmt: skip
             return sealed, out
-        sealed["signature"] = signature = signer.sign_digest(digest)
+        sealed["signature"] = signature = sign(digest)
         fast = encode_fast(signature)
         if fast is None or not fast[1].isascii():
             return sealed, canonical_json(sealed)
