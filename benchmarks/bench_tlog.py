@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,7 @@ import usepolicy
 from usepolicy.audit import (
     AuditLog,
     PostgresSink,
+    _logtree,
     checkpoint_log,
     init_db,
     open_tree,
@@ -129,6 +131,47 @@ def overhead(folder: Path, count: int, rounds: int, durability: str) -> None:
         for tree in spent:
             total[tree] += spent[tree]
     report(f"append, durability {durability}", count, rounds, total, ratios)
+
+
+def waits_while_built(folder: Path, lines: list[bytes], under_lock: bool) -> tuple[float, float]:
+    """(the longest an append waited, seconds to build) while ``open_tree`` builds the
+    tree of a log of ``lines`` that has no sidecar and a writer appends meanwhile: as
+    ``open_tree`` does it (hashing outside the log's lock, in rounds), or with
+    ``under_lock``, hashing it all under the lock (as it did before)."""
+    path = folder / f"built-{under_lock}.jsonl"
+    path.write_bytes(b"".join(lines))
+    sidecar_path(path).unlink(missing_ok=True)
+    draft = templates(1)[0]
+    waits: list[float] = []
+    building = threading.Event()
+    done = threading.Event()
+
+    def append() -> None:
+        with AuditLog(path, durability="none") as log:
+            building.wait()
+            while not done.is_set():
+                t0 = time.perf_counter()
+                log.store(draft)
+                waits.append(time.perf_counter() - t0)
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    saved = _logtree.LOCKED_BYTES
+    _logtree.LOCKED_BYTES = 1 << 62 if under_lock else saved
+    try:
+        building.set()
+        t0 = time.perf_counter()
+        with open_tree(path) as tree:
+            built = time.perf_counter() - t0
+            assert tree.size >= len(lines)
+    finally:
+        _logtree.LOCKED_BYTES = saved
+        done.set()
+        writer.join()
+    path.unlink()
+    sidecar_path(path).unlink(missing_ok=True)
+    return max(waits), built
 
 
 def report(
@@ -252,6 +295,15 @@ def main() -> None:
 
         with open(path, "rb") as handle:
             lines = [next(handle) for _ in range(min(n, 20000))]
+        built = min(n, 200_000)
+        with open(path, "rb") as handle:
+            head = [next(handle) for _ in range(built)]
+        for under_lock in (True, False):
+            wait, seconds = waits_while_built(folder, head, under_lock)
+            how = "all under the log's lock" if under_lock else "as open_tree does (rounds)"
+            print(f"tree of {built:,} records built while a writer appends, {how}: "
+                  f"{seconds:.2f} s, the longest append {wait * 1e3:.1f} ms")  # fmt: skip
+        del head
         per = statistics.median(extend_cost(folder, lines) for _ in range(3))
         print(f"the tree's part of an append (TreeState.extend alone): {per * 1e6:.1f} µs a record")
         overhead(folder, args.appends, args.rounds, "none")

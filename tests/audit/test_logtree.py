@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,9 @@ def test_a_rewrite_resigned_with_the_logs_own_key_fails_naming_the_record(
     assert (verdict.problem, verdict.line) == ("rewritten", 12), verdict
     assert "audit.jsonl.tree" in str(verdict)
 
-    # the gateway opens the rewritten log: its sidecar is stale, set aside, and still names it
-    with AuditLog(path) as log:
+    # a gateway that keeps the tree opens the rewritten log: its sidecar is stale, set
+    # aside, and still names it
+    with AuditLog(path, tree=True) as log:
         assert log.head == DecisionRecord.from_json(lines_of(path)[-1]).record_digest
     verdict = verify_checkpoint(path, note, LOG_KEY.verifier())
     assert (verdict.problem, verdict.line) == ("rewritten", 12)
@@ -153,21 +155,31 @@ def test_a_checkpoint_reads_the_sidecar_not_the_log(
     write_log: WriteLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = write_log(300)
+    import usepolicy.tlog._grow as grow
     import usepolicy.tlog._sidecar as sidecar
 
-    hashed: list[bytes] = []
+    checked: list[bytes] = []  # the last record, checked against the log
+    hashed: list[bytes] = []  # records hashed into the tree
+    add = grow.Growth.add
 
     def counting(data: bytes) -> bytes:
-        hashed.append(data)
+        checked.append(data)
         return leaf_hash(data)
 
+    def adding(self: grow.Growth, leaves: Iterable[bytes]) -> None:
+        leaves = list(leaves)
+        hashed.extend(leaves)
+        add(self, leaves)
+
+    open_tree(path).close()  # the sidecar, made now if the writer kept none
     monkeypatch.setattr(sidecar, "leaf_hash", counting)
+    monkeypatch.setattr(grow.Growth, "add", adding)
     checkpoint_log(path, LOG_KEY)
     prove_inclusion_log(path, 150)
-    assert len(hashed) == 2  # the last record, once per open: checked, not the whole log
+    assert len(checked) == 2 and not hashed  # once per open, and not the whole log
     sidecar_path(path).unlink()
     checkpoint_log(path, LOG_KEY)  # missing: rebuilt from the log
-    assert len(hashed) == 302
+    assert len(hashed) == 300
 
 
 def test_a_folder_we_may_not_write_gets_a_temporary_tree(

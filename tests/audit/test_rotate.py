@@ -234,20 +234,27 @@ def test_a_failed_rotation_keeps_appending_to_the_full_file(
     assert "cannot rotate" in caplog.text
     assert [len(_lines(f)) for f in log_files(path)] == [2, 1]
     assert sorted(os.listdir(tmp_path)) == sorted(
-        [p.name for p in log_files(path)] + [p.name + ".tree" for p in log_files(path)]
+        p.name for p in log_files(path)
     )  # no temporary file left behind
     assert verify_log(path).count == 3
 
 
-def test_each_file_keeps_its_own_tree_and_checkpoints(tmp_path: Path, make_record: MakeRecord):
+@pytest.mark.parametrize("keep", [True, False], ids=["writer-keeps-the-tree", "no-tree"])
+def test_each_file_keeps_its_own_tree_and_checkpoints(
+    tmp_path: Path, make_record: MakeRecord, keep: bool
+):
     path = tmp_path / "audit.jsonl"
-    with AuditLog(path, rotate_bytes=1) as log:
-        for _ in range(3):
-            log.append(make_record())
     signer = NoteSigner.generate("example.com/audit")
+    with AuditLog(path, rotate_bytes=1, tree=keep) as log:
+        log.append(make_record())
+        checkpoint_log(path, signer)  # the first file's tree, made now if not kept
+        for _ in range(2):
+            log.append(make_record())
+    first = log_files(path)[0]
+    assert first != path and Path(f"{first}.tree").exists()  # went along with its file
     verifier = signer.verifier()
     for file in log_files(path):
-        assert Path(f"{file}.tree").exists()  # moved with its file, or made for it
+        assert Path(f"{file}.tree").exists() == (keep or file == first)
         note = checkpoint_log(file, signer, origin=f"example.com/audit/{file.name}")
         verdict = verify_checkpoint(file, note, verifier)
         assert verdict.ok and verdict.size == 1, verdict

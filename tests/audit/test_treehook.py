@@ -1,4 +1,4 @@
-"""The file log keeps its Merkle tree as it appends (``GROW_EVERY`` records at a time, the
+"""A file log asked to (``tree=True``) keeps its Merkle tree as it appends (``GROW_EVERY`` records at a time, the
 rest at close): threads, processes, readers in between, recovery, and a tree that fails
 never fails an append."""
 
@@ -43,7 +43,7 @@ def test_the_tree_grows_every_few_records_and_at_close(
 ):
     path = tmp_path / "audit.jsonl"
     ends: list[int] = []
-    with AuditLog(path, durability=durability) as log:  # type: ignore[arg-type]
+    with AuditLog(path, durability=durability, tree=True) as log:  # type: ignore[arg-type]
         for i in range(11):
             log.append(make_record(deny=bool(i % 3)))
             ends.append(path.stat().st_size)
@@ -59,7 +59,7 @@ def test_a_reader_between_steps_sees_every_record_and_the_writer_adds_none_twice
     tmp_path: Path, make_record: MakeRecord, every: int
 ):
     path = tmp_path / "audit.jsonl"
-    with AuditLog(path, durability="none") as log:
+    with AuditLog(path, durability="none", tree=True) as log:
         for round_ in range(3):
             for _ in range(every - 1):  # one short of a step: the writer's tree waits
                 log.append(make_record())
@@ -72,7 +72,7 @@ def test_a_reader_between_steps_sees_every_record_and_the_writer_adds_none_twice
 
 def test_threads_sharing_a_log_share_its_tree(tmp_path: Path, make_record: MakeRecord):
     path = tmp_path / "audit.jsonl"
-    log = AuditLog(path, durability="batch")
+    log = AuditLog(path, durability="batch", tree=True)
     record = make_record()
 
     def work() -> None:
@@ -96,7 +96,7 @@ _CHILD = textwrap.dedent(
     from usepolicy.audit import AuditLog
 
     record = DecisionRecord.from_json(sys.argv[2])
-    with AuditLog(sys.argv[1], durability="none") as log:
+    with AuditLog(sys.argv[1], durability="none", tree=True) as log:
         sys.stdin.readline()
         for _ in range(100):
             log.append(record)
@@ -127,12 +127,12 @@ def test_processes_appending_to_one_log_keep_one_tree(tmp_path: Path):
 
 def test_a_torn_tail_is_never_a_leaf(tmp_path: Path, make_record: MakeRecord):
     path = tmp_path / "audit.jsonl"
-    with AuditLog(path) as log:
+    with AuditLog(path, tree=True) as log:
         for _ in range(3):
             log.append(make_record())
     with open(path, "ab") as handle:
         handle.write(b'{"record_version":1,"decis')  # a writer killed mid-line
-    with AuditLog(path) as log:
+    with AuditLog(path, tree=True) as log:
         assert log.recovered is not None
         log.append(make_record())
     with tree_of(path) as tree:
@@ -149,7 +149,7 @@ def test_a_tree_that_fails_costs_a_warning_not_an_append(
 ):
     monkeypatch.setattr(_treehook, "GROW_EVERY", step)
     path = tmp_path / "audit.jsonl"
-    log = AuditLog(path)
+    log = AuditLog(path, tree=True)
     log.append(make_record())
     real = TreeState.extend, TreeState.sync
 
@@ -172,12 +172,12 @@ def test_a_tree_that_fails_costs_a_warning_not_an_append(
         assert tree.size == 6 and tree.root() == mth(records_of(path))
 
 
-def test_no_tree_when_not_wanted(tmp_path: Path, make_record: MakeRecord):
+def test_no_tree_unless_asked(tmp_path: Path, make_record: MakeRecord):
     path = tmp_path / "audit.jsonl"
-    with AuditLog(path, tree=False) as log:
+    with AuditLog(path) as log:  # by default, whoever reads the tree makes it
         log.append(make_record())
     assert not sidecar_path(path).exists()
-    with AuditLog(path) as log:  # a log written without a tree gets one when asked
+    with AuditLog(path, tree=True) as log:  # a log written without a tree gets one when asked
         log.append(make_record())
     with tree_of(path) as tree:
         assert tree.size == 2
@@ -185,7 +185,7 @@ def test_no_tree_when_not_wanted(tmp_path: Path, make_record: MakeRecord):
 
 def test_a_log_reopened_after_a_rename_grows_its_own_tree(tmp_path: Path, make_record: MakeRecord):
     path = tmp_path / "audit.jsonl"
-    with AuditLog(path, durability="batch") as log:
+    with AuditLog(path, durability="batch", tree=True) as log:
         log.append(make_record())
         path.rename(tmp_path / "rotated.jsonl")
         with pytest.raises(AuditError, match="renamed or deleted"):

@@ -3,16 +3,18 @@ against a checkpoint someone kept.
 
 The tree is the log's sidecar (``LOG.tree``, ``usepolicy.tlog.TreeState``): a
 checkpoint or a proof reads ``O(log n)`` hashes from it, after checking that it matches
-the log's last record (rebuilding it from the log when it is missing or stale, which
-reads the whole log once). ``verify_checkpoint`` never trusts the sidecar: it re-hashes
-every record up to the checkpoint's size, and uses stored tree hashes only to name the
-record that changed, and only those that reproduce the signed root.
+the log's last record and hashing the records it lacks (all of them when it is missing
+or stale), mostly while the log's writers go on (``open_tree``). ``verify_checkpoint``
+never trusts the sidecar: it re-hashes every record up to the checkpoint's size, and
+uses stored tree hashes only to name the record that changed, and only those that
+reproduce the signed root.
 """
 
 from __future__ import annotations
 
 import errno
 import glob
+import itertools
 import json
 import os
 import shutil
@@ -20,7 +22,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .._errors import AuditError
 from .._files import InputFileError, open_regular
@@ -28,6 +30,7 @@ from ..tlog import (
     Checkpoint,
     CheckpointError,
     ConsistencyProof,
+    Growth,
     HashSource,
     InclusionProof,
     Mismatch,
@@ -63,40 +66,101 @@ def _temporary_tree(log: Path) -> TreeState:
     return TreeState(log, path=Path(folder) / sidecar_path(log).name)
 
 
+#: what is left to hash once the tree is this close to the log is hashed under the log's
+#: lock (appends wait for it: about a millisecond)
+LOCKED_BYTES: Final = 256 * 1024
+#: how much of the log is hashed between two takes of the lock
+ROUND_BYTES: Final = 64 << 20
+#: rounds before the rest is hashed under the lock, whatever its size (a log growing
+#: faster than it can be hashed)
+ROUNDS: Final = 64
+
+
+def _open_log(path: Path) -> int:
+    try:
+        return open_regular(path)  # a FIFO would block, a device never end
+    except InputFileError as exc:
+        raise AuditError(f"{path}: cannot read: {exc.reason}") from exc
+
+
+def _moved(path: Path, fd: int) -> bool:
+    """Whether the file at ``path`` is no longer the file open as ``fd`` (rotated,
+    renamed, replaced)."""
+    mine = os.fstat(fd)
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return True
+    return (mine.st_dev, mine.st_ino) != (there.st_dev, there.st_ino)
+
+
 def open_tree(log: str | os.PathLike[str]) -> TreeState:
     """The log's tree, caught up with the log (built from it when missing or stale).
 
-    Takes the log's lock while the sidecar catches up, so appends wait that long (for
-    a missing sidecar of a large log, the time to hash it). A log whose folder cannot
-    be written gets a temporary sidecar, built from the log each time.
+    The records the tree lacks are hashed while appends go on: the log's lock is taken
+    to read how far the log goes and to write the hashes, in rounds, and held only
+    for the last few records (``LOCKED_BYTES``). A log rotated meanwhile is followed:
+    the tree is the file's now at the path. A log whose folder cannot be written gets
+    a temporary sidecar, built from the log each time.
 
     Raises:
         AuditError: the log cannot be read, or the tree cannot be built.
     """
     path = Path(log)
-    try:
-        fd = open_regular(path)  # a FIFO would block, a device never end
-    except InputFileError as exc:
-        raise AuditError(f"{path}: cannot read: {exc.reason}") from exc
+    fd = _open_log(path)
+    tree: TreeState | None = None
     temporary: Path | None = None
     try:
-        with locked(fd):  # exclusive: nothing appends while the tree catches up
-            end = os.fstat(fd).st_size
-            try:
-                tree = TreeState(path)
-            except TreeError as exc:
-                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                    raise
-                tree = _temporary_tree(path)
-                temporary = tree.path.parent
-            tree.sync(fd, end)
-    except TreeError as exc:
-        raise AuditError(f"{path}: cannot build its Merkle tree: {exc}") from exc
+        growth: Growth | None = None
+        for round_ in itertools.count():
+            with locked(fd):  # exclusive: nothing appends meanwhile
+                moved = _moved(path, fd)
+                if not moved:
+                    if tree is None:
+                        tree, temporary = _tree_of(path)
+                    if growth is not None:
+                        tree.take(growth)
+                    end = os.fstat(fd).st_size
+                    if end - tree.covered <= LOCKED_BYTES or round_ >= ROUNDS:
+                        tree.sync(fd, end)
+                        return tree
+                    growth = tree.ahead(fd, end)
+            if moved:  # follow the path: its sidecar is the new file's
+                old, fd, growth = fd, -1, None
+                os.close(old)
+                fd = _open_log(path)
+                if tree is not None:
+                    tree.close()
+                    tree = None
+                if temporary is not None:
+                    shutil.rmtree(temporary, ignore_errors=True)
+                    temporary = None
+            elif growth is not None:  # the lock is free: appends go on meanwhile
+                growth.read(fd, end, most=ROUND_BYTES)
+        raise AssertionError("unreachable")  # pragma: no cover
+    except BaseException as exc:
+        if tree is not None:
+            tree.close()
+        if isinstance(exc, TreeError):
+            raise AuditError(f"{path}: cannot build its Merkle tree: {exc}") from exc
+        raise
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
         if temporary is not None:  # the tree keeps its descriptor; the name can go
             shutil.rmtree(temporary, ignore_errors=True)
-    return tree
+
+
+def _tree_of(path: Path) -> tuple[TreeState, Path | None]:
+    """The log's sidecar, or a temporary one (and its folder) if its folder is
+    read-only."""
+    try:
+        return TreeState(path), None
+    except TreeError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+    tree = _temporary_tree(path)
+    return tree, tree.path.parent
 
 
 def checkpoint_log(

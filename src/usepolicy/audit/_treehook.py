@@ -1,5 +1,6 @@
-"""The Merkle tree beside a file sink: opened with the log, grown as records are written,
-carried along when the file rotates.
+"""The Merkle tree beside a file sink that keeps it (``AuditLog(..., tree=True)``; by
+default, whoever reads the tree catches it up: ``open_tree``): opened with the log,
+grown as records are written, carried along when the file rotates.
 
 The tree (``usepolicy.tlog.TreeState``, the ``LOG.tree`` sidecar) is an index of the
 log, not part of it: a record is durable once its line is, whatever happens to the

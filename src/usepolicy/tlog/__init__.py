@@ -11,15 +11,17 @@ The standards, so that any implementation can check what usepolicy produces:
   (``Witness``).
 
 ``TreeState`` keeps a log's tree in a sidecar file beside it (``LOG.tree``): appends are
-``O(log n)`` work, roots and proofs ``O(log n)`` reads. Audit sinks maintain it; the
-operations on audit logs (checkpoint, prove, verify against a checkpoint) are in
-``usepolicy.audit``.
+``O(log n)`` work, roots and proofs ``O(log n)`` reads; ``Growth`` hashes new lines apart
+from writing them, so that a reader can catch a tree up without holding up the log's
+writers. The operations on audit logs (checkpoint, prove, verify against a checkpoint)
+are in ``usepolicy.audit``.
 
 Signing and verifying notes needs ``cryptography`` (``pip install 'usepolicy[sign]'``).
 """
 
 from ._checkpoint import Checkpoint, CheckpointError, OpenedCheckpoint, open_checkpoint
 from ._compare import HashSource, Mismatch, compare_leaves
+from ._grow import Growth
 from ._hash import EMPTY_ROOT, HashReader, Node, leaf_hash, node_hash
 from ._keyfile import generate_note_key
 from ._note import (
@@ -56,6 +58,7 @@ __all__ = [
     "CheckpointError",
     "ConsistencyProof",
     "Cosigned",
+    "Growth",
     "HashReader",
     "HashSource",
     "InclusionProof",

@@ -21,10 +21,10 @@ the lines are written; several processes may append to one log, each with its ow
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
-import struct
 import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Final
 
 from .._errors import UsePolicyError
-from ._hash import HASH_SIZE, Node, leaf_hash, node_hash, range_nodes, stored_count, stored_index
+from ._grow import CHUNK, OFFSET, Growth, pread
+from ._hash import HASH_SIZE, Node, leaf_hash, range_nodes, stored_count, stored_index
 from ._proof import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion, tree_hash
 
 __all__ = ["SUFFIX", "TreeError", "TreeState", "sidecar_path"]
@@ -41,9 +42,7 @@ _log = logging.getLogger("usepolicy.tlog")
 
 SUFFIX: Final = ".tree"
 _HEADER: Final = b"usepolicy merkle tree hashes v1\n"
-_OFFSET: Final = struct.Struct(">Q")
-_LEAF: Final = HASH_SIZE + _OFFSET.size
-_CHUNK: Final = 1 << 20
+_LEAF: Final = HASH_SIZE + OFFSET.size
 _MODE: Final = 0o640
 assert len(_HEADER) == HASH_SIZE
 
@@ -62,14 +61,14 @@ def sidecar_path(log: str | os.PathLike[str]) -> Path:
 
 def _size_of(n: int) -> int:
     """The sidecar's size for a tree of ``n`` leaves."""
-    return HASH_SIZE + HASH_SIZE * stored_count(n) + _OFFSET.size * n
+    return HASH_SIZE + HASH_SIZE * stored_count(n) + OFFSET.size * n
 
 
 def _position(level: int, k: int) -> int:
     """Where node ``(level, k)`` starts in the sidecar: its place in completion order,
     plus the 8-byte offsets of the leaves completed before it."""
     leaves_before = k if level == 0 else (k + 1) << level
-    return HASH_SIZE + HASH_SIZE * stored_index(level, k) + _OFFSET.size * leaves_before
+    return HASH_SIZE + HASH_SIZE * stored_index(level, k) + OFFSET.size * leaves_before
 
 
 def _leaves_in(size: int) -> int:
@@ -82,16 +81,6 @@ def _leaves_in(size: int) -> int:
         else:
             hi = mid
     return lo
-
-
-def _pread(fd: int, size: int, offset: int) -> bytes:
-    data = os.pread(fd, size, offset)
-    while len(data) < size:
-        more = os.pread(fd, size - len(data), offset + len(data))
-        if not more:
-            break
-        data += more
-    return data
 
 
 class TreeState:
@@ -165,7 +154,7 @@ class TreeState:
             info = os.fstat(self._fd)
             if info.st_size == 0 and self.writable:
                 os.write(self._fd, _HEADER)
-            elif _pread(self._fd, HASH_SIZE, 0) != _HEADER:
+            elif pread(self._fd, HASH_SIZE, 0) != _HEADER:
                 if not self.writable:
                     raise TreeError(errno.EINVAL, f"{self.path}: not a usepolicy tree file")
                 self._set_aside("it is not a usepolicy tree file")
@@ -220,19 +209,19 @@ class TreeState:
             return []
         lo, hi = min(positions), max(positions) + HASH_SIZE
         if hi - lo <= 64 * 1024:  # near each other: one read
-            data = _pread(self._fd, hi - lo, lo)
+            data = pread(self._fd, hi - lo, lo)
             found = [data[p - lo : p - lo + HASH_SIZE] for p in positions]
         else:
-            found = [_pread(self._fd, HASH_SIZE, p) for p in positions]
+            found = [pread(self._fd, HASH_SIZE, p) for p in positions]
         if any(len(h) != HASH_SIZE for h in found):
             raise TreeError(errno.EIO, f"{self.path}: shorter than its size said")
         return found
 
     def _leaf_entry(self, index: int) -> tuple[bytes, int]:
-        data = _pread(self._fd, _LEAF, _position(0, index))
+        data = pread(self._fd, _LEAF, _position(0, index))
         if len(data) != _LEAF:
             raise TreeError(errno.EIO, f"{self.path}: shorter than its size said")
-        return data[:HASH_SIZE], _OFFSET.unpack(data[HASH_SIZE:])[0]
+        return data[:HASH_SIZE], OFFSET.unpack(data[HASH_SIZE:])[0]
 
     def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
         """The hash of each complete subtree ``(level, k)`` (the ``HashReader`` protocol).
@@ -252,7 +241,7 @@ class TreeState:
         while index < stop:
             last = min(stop, index + 8192)
             lo, hi = _position(0, index), _position(0, last - 1) + _LEAF
-            data = _pread(self._fd, hi - lo, lo)
+            data = pread(self._fd, hi - lo, lo)
             for i in range(index, last):
                 at = _position(0, i) - lo
                 yield data[at : at + HASH_SIZE]
@@ -280,6 +269,18 @@ class TreeState:
         return prove_consistency(old, new, self)
 
     # -- following the log -------------------------------------------------------------
+    @contextlib.contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """This instance to one thread at a time; any failure of the files a
+        ``TreeError``."""
+        with self._lock:
+            try:
+                yield
+            except OSError as exc:
+                if isinstance(exc, TreeError):
+                    raise
+                raise TreeError(exc.errno, f"{self.path}: {exc.strerror or exc}") from exc
+
     def sync(self, log_fd: int, end: int, *, quiet: bool = False) -> None:
         """Make the tree cover the log's complete lines up to byte ``end``: check the
         last leaf against the log, set a stale sidecar aside, hash the missing lines.
@@ -292,20 +293,53 @@ class TreeState:
             TreeError: the sidecar cannot be written or read, or (read-only) it does
                 not match the log.
         """
-        with self._lock:
-            try:
-                self._sync(log_fd, end, quiet=quiet)
-            except OSError as exc:
-                if isinstance(exc, TreeError):
-                    raise
-                raise TreeError(exc.errno, f"{self.path}: {exc.strerror or exc}") from exc
+        with self._guarded():
+            self._sync(log_fd, end, quiet=quiet)
 
-    def _sync(self, log_fd: int, end: int, *, quiet: bool = False) -> None:
+    def ahead(self, log_fd: int, end: int) -> Growth | None:
+        """What to hash, without the log's lock, for the tree to cover the log up to
+        byte ``end`` (``Growth.read``; then ``take`` it): the tree as it stands, checked
+        against the log first as ``sync`` checks it. None when nothing is missing, or
+        the tree is read-only.
+
+        Call it with the log's lock held, with ``end`` a size read under that lock: the
+        lines below it are then complete records, which no writer changes.
+
+        Raises:
+            TreeError: as ``sync``.
+        """
+        with self._guarded():
+            self._check(log_fd, end)
+            if self._covered >= end or not self.writable:
+                return None
+            return Growth(self._n, self._covered, self._frontier, (self._ino, self._bytes))
+
+    def take(self, growth: Growth) -> bool:
+        """Append the entries ``growth`` hashed, if the sidecar is still the one it grew
+        from (otherwise another process moved it on meanwhile: they are not written,
+        and the next ``sync`` hashes what is still missing). With the log's lock held.
+
+        Raises:
+            TreeError: the sidecar cannot be written.
+        """
+        with self._guarded():
+            self._refresh()
+            if growth.base != (self._ino, self._bytes):
+                return False
+            self._write(growth)
+            return True
+
+    def _check(self, log_fd: int, end: int) -> None:
+        """Take in other processes' entries; set a sidecar that does not match the log
+        aside."""
         self._refresh()
         if self._n and not self._matches(log_fd, end):
             if not self.writable:
                 raise TreeError(errno.EINVAL, f"{self.path}: does not match the log")
             self._set_aside("it does not match the log")
+
+    def _sync(self, log_fd: int, end: int, *, quiet: bool = False) -> None:
+        self._check(log_fd, end)
         if self._covered < end:
             if not self.writable:
                 raise TreeError(errno.EINVAL, f"{self.path}: is behind the log")
@@ -316,26 +350,19 @@ class TreeState:
         if self._covered > end:
             return False
         start = self._leaf_entry(self._n - 2)[1] if self._n > 1 else 0
-        line = _pread(log_fd, self._covered - start, start)
+        line = pread(log_fd, self._covered - start, start)
         last = self._leaf_entry(self._n - 1)[0]
         return line.endswith(b"\n") and leaf_hash(line[:-1]) == last
 
     def _catch_up(self, log_fd: int, end: int, *, quiet: bool = False) -> None:
-        pos, rest = self._covered, b""
+        growth = Growth(self._n, self._covered, self._frontier)
         added = 0
-        while pos < end:
-            chunk = _pread(log_fd, min(_CHUNK, end - pos), pos)
-            if not chunk:
+        while growth.covered < end:
+            taken = growth.read(log_fd, end, most=CHUNK)  # written a chunk at a time
+            if not taken:
                 break
-            data = rest + chunk
-            start_of = pos - len(rest)
-            pos += len(chunk)
-            cut = data.rfind(b"\n") + 1
-            lines = data[:cut].split(b"\n")[:-1]
-            if lines:
-                self._append(lines, start_of)
-                added += len(lines)
-            rest = data[cut:]
+            added += taken
+            self._write(growth)
         if added and not quiet:
             _log.info("%s: hashed %d records the tree lacked", self.path, added)
 
@@ -352,18 +379,15 @@ class TreeState:
             TreeError: the sidecar cannot be written (the log itself is unaffected: the
                 next call catches up).
         """
-        with self._lock:
-            try:
-                # In step with the log (no one else appended since our last call), the
-                # sidecar is as we left it: only a writer that appends to the log also
-                # appends to the tree. So the common case costs no stat.
-                if self._covered != offset:
-                    self._sync_from(log_fd, offset)
-                self._append([line[:-1] for line in lines], offset)
-            except OSError as exc:
-                if isinstance(exc, TreeError):
-                    raise
-                raise TreeError(exc.errno, f"{self.path}: {exc.strerror or exc}") from exc
+        with self._guarded():
+            # In step with the log (no one else appended since our last call), the
+            # sidecar is as we left it: only a writer that appends to the log also
+            # appends to the tree. So the common case costs no stat.
+            if self._covered != offset:
+                self._sync_from(log_fd, offset)
+            growth = Growth(self._n, offset, self._frontier)
+            growth.add([line[:-1] for line in lines])
+            self._write(growth)
 
     def _sync_from(self, log_fd: int | None, offset: int) -> None:
         if log_fd is not None:
@@ -378,29 +402,9 @@ class TreeState:
         finally:
             os.close(fd)
 
-    def _append(self, leaves: Sequence[bytes], offset: int) -> None:
-        """Append leaves (lines without their newline) that start at log ``offset``."""
-        out = bytearray()
-        frontier, n, end = self._frontier, self._n, offset
-        for data in leaves:
-            end += len(data) + 1
-            h = leaf_hash(data)
-            out += h
-            out += _OFFSET.pack(end)
-            m = n
-            while m & 1:
-                h = node_hash(frontier.pop(), h)
-                out += h
-                m >>= 1
-            frontier.append(h)
-            n += 1
-            if len(out) >= _CHUNK:
-                self._write(out, n, end)
-                out = bytearray()
-        if out:
-            self._write(out, n, end)
-
-    def _write(self, data: bytearray, n: int, end: int) -> None:
+    def _write(self, growth: Growth) -> None:
+        """Append the entries ``growth`` holds; the tree is then what it grew to."""
+        data = growth.data
         view = memoryview(data)
         try:
             while view:
@@ -409,5 +413,7 @@ class TreeState:
             self._bytes = -1  # unknown now: reload (and cut the torn entry) next time
             self._load()
             raise
-        self._n, self._covered = n, end
+        self._n, self._covered = growth.n, growth.covered
+        self._frontier = list(growth.frontier)
         self._bytes += len(data)
+        growth.data = bytearray()
