@@ -4,6 +4,7 @@ ids and timestamps."""
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from usepolicy.record import (
     utc_timestamp,
     utc_timestamp_now,
 )
+from usepolicy.record._build import _POOL, _formatted
 
 from .conftest import ALLOWED
 
@@ -52,10 +54,20 @@ def test_default_ids_are_random_version_4_uuids():
         assert str(parsed) == text
 
 
+def test_a_pool_of_ids_is_its_bytes_as_version_4_uuids():
+    """The pool formatted whole is what ``uuid`` makes of each 16 bytes by itself: the
+    same version and variant bits, the same digits in the same places."""
+    size = 16 * _POOL
+    pools = [bytes(size), b"\xff" * size, bytes(range(256)) * (size // 256)]
+    pools += [os.urandom(size) for _ in range(20)]
+    for data in pools:
+        expected = [str(uuid.UUID(bytes=data[k : k + 16], version=4)) for k in range(0, size, 16)]
+        assert _formatted(data) == expected
+
+
 def test_ids_are_unique_across_threads_and_a_forked_child():
     """Ids come from a pool of random bytes read once per many ids: threads take each
-    slot once, and a forked child reads its own bytes rather than repeat its parent's."""
-    import os
+    id once, and a forked child reads its own bytes rather than repeat its parent's."""
     import threading
 
     taken: list[list[str]] = [[] for _ in range(8)]
