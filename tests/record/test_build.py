@@ -108,6 +108,21 @@ def test_timestamps_are_utc_microseconds():
     assert abs(parsed - datetime.now(UTC)) < timedelta(seconds=5)
 
 
+def test_the_current_timestamp_is_formatted_as_any_other(monkeypatch):
+    """The date is formatted once a second: the clock moving on within a second, into
+    the next one, and back (set back by hand or by NTP), each time reads right."""
+    import usepolicy.record._build as build
+
+    start = int(MOMENT.timestamp()) * 10**9
+    second, day = 10**9, 86_400 * 10**9
+    steps = [0, 5_000, second - 1, second, second + 1000, second - 1000, -1, 7, day]
+    for step in steps:
+        now = start + step
+        monkeypatch.setattr(build.time, "time_ns", lambda now=now: now)
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=now // 1000)
+        assert utc_timestamp_now() == utc_timestamp(moment), step
+
+
 def test_a_draft_from_parts_seals_into_a_valid_record():
     draft = decision_draft(
         decision="deny",
