@@ -155,7 +155,8 @@ def _validated_request_json(request: dict[str, Any]) -> bytes:
     attribute values and every other value has an exact JSON type: only the attributes
     need the search for floats that ``canonical_json`` makes everywhere."""
     attributes = request.get("attributes")
-    if attributes and float in {type(value) for value in attributes.values()}:
+    # ``in`` over ``map`` searches in C: a comprehension would run a frame of its own
+    if attributes and float in map(type, attributes.values()):
         fast = encode_fast(attributes)
         if fast is None:
             return canonical_json(request)
