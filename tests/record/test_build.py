@@ -4,6 +4,7 @@ ids and timestamps."""
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,6 +21,7 @@ from usepolicy.record import (
     utc_timestamp,
     utc_timestamp_now,
 )
+from usepolicy.record._build import _POOL, _formatted
 
 from .conftest import ALLOWED
 
@@ -52,10 +54,20 @@ def test_default_ids_are_random_version_4_uuids():
         assert str(parsed) == text
 
 
+def test_a_pool_of_ids_is_its_bytes_as_version_4_uuids():
+    """The pool formatted whole is what ``uuid`` makes of each 16 bytes by itself: the
+    same version and variant bits, the same digits in the same places."""
+    size = 16 * _POOL
+    pools = [bytes(size), b"\xff" * size, bytes(range(256)) * (size // 256)]
+    pools += [os.urandom(size) for _ in range(20)]
+    for data in pools:
+        expected = [str(uuid.UUID(bytes=data[k : k + 16], version=4)) for k in range(0, size, 16)]
+        assert _formatted(data) == expected
+
+
 def test_ids_are_unique_across_threads_and_a_forked_child():
     """Ids come from a pool of random bytes read once per many ids: threads take each
-    slot once, and a forked child reads its own bytes rather than repeat its parent's."""
-    import os
+    id once, and a forked child reads its own bytes rather than repeat its parent's."""
     import threading
 
     taken: list[list[str]] = [[] for _ in range(8)]
@@ -94,6 +106,21 @@ def test_timestamps_are_utc_microseconds():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", now)
     parsed = datetime.strptime(now, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert abs(parsed - datetime.now(UTC)) < timedelta(seconds=5)
+
+
+def test_the_current_timestamp_is_formatted_as_any_other(monkeypatch):
+    """The date is formatted once a second: the clock moving on within a second, into
+    the next one, and back (set back by hand or by NTP), each time reads right."""
+    import usepolicy.record._build as build
+
+    start = int(MOMENT.timestamp()) * 10**9
+    second, day = 10**9, 86_400 * 10**9
+    steps = [0, 5_000, second - 1, second, second + 1000, second - 1000, -1, 7, day]
+    for step in steps:
+        now = start + step
+        monkeypatch.setattr(build.time, "time_ns", lambda now=now: now)
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=now // 1000)
+        assert utc_timestamp_now() == utc_timestamp(moment), step
 
 
 def test_a_draft_from_parts_seals_into_a_valid_record():

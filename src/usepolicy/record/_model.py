@@ -30,8 +30,6 @@ __all__ = [
     "record_of",
 ]
 
-_set = object.__setattr__
-
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -226,7 +224,8 @@ class OutcomeRecord(_Frozen):
 #: a record of either kind, as a log holds them
 AnyRecord = DecisionRecord | OutcomeRecord
 
-# The members of a DecisionRecord that every record of one template shares.
+# The members of a DecisionRecord that every record of one template shares, in the
+# order ``record_of`` unpacks them.
 _SHARED = (
     "record_version",
     "decision",
@@ -255,25 +254,24 @@ def record_of(sealed: Sealed) -> DecisionRecord:
     parts = template.parts
     if parts is None:
         first = DecisionRecord.from_body(body)
-        shared = {key: getattr(first, key) for key in _SHARED}
+        shared = tuple(getattr(first, key) for key in _SHARED)
         parts = template.parts = shared, frozenset(first.model_fields_set - {"signature"})
-    shared, members = parts
-    dryrun = shared["dryrun"]
+    (version, decision, rule, matched, obligations, errors, dryrun, policy, engine), members = parts
     values = {
-        "record_version": shared["record_version"],
+        "record_version": version,
         "decision_id": body["decision_id"],
         "timestamp": body["timestamp"],
-        "decision": shared["decision"],
-        "determining_rule": shared["determining_rule"],
+        "decision": decision,
+        "determining_rule": rule,
         # fresh lists of the shared (frozen) models: a record's list is its own
-        "matched_rules": list(shared["matched_rules"]),
-        "obligations": list(shared["obligations"]),
-        "errors": list(shared["errors"]),
+        "matched_rules": list(matched),
+        "obligations": list(obligations),
+        "errors": list(errors),
         "dryrun": None if dryrun is None else list(dryrun),
         "request": dict(body["request"]),
         "request_digest": body["request_digest"],
-        "policy": shared["policy"],
-        "engine": shared["engine"],
+        "policy": policy,
+        "engine": engine,
         "prev_digest": body["prev_digest"],
         "redacted": None,
         "record_digest": body["record_digest"],
@@ -286,15 +284,24 @@ def record_of(sealed: Sealed) -> DecisionRecord:
     return _assembled(values, {*members, "signature"})
 
 
+# A record's slots, set through their descriptors: ``object.__setattr__`` (what
+# ``model_construct`` calls) would search the class for each, every time.
+_new = DecisionRecord.__new__
+_set_values = vars(BaseModel)["__dict__"].__set__
+_set_fields_set = vars(BaseModel)["__pydantic_fields_set__"].__set__
+_set_extra = vars(BaseModel)["__pydantic_extra__"].__set__
+_set_private = vars(BaseModel)["__pydantic_private__"].__set__
+
+
 def _assembled(values: dict[str, Any], fields_set: set[str]) -> DecisionRecord:
     """A record of ``values`` (every field, in field order) validated already, made as
     ``model_construct`` makes it, without its search for defaults and aliases;
     ``fields_set``: the fields the body held."""
-    record = DecisionRecord.__new__(DecisionRecord)
-    _set(record, "__dict__", values)
-    _set(record, "__pydantic_fields_set__", fields_set)
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
+    record: DecisionRecord = _new(DecisionRecord)
+    _set_values(record, values)
+    _set_fields_set(record, fields_set)
+    _set_extra(record, None)
+    _set_private(record, None)
     return record
 
 
