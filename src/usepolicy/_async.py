@@ -100,7 +100,7 @@ class AsyncMixin:
             # task only decides and queues. A thousand tasks woken by one batch then
             # cost the loop their decisions, not their records. (Only this package's
             # chained sinks take a function for a body.)
-            drafted = _Once(functools.partial(self._drafted, make, raw))
+            drafted = _Once(self, make, raw)
             try:
                 kept: Sealed | DecisionRecord = await astore(drafted)
             except Exception as exc:  # not stored: its deny keeps the id the sink saw
@@ -138,13 +138,15 @@ class _Once:
     not store (a spooled one, say) is that record's. The writer thread calls it first;
     the loop only after the sink has answered, so the two never call it at once."""
 
-    __slots__ = ("_draft", "_make")
+    __slots__ = ("_draft", "_enforcer", "_make", "_raw")
 
-    def __init__(self, make: Callable[[], Draft]) -> None:
-        self._make = make
+    def __init__(self, enforcer: AsyncMixin, make: Callable[[], Draft], raw: Any) -> None:
+        # what ``_drafted`` needs, held here rather than in a partial: one object fewer
+        # for each of a thousand tasks awaiting its record
+        self._enforcer, self._make, self._raw = enforcer, make, raw
         self._draft: Draft | None = None
 
     def __call__(self) -> Draft:
         if self._draft is None:
-            self._draft = self._make()
+            self._draft = self._enforcer._drafted(self._make, self._raw)
         return self._draft

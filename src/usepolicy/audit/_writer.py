@@ -121,17 +121,22 @@ class GroupWriter:
         assert ticket.outcome is not None
         return _result(ticket.outcome)
 
-    async def submit_async(self, draft: DraftSource) -> Sealed:
-        """Queue ``draft`` and await its batch, without blocking the event loop.
+    def submit_async(self, draft: DraftSource) -> asyncio.Future[Sealed]:
+        """Queue ``draft``; the future (of the running loop) is its batch's outcome.
 
         ``draft`` may be a function that makes the body: the writer thread calls it, so
         that the loop only decides. When it raises, this record alone is not stored
-        (``AuditError``)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Sealed] = loop.create_future()
+        (``AuditError``). A future rather than a coroutine: a thousand tasks each
+        awaiting a record hold one object fewer each for the garbage collector to
+        go through.
+
+        Raises:
+            AuditError: the writer is closed.
+        """
+        future: asyncio.Future[Sealed] = asyncio.get_running_loop().create_future()
         with self._cond:  # held only to append to a list, never across I/O
-            self._enqueue(_Ticket(draft, loop, future))
-        return await future
+            self._enqueue(_Ticket(draft, future.get_loop(), future))
+        return future
 
     def _enqueue(self, ticket: _Ticket) -> None:
         if self._closed:
