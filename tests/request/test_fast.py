@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections import OrderedDict
 from types import MappingProxyType
 from typing import Any
@@ -305,3 +308,39 @@ def test_a_declared_attribute_error_names_the_allowed_values() -> None:
         assert "one of `workplace`, `education`, `online`, got `'school'`" in exc.errors[0].message
     else:
         raise AssertionError("expected a RequestError")
+
+
+def test_threads_taking_their_first_requests_at_once() -> None:
+    """The first conversion builds msgspec's type information, calling back into Python:
+    sixteen threads doing it at once crashed the interpreter (a segmentation fault, in
+    every run with a short switch interval) until the module built it at import."""
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        sys.setswitchinterval(1e-6)
+        import usepolicy
+        engine = usepolicy.Engine(usepolicy.load_policy())
+        request = {"requester": {"organization": "Army Intelligence Center",
+                   "country": "US"}, "purpose": "intelligence.foreign",
+                   "attributes": {"program": "ALPHA", "tier": 2}}
+        start = threading.Barrier(16)
+        def decide():
+            start.wait()
+            for _ in range(20):
+                engine.evaluate(request)
+        threads = [threading.Thread(target=decide) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print("decided")
+        """
+    )
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-X", "faulthandler", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert (done.returncode, done.stdout.strip()) == (0, "decided"), done.stderr[-2000:]

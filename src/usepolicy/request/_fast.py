@@ -15,6 +15,7 @@ and a tuple or set for a list (the model takes dicts and lists).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -196,6 +197,15 @@ class Req(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False, kw_
         dict[_AttrKey, bool | _AttrInt | _AttrFloat | _AttrStr | _AttrList],
         msgspec.Meta(max_length=LIMITS.max_attributes),
     ] = msgspec.field(default_factory=dict)
+
+
+# msgspec builds a Struct's type information on its first conversion, calling back into
+# Python to read the annotations; threads converting for the first time at once crash
+# the interpreter there (msgspec 0.22 on Python 3.11: a gateway whose threads take their
+# first requests together). So it is built now, while the import lock keeps every other
+# thread out. A failed conversion builds it all the same.
+with contextlib.suppress(msgspec.ValidationError):
+    msgspec.convert({}, Req)
 
 
 def request_to_builtins(req: Req) -> dict[str, Any]:
