@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from usepolicy import AuditError, AuditLog, Enforcer
 from usepolicy.audit import read_records, verify_log
-from usepolicy.audit._writer import _WAKE_SLICE
+from usepolicy.audit._writer import _WAKE_SLICE, GroupWriter, Outcome
 from usepolicy.record import Draft, Sealed
 
 from .conftest import ALLOWED, MakeRecord, WriteLog
@@ -274,3 +276,52 @@ def test_the_writer_offers_the_gil_while_it_makes_a_batch_of_bodies(
         made = 200 - log._writer.batches  # at least: the first body of each batch offers none
     assert offered and set(offered) == {0}
     assert len(offered) >= made // _writer._YIELD_EVERY - log._writer.batches
+
+
+def test_a_batch_wakes_its_threads_one_after_the_other_skipping_one_that_left(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Each woken thread wakes the next of its batch; a thread that stopped waiting
+    (interrupted after queueing its record) is passed over, not waited for."""
+    count, leaving = 8, 3
+    all_queued = threading.Event()
+
+    def commit(drafts: Sequence[Draft]) -> list[Outcome]:
+        return [Sealed(dict(draft.body), b"{}") for draft in drafts]
+
+    writer = GroupWriter(commit, "test-writer")
+    enqueue, run = GroupWriter._enqueue, writer._run
+
+    def enqueue_then_leave(self: GroupWriter, ticket: Any) -> None:
+        enqueue(self, ticket)
+        if ticket.draft.body["n"] == leaving:
+            raise KeyboardInterrupt  # as a signal would, while the thread waits
+
+    def run_once_all_queued() -> None:
+        all_queued.wait()  # so that the eight records make one batch
+        run()
+
+    monkeypatch.setattr(GroupWriter, "_enqueue", enqueue_then_leave)
+    monkeypatch.setattr(writer, "_run", run_once_all_queued)
+    woken: list[int] = []
+    left: list[int] = []
+
+    def submit(n: int) -> None:
+        try:
+            writer.submit(Draft({"n": n}))
+            woken.append(n)
+        except KeyboardInterrupt:
+            left.append(n)
+
+    threads = [threading.Thread(target=submit, args=(n,), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    while len(writer._pending) < count:
+        time.sleep(0.001)
+    all_queued.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads), "a thread was never woken"
+    writer.close()
+    assert left == [leaving] and sorted(woken) == [n for n in range(count) if n != leaving]
+    assert writer.batches == 1

@@ -4,9 +4,13 @@ Callers (threads, or asyncio tasks through ``submit_async``) queue an unsealed r
 body, or a function that makes it (then the writer thread makes it, off the caller's
 event loop), and wait. The writer thread takes everything pending, hands it to the sink's
 ``commit`` (which chains, writes and syncs the whole batch at once), and then wakes the
-batch's waiters once: each thread by releasing the lock it waits on (so a commit wakes
-the threads of its batch and no other), each event loop with one
-``call_soon_threadsafe``. So a thousand waiting callers cost one write and one fsync,
+batch's waiters once: its threads one after the other, each event loop with one
+``call_soon_threadsafe``. A thread waits on a lock of its own (so a commit wakes the
+threads of its batch and no other), released by the writer for the batch's first
+thread and by each woken thread for the next: only one of them need be running at a
+time under the GIL, and thirty-two threads released together would spend their turns
+taking the GIL from each other (measured: 25-50% more records a second for 32 threads
+with ``batch``). So a thousand waiting callers cost one write and one fsync,
 and an event loop never blocks on the disk or on the file lock. On the loop, the
 batch's futures are resolved a slice at a time, one loop iteration each, so that a
 thousand tasks woken at once do not all run before the loop's next timer.
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import threading
 import time
@@ -65,7 +70,7 @@ def fork_generation() -> int:
 
 
 class _Ticket:
-    __slots__ = ("draft", "future", "loop", "outcome", "wake")
+    __slots__ = ("draft", "future", "gone", "loop", "next", "outcome", "wake", "woken")
 
     def __init__(
         self,
@@ -77,9 +82,12 @@ class _Ticket:
         self.loop = loop
         self.future = future
         self.outcome: Outcome | None = None
-        #: a thread's ticket: held until its batch is committed, then released by the
-        #: writer, so that a commit wakes the threads of its batch and no other
+        #: a thread's ticket: held until its batch is committed, then released (see
+        #: ``_wake_from``), so that a commit wakes the threads of its batch and no other
         self.wake: threading.Lock | None = None
+        self.next: _Ticket | None = None  # the batch's next thread ticket
+        self.woken = False  # its lock was released: it wakes the next one
+        self.gone = False  # its thread stopped waiting: the next one is woken instead
 
 
 class GroupWriter:
@@ -100,6 +108,7 @@ class GroupWriter:
         self._observers = observers if observers is not None else []
         self._name = name
         self._cond = threading.Condition()
+        self._baton = threading.Lock()  # who wakes the next thread of a batch
         self._pending: list[_Ticket] = []
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -115,11 +124,32 @@ class GroupWriter:
         ticket = _Ticket(draft)
         ticket.wake = wake = threading.Lock()
         wake.acquire()
-        with self._cond:
-            self._enqueue(ticket)
-        wake.acquire()  # released once the batch holding it is committed
+        try:
+            with self._cond:
+                self._enqueue(ticket)
+            wake.acquire()  # released once the batch holding it is committed
+        finally:  # woken, or interrupted: the batch's next thread must not wait for us
+            self._leave(ticket)
         assert ticket.outcome is not None
         return _result(ticket.outcome)
+
+    def _leave(self, ticket: _Ticket) -> None:
+        """``ticket``'s thread no longer waits: if it was woken, wake the next thread
+        of its batch; if not, the thread before it will skip it."""
+        with self._baton:
+            ticket.gone = True
+            if ticket.woken:
+                self._wake_from(ticket.next)
+
+    def _wake_from(self, ticket: _Ticket | None) -> None:
+        """Wake the first thread, from ``ticket`` on, that still waits (``_baton``
+        held)."""
+        while ticket is not None and ticket.gone:
+            ticket = ticket.next
+        if ticket is not None:
+            assert ticket.wake is not None
+            ticket.woken = True
+            ticket.wake.release()
 
     def submit_async(self, draft: DraftSource) -> asyncio.Future[Sealed]:
         """Queue ``draft``; the future (of the running loop) is its batch's outcome.
@@ -184,12 +214,18 @@ class GroupWriter:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Ticket]] = {}
         with self._cond:
             self.batches += 1
+        threads: list[_Ticket] = []
         for ticket, outcome in zip(batch, outcomes, strict=True):
             ticket.outcome = outcome
             if ticket.wake is not None:
-                ticket.wake.release()
+                threads.append(ticket)
             elif ticket.loop is not None:
                 by_loop.setdefault(ticket.loop, []).append(ticket)
+        if threads:
+            with self._baton:  # each woken thread wakes the next (``_leave``)
+                for ticket, after in itertools.pairwise(threads):
+                    ticket.next = after
+                self._wake_from(threads[0])
         for observe in self._observers:
             with contextlib.suppress(Exception):  # a metric must never stop the writer
                 observe(len(batch))
