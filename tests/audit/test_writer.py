@@ -325,3 +325,38 @@ def test_a_batch_wakes_its_threads_one_after_the_other_skipping_one_that_left(
     writer.close()
     assert left == [leaving] and sorted(woken) == [n for n in range(count) if n != leaving]
     assert writer.batches == 1
+
+
+def test_two_batches_committed_in_one_loop_iteration_still_wake_a_slice_at_a_time():
+    """The slice is per loop, not per batch: records of two batches committed while the
+    loop was busy are resolved ``_WAKE_SLICE`` at a time all the same."""
+
+    def commit(drafts: Sequence[Draft]) -> list[Outcome]:
+        return [Sealed(dict(draft.body), b"{}") for draft in drafts]
+
+    writer = GroupWriter(commit, "test-writer")
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        iterations = [0]
+        woken_in: list[int] = []
+
+        def iteration() -> None:
+            iterations[0] += 1
+            loop.call_soon(iteration)
+
+        futures: list[asyncio.Future[Sealed]] = []
+        for _ in range(2):  # the loop is busy meanwhile: each batch is committed
+            futures += [writer.submit_async(Draft({"n": n})) for n in range(20)]
+            while writer.batches < len(futures) // 20:
+                time.sleep(0.001)
+        iteration()
+        for future in futures:
+            future.add_done_callback(lambda _: woken_in.append(iterations[0]))
+        await asyncio.gather(*futures)
+        return woken_in
+
+    woken_in = asyncio.run(main())
+    writer.close()
+    assert writer.batches == 2 and len(woken_in) == 40
+    assert max(woken_in.count(n) for n in set(woken_in)) <= _WAKE_SLICE

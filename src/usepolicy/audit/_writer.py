@@ -12,18 +12,21 @@ time under the GIL, and thirty-two threads released together would spend their t
 taking the GIL from each other (measured: 25-50% more records a second for 32 threads
 with ``batch``). So a thousand waiting callers cost one write and one fsync,
 and an event loop never blocks on the disk or on the file lock. On the loop, the
-batch's futures are resolved a slice at a time, one loop iteration each, so that a
-thousand tasks woken at once do not all run before the loop's next timer.
+futures are resolved a slice at a time, one loop iteration each, whichever batches they
+came from, so that a thousand tasks woken at once do not all run before the loop's next
+timer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -109,6 +112,10 @@ class GroupWriter:
         self._name = name
         self._cond = threading.Condition()
         self._baton = threading.Lock()  # who wakes the next thread of a batch
+        # each event loop's tickets to resolve (the writer thread's alone)
+        self._waking: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waking] = (
+            weakref.WeakKeyDictionary()
+        )
         self._pending: list[_Ticket] = []
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -230,9 +237,10 @@ class GroupWriter:
             with contextlib.suppress(Exception):  # a metric must never stop the writer
                 observe(len(batch))
         for loop, tickets in by_loop.items():
-            # a closed loop raises RuntimeError: nobody is waiting there any more
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, tickets)
+            waking = self._waking.get(loop)
+            if waking is None:
+                waking = self._waking[loop] = _Waking(loop)
+            waking.add(tickets)
 
     def close(self) -> None:
         """Commit what is pending, then stop the thread. Later submits raise."""
@@ -256,19 +264,44 @@ def _result(outcome: Outcome) -> Sealed:
     return outcome
 
 
-def _resolve(tickets: list[_Ticket]) -> None:
-    """Resolve a slice of ``tickets`` now, the rest in the loop's next iterations."""
-    if len(tickets) > _WAKE_SLICE:
-        loop = tickets[0].loop
-        assert loop is not None
-        loop.call_soon(_resolve, tickets[_WAKE_SLICE:])
-        tickets = tickets[:_WAKE_SLICE]
-    for ticket in tickets:
-        future, outcome = ticket.future, ticket.outcome
-        if future is None or future.done():  # cancelled: the record is stored anyway
-            continue
-        if isinstance(outcome, AuditError):
-            future.set_exception(outcome)
-        else:
-            assert outcome is not None
-            future.set_result(outcome)
+class _Waking:
+    """The tickets of one event loop to resolve, a slice per iteration of the loop,
+    whichever batches they came from: two batches committed in one iteration of the
+    loop still wake ``_WAKE_SLICE`` tasks in it, not twice as many."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()  # the writer thread adds, the loop takes
+        self._tickets: collections.deque[_Ticket] = collections.deque()
+        self._scheduled = False
+
+    def add(self, tickets: list[_Ticket]) -> None:
+        """On the writer thread: queue ``tickets``, and the loop's next slice if none is
+        on its way."""
+        with self._lock:
+            self._tickets.extend(tickets)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        # a closed loop raises RuntimeError: nobody is waiting there any more
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._slice)
+
+    def _slice(self) -> None:
+        """On the loop: resolve a slice of the tickets now, the rest in its next
+        iterations."""
+        with self._lock:
+            count = min(_WAKE_SLICE, len(self._tickets))
+            tickets = [self._tickets.popleft() for _ in range(count)]
+            self._scheduled = bool(self._tickets)
+        if self._scheduled:
+            self._loop.call_soon(self._slice)
+        for ticket in tickets:
+            future, outcome = ticket.future, ticket.outcome
+            if future is None or future.done():  # cancelled: the record is stored anyway
+                continue
+            if isinstance(outcome, AuditError):
+                future.set_exception(outcome)
+            else:
+                assert outcome is not None
+                future.set_result(outcome)
