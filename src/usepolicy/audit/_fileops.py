@@ -1,5 +1,6 @@
 """The POSIX steps a log file rests on: its ``flock``, whole writes, ``fdatasync``, the
-fsync of its directory, and the reason an ``OSError`` gives."""
+fsync of its directory, whether its path still names it, and the reason an ``OSError``
+gives."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .._errors import AuditError
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["MODE", "flush", "locked", "sync_dir", "why", "write_all"]
+__all__ = ["MODE", "current_size", "flush", "locked", "sync_dir", "why", "write_all"]
 
 #: the permissions of a log file and of the files set aside beside it
 MODE: Final = 0o640
@@ -58,6 +59,19 @@ def write_all(fd: int, data: bytes) -> None:
         view = memoryview(data)[written:]
         while view:
             view = view[os.write(fd, view) :]
+
+
+def current_size(path: Path, fd: int) -> int | None:
+    """The size of the file open as ``fd`` while ``path`` still names it; None once the
+    path names another file, or none (rotated, renamed, replaced, deleted)."""
+    mine = os.fstat(fd)
+    try:
+        there = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if (mine.st_dev, mine.st_ino) != (there.st_dev, there.st_ino):
+        return None
+    return mine.st_size
 
 
 def why(exc: OSError) -> str:

@@ -46,7 +46,7 @@ from ..tlog import (
     open_checkpoint,
     sidecar_path,
 )
-from ._fileops import locked
+from ._fileops import current_size, locked
 from ._verify import _Snapshot
 
 __all__ = [
@@ -83,17 +83,6 @@ def _open_log(path: Path) -> int:
         raise AuditError(f"{path}: cannot read: {exc.reason}") from exc
 
 
-def _moved(path: Path, fd: int) -> bool:
-    """Whether the file at ``path`` is no longer the file open as ``fd`` (rotated,
-    renamed, replaced)."""
-    mine = os.fstat(fd)
-    try:
-        there = os.stat(path)
-    except FileNotFoundError:
-        return True
-    return (mine.st_dev, mine.st_ino) != (there.st_dev, there.st_ino)
-
-
 def open_tree(log: str | os.PathLike[str]) -> TreeState:
     """The log's tree, caught up with the log (built from it when missing or stale).
 
@@ -114,18 +103,17 @@ def open_tree(log: str | os.PathLike[str]) -> TreeState:
         growth: Growth | None = None
         for round_ in itertools.count():
             with locked(fd):  # exclusive: nothing appends meanwhile
-                moved = _moved(path, fd)
-                if not moved:
+                end = current_size(path, fd)
+                if end is not None:
                     if tree is None:
                         tree, temporary = _tree_of(path)
                     if growth is not None:
                         tree.take(growth)
-                    end = os.fstat(fd).st_size
                     if end - tree.covered <= LOCKED_BYTES or round_ >= ROUNDS:
                         tree.sync(fd, end)
                         return tree
                     growth = tree.ahead(fd, end)
-            if moved:  # follow the path: its sidecar is the new file's
+            if end is None:  # moved: follow the path, whose sidecar is the new file's
                 old, fd, growth = fd, -1, None
                 os.close(old)
                 fd = _open_log(path)

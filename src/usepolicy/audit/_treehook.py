@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..tlog import TreeError, TreeState, sidecar_path
-from ._fileops import locked
+from ._fileops import current_size, locked
 
 __all__ = ["GROW_EVERY", "TreeHook"]
 
@@ -100,9 +100,9 @@ class TreeHook:
         close it. Takes the log's lock."""
         if fd >= 0 and self._waiting:  # nothing waiting: no lock, no stat
             with contextlib.suppress(OSError), locked(fd):
-                mine, there = os.fstat(fd), os.stat(log)
-                if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
-                    self.catch_up(mine.st_size)
+                end = current_size(log, fd)
+                if end is not None:
+                    self.catch_up(end)
         self.close()
 
     def rotated(self, log: Path, archive: Path, end: int, fd: int, size: int) -> TreeHook:

@@ -10,11 +10,12 @@ while appends go on, and take the log's lock only to write the entries
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from collections.abc import Iterable
 from typing import Final
+
+from ._hash import leaf_hash, node_hash
 
 __all__ = ["CHUNK", "OFFSET", "Growth", "pread"]
 
@@ -57,21 +58,16 @@ class Growth:
         self.data = bytearray()
 
     def add(self, leaves: Iterable[bytes]) -> None:
-        """Add the lines (without their newline) that follow the last leaf in the log.
-
-        RFC 9162 hashing, as ``leaf_hash`` and ``node_hash`` do, written out here: this
-        loop runs for every record a log holds.
-        """
-        sha256, pack = hashlib.sha256, OFFSET.pack
+        """Add the lines (without their newline) that follow the last leaf in the log."""
         out, frontier, n, end = self.data, self.frontier, self.n, self.covered
         for line in leaves:
             end += len(line) + 1
-            h = sha256(b"\x00" + line).digest()
+            h = leaf_hash(line)
             out += h
-            out += pack(end)
+            out += OFFSET.pack(end)
             m = n
             while m & 1:  # each completed subtree: its hash, then its parent's
-                h = sha256(b"\x01" + frontier.pop() + h).digest()
+                h = node_hash(frontier.pop(), h)
                 out += h
                 m >>= 1
             frontier.append(h)
