@@ -14,7 +14,6 @@ record, so the chain goes on and nothing is silently deleted.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
@@ -28,12 +27,11 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from .._errors import AuditError
 from ..record import Draft, Sealed, check_redact_paths, redact_draft
-from ..tlog import sidecar_path
 from ._fileops import MODE, flush, locked, sync_dir, why, write_all
 from ._rotate import Rotation, start_next, was_rotated
 from ._sink import ChainedSink
 from ._tail import read_tail
-from ._treehook import TreeHook
+from ._treehook import TreeHook, carry_sidecar
 from ._writer import DraftSource, GroupWriter, Outcome, fork_generation
 
 if sys.platform != "win32":
@@ -342,8 +340,7 @@ class AuditLog(ChainedSink):
         if self._tree is not None:  # each file keeps its own tree, so it goes along
             self._tree = self._tree.rotated(self.path, archive, self._size, fd, len(data))
         else:  # made by whoever read it (a checkpoint): it is the archive's now
-            with contextlib.suppress(OSError):
-                os.rename(sidecar_path(self.path), sidecar_path(archive))
+            carry_sidecar(self.path, archive)
         return old
 
     def _check_file(self) -> int | None:

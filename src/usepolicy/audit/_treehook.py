@@ -25,7 +25,7 @@ from pathlib import Path
 from ..tlog import TreeError, TreeState, sidecar_path
 from ._fileops import current_size, locked
 
-__all__ = ["GROW_EVERY", "TreeHook"]
+__all__ = ["GROW_EVERY", "TreeHook", "carry_sidecar"]
 
 _log = logging.getLogger("usepolicy.audit")
 
@@ -110,6 +110,11 @@ class TreeHook:
         along, and the new file ``fd`` at ``log`` (``size`` bytes) gets its own."""
         self.catch_up(end)
         self.close()
-        with contextlib.suppress(OSError):
-            os.rename(sidecar_path(log), sidecar_path(archive))
+        carry_sidecar(log, archive)
         return TreeHook(log, fd, size)
+
+
+def carry_sidecar(log: Path, archive: Path) -> None:
+    """The log's file is now ``archive``: its tree, if it has one, goes along."""
+    with contextlib.suppress(OSError):
+        os.rename(sidecar_path(log), sidecar_path(archive))

@@ -206,24 +206,21 @@ class Decision(msgspec.Struct, gc=False, repr_omit_defaults=True):
         """
         if self._record is not None and now is None and decision_id is None:
             return Draft(self._record.to_dict())
-        # most decisions have no obligations, errors or dry runs: those are written
-        # here without a call each (a call costs as much as the rest of such a member)
-        obligations, errors, dryrun = self.obligations, self.errors, self.dryrun
         # the canonical JSON of the record's members made of the engine's parts
         encoded = {
             "matched_rules": _array(self.matched_rules),
-            "obligations": _array(obligations) if obligations else b"[]",
-            "errors": _array(errors) if errors else b"[]",
+            "obligations": _array(self.obligations),
+            "errors": _array(self.errors),
         }
-        if dryrun:
-            encoded["dryrun"] = _array(dryrun)
+        if self.dryrun:
+            encoded["dryrun"] = _array(self.dryrun)
         return decision_draft(
             decision=_EFFECT_VALUE[self.effect],
             determining_rule=self.determining_rule,
             matched_rules=_dicts(self.matched_rules),
-            obligations=_dicts(obligations) if obligations else [],
-            errors=_dicts(errors) if errors else [],
-            dryrun=_dicts(dryrun) if dryrun else [],
+            obligations=_dicts(self.obligations),
+            errors=_dicts(self.errors),
+            dryrun=_dicts(self.dryrun),
             request=self.request,
             policy=self._policy,
             engine=self._record_engine(),

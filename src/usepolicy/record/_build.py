@@ -240,10 +240,9 @@ def decision_draft(
         "timestamp": utc_timestamp_now() if now is None else utc_timestamp(now),
         "decision": decision,
         "determining_rule": determining_rule,
-        # the lists given are taken as they are (``_fresh``), without a call for each
-        "matched_rules": matched_rules if type(matched_rules) is list else list(matched_rules),
-        "obligations": obligations if type(obligations) is list else list(obligations),
-        "errors": errors if type(errors) is list else list(errors),
+        "matched_rules": _fresh(matched_rules),
+        "obligations": _fresh(obligations),
+        "errors": _fresh(errors),
         "request": body_request,
         "request_digest": request_digest,
         "policy": _policy(policy),
